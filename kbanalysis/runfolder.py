@@ -1,0 +1,61 @@
+"""The run folder: where notebooks write their results and read each other's.
+
+Contract outputs (``clients.csv`` …) sit at the top; intermediate tables go to ``work/`` as
+Parquet; charts to ``charts/``.
+
+>>> import tempfile, pandas as pd
+>>> rf = RunFolder(tempfile.mkdtemp())
+>>> rf.write_work("demo", pd.DataFrame({"a": [1]}))
+>>> rf.read_work("demo")["a"].tolist()
+[1]
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import UserError
+
+
+class RunFolder:
+    def __init__(self, path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.work = self.path / "work"
+        self.charts = self.path / "charts"
+
+    # internal tables -------------------------------------------------------------------
+    def write_work(self, name: str, df: pd.DataFrame) -> None:
+        self.work.mkdir(exist_ok=True)
+        df.to_parquet(self.work / f"{name}.parquet", index=False)
+
+    def has_work(self, name: str) -> bool:
+        return (self.work / f"{name}.parquet").exists()
+
+    def read_work(self, name: str) -> pd.DataFrame:
+        p = self.work / f"{name}.parquet"
+        if not p.exists():
+            raise UserError(f"{p} is missing: run the notebooks in order (kbanalysis run runs them all)")
+        return pd.read_parquet(p)
+
+    def write_json(self, name: str, data: dict) -> None:
+        (self.path / name).write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str),
+                                      encoding="utf-8")
+
+    def read_json(self, name: str) -> dict:
+        p = self.path / name
+        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+
+    # contract outputs ------------------------------------------------------------------
+    def write_csv(self, name: str, df: pd.DataFrame) -> Path:
+        """Write an output table sorted by its first column, UTF-8, ``.`` decimals, deterministic."""
+        out = df.sort_values(df.columns[0], kind="mergesort") if len(df) else df
+        p = self.path / name
+        out.to_csv(p, index=False, encoding="utf-8", lineterminator="\n", float_format="%.6g")
+        return p
+
+    def chart_path(self, name: str) -> Path:
+        self.charts.mkdir(exist_ok=True)
+        return self.charts / f"{name}.png"
