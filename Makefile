@@ -1,0 +1,47 @@
+# kbanalysis — `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLE := data/sample
+export MPLBACKEND := Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help setup report test test-fast test-notebooks bench sample notebooks clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kbanalysis needs Python 3.11+ (set PYTHON=python3.11)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv with Python 3.11+ and install the package with its dev extras
+
+report: $(STAMP) ## run the whole audit on the bundled sample into reports/sample/
+	$(BIN)/kbanalysis run $(SAMPLE) --out reports/sample
+
+test: $(STAMP) ## run every test: package, doctests, notebooks (nbval)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -q -p no:xdist --nbval-lax notebooks/
+
+test-fast: $(STAMP) ## the package tests only
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+bench: $(STAMP) ## benchmark on large generated cases (figures into reports/bench/)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python scripts/bench.py
+
+sample: $(STAMP) ## regenerate the bundled sample case data/sample/
+	rm -rf $(SAMPLE) && $(BIN)/kbanalysis sample $(SAMPLE) --clients 600 --seed 7
+
+notebooks: $(STAMP) ## regenerate notebooks/*.ipynb from scripts/build_notebooks.py
+	$(BIN)/python scripts/build_notebooks.py
+
+clean: ## remove the virtualenv and generated reports
+	rm -rf $(VENV) reports/sample reports/bench

@@ -1,0 +1,164 @@
+"""What the notebooks hold on to: parameters, the case's tables, the run folder, display helpers.
+
+A notebook creates one :class:`Workbook` from its parameters cell (``Workbook(globals())``) and
+then makes one package call per cell. Tables pass between notebooks only as files of the run
+folder (``work/*.parquet`` and the contract outputs).
+
+Empty ``case_dir`` / ``run_dir`` (a notebook opened by hand) fall back to the environment
+variables ``KBANALYSIS_CASE_DIR`` / ``KBANALYSIS_RUN_DIR``, then to the bundled sample
+``data/sample`` and ``reports/interactive``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from . import i18n
+from . import params as P
+from .errors import UserError
+from .io import Case, empty_issues, issue_frame, load_case
+from .runfolder import RunFolder
+from .schema import TABLES
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Workbook:
+    """Parameters + run folder + the case's tables, for the notebooks."""
+
+    def __init__(self, namespace: dict | None = None, **overrides):
+        ns = {k: v for k, v in (namespace or {}).items() if k in P.PARAMS}
+        ns.update(overrides)
+        self.params = P.validate(ns)
+        case = self.params["case_dir"] or os.environ.get("KBANALYSIS_CASE_DIR") or str(REPO / "data" / "sample")
+        run = self.params["run_dir"] or os.environ.get("KBANALYSIS_RUN_DIR") or str(REPO / "reports" / "interactive")
+        self.params["case_dir"], self.params["run_dir"] = str(Path(case).resolve()), str(Path(run).resolve())
+        self.rf = RunFolder(self.params["run_dir"])
+        self.lang = self.params["lang"]
+        self.currency = self.params["currency"]
+        self._cache: dict[str, pd.DataFrame] = {}
+
+    # ------------------------------------------------------------------ loading (01-audit)
+    def load(self) -> pd.DataFrame:
+        """Load and validate the case, store its canonical tables in the run folder.
+
+        Returns the row accounting per table (read / used / rejected).
+        """
+        case: Case = load_case(self.params["case_dir"], drivers=self.params["drivers"] or None)
+        as_of = self._resolve_as_of(case)
+        extra = self._case_checks(case, as_of)
+        for name, df in case.tables.items():
+            self.rf.write_work(name, df)
+        issues = pd.concat([case.issues, extra], ignore_index=True) if len(extra) else case.issues
+        self.rf.write_work("load_issues", issues)
+        meta = {"as_of": str(as_of.date()), "counts": case.counts, "files": case.files, "hashes": case.hashes,
+                "drivers": case.drivers, "tables": sorted(case.tables)}
+        self.rf.write_json("work/load.json", meta)
+        self._cache.clear()
+        return self.counts()
+
+    def _resolve_as_of(self, case: Case) -> pd.Timestamp:
+        sales = case.tables["sales"]
+        if self.params["as_of"]:
+            return pd.Timestamp(self.params["as_of"]).normalize()
+        return (sales["date"].max() + pd.Timedelta(days=1)).normalize()
+
+    def _case_checks(self, case: Case, as_of: pd.Timestamp) -> pd.DataFrame:
+        sales = case.tables["sales"]
+        past = sales.loc[sales["date"] < as_of]
+        if past.empty:
+            raise UserError(f"{case.files['sales']}: no sales before the analysis date {as_of.date()} "
+                            f"(sales run {sales['date'].min().date()} … {sales['date'].max().date()}); "
+                            "set -p as_of=YYYY-MM-DD within the sales period")
+        recent = past.loc[past["date"] >= as_of - pd.DateOffset(months=12)]
+        if recent.empty:
+            raise UserError(f"{case.files['sales']}: no sales in the 12 months before {as_of.date()} (the last sale "
+                            f"is {past['date'].max().date()}); set -p as_of=YYYY-MM-DD to the end of the data")
+        found = []
+        months = past["date"].dt.to_period("M").nunique()
+        if months < 2:
+            found.append(issue_frame("sales", [pd.NA], [pd.NA], "short_history",
+                                     f"only {months} month of sales history: rhythms, growth and the statistical "
+                                     "forecast are not reliable"))
+        for name in ("deals", "stock", "marketing", "survey", "contacts"):
+            if name not in case.tables:
+                found.append(issue_frame(name, [pd.NA], [pd.NA], "missing_table",
+                                         f"the optional table {name} is absent: "
+                                         f"{TABLES[name].meaning} is not used"))
+        return pd.concat(found, ignore_index=True) if found else empty_issues()
+
+    # ------------------------------------------------------------------ tables
+    @property
+    def meta(self) -> dict:
+        m = self.rf.read_json("work/load.json")
+        if not m:
+            raise UserError(f"{self.rf.path}: the case is not loaded yet; run notebook 01-audit first "
+                            "(kbanalysis run runs them all)")
+        return m
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return pd.Timestamp(self.meta["as_of"])
+
+    @property
+    def drivers(self) -> list[str]:
+        return list(self.meta.get("drivers", []))
+
+    def has(self, name: str) -> bool:
+        """Whether the case has table ``name`` (optional tables may be absent)."""
+        return name in self.meta.get("tables", [])
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """A canonical input table of the case (None when the case lacks it)."""
+        if not self.has(name):
+            return None
+        if name not in self._cache:
+            self._cache[name] = self.rf.read_work(name)
+        return self._cache[name]
+
+    def counts(self) -> pd.DataFrame:
+        """Rows read / used / rejected per table."""
+        c = self.meta["counts"]
+        df = pd.DataFrame([{"table": k, "file": self.meta["files"][k], **v} for k, v in c.items()])
+        return df[["table", "file", "read", "used", "rejected"]]
+
+    # ------------------------------------------------------------------ text and display
+    def t(self, key: str, **kw) -> str:
+        return i18n.t(key, self.lang, **kw)
+
+    def money(self, x) -> str:
+        return i18n.fmt_money(x, self.lang, self.currency)
+
+    def pct(self, x) -> str:
+        return i18n.fmt_pct(x, self.lang)
+
+    def say(self, key: str, **kw):
+        """Show a text (heading or paragraph in Markdown) in the run's language."""
+        from IPython.display import Markdown
+
+        return Markdown(self.t(key, **kw))
+
+    def show(self, df: pd.DataFrame, n: int = 15, **fmt):
+        """A table formatted for people in the run's language (first ``n`` rows)."""
+        from . import report
+
+        return report.people_table(df.head(n), self.lang, self.currency, **fmt)
+
+    def chart(self, name: str, plot, *args, **kw):
+        """Draw ``plot(*args, ax=..., lang=..., **kw)``, save it as ``charts/NAME.png`` and show that PNG."""
+        from .plots import style
+
+        style.apply_style()
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=kw.pop("figsize", (9, 4.8)))
+        plot(*args, ax=ax, lang=self.lang, **kw)
+        fig.tight_layout()
+        path = self.rf.chart_path(name)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        from IPython.display import Image
+
+        return Image(filename=str(path))
