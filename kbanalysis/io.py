@@ -346,10 +346,10 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     t = t.where(~(both & comma_last), t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
     t = t.where(~(both & ~comma_last), t.str.replace(",", "", regex=False))
     only_c = has_c & ~has_d
-    many_c = t.str.count(",") > 1
+    many_c = t.str.count(r",") > 1
     t = t.where(~(only_c & many_c), t.str.replace(",", "", regex=False))  # 1,234,567
     t = t.where(~(only_c & ~many_c), t.str.replace(",", ".", regex=False))  # 12,5
-    t = t.where(~(has_d & ~has_c & (t.str.count(".") > 1)), t.str.replace(".", "", regex=False))  # 1.234.567
+    t = t.where(~(has_d & ~has_c & (t.str.count(r"\.") > 1)), t.str.replace(".", "", regex=False))  # 1.234.567
     empty = t.isin(["", "-", "—", "–"])
     v = pd.to_numeric(t.where(~empty, None), errors="coerce").astype("float64")
     bad = v.isna() & ~empty
