@@ -82,6 +82,50 @@ def _as_ts(as_of) -> pd.Timestamp:
     return pd.Timestamp(as_of).normalize()
 
 
+def isin(values, lookup) -> np.ndarray:
+    """Fast membership of text ``values`` in ``lookup`` (Arrow ``is_in``; pandas' Arrow-string
+    ``isin`` loops in Python over the lookup values). Missing values are never members.
+
+    >>> isin(pd.Series(["a", "b", None]), ["b", "c"]).tolist()
+    [False, True, False]
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    v = values if isinstance(values, pd.Series) else pd.Series(values, dtype="object")
+    if isinstance(v.dtype, pd.StringDtype) and v.dtype.storage == "pyarrow":
+        arr = pa.array(v.array)
+    else:
+        arr = pa.array(v.astype("string").to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    lk = pd.Series(list(lookup) if not hasattr(lookup, "dtype") else lookup, dtype="object").dropna()
+    lk = pa.array(pd.unique(lk.astype(str).to_numpy(dtype=object)).tolist(), type=arr.type)
+    if len(lk) == 0 or len(arr) == 0:
+        return np.zeros(len(arr), dtype=bool)
+    return pc.is_in(arr, value_set=lk).fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _join_by(keys, values, sep: str, sort_values: bool = False) -> pd.Series:
+    """``sep``-join of ``values`` per key (keys sorted; values in order, or sorted) — a fast
+    replacement for ``groupby(...).agg(sep.join)``, which runs Python per group.
+
+    >>> _join_by(["b", "a", "b"], ["x", "y", "z"], ", ").to_dict()
+    {'a': 'y', 'b': 'x, z'}
+    """
+    from itertools import groupby
+
+    k = np.asarray(pd.Series(keys, dtype="object").astype(str), dtype=object)
+    v = np.asarray(pd.Series(values, dtype="object").astype(str), dtype=object)
+    if not len(k):
+        return pd.Series([], dtype="object")
+    order = np.lexsort((v, k)) if sort_values else np.argsort(k, kind="mergesort")
+    pairs = zip(k[order].tolist(), v[order].tolist())
+    out_k, out_v = [], []
+    for key, grp in groupby(pairs, key=lambda x: x[0]):
+        out_k.append(key)
+        out_v.append(sep.join(x[1] for x in grp))
+    return pd.Series(out_v, index=pd.Index(out_k, dtype="object"), dtype="object")
+
+
 def _rows(df: pd.DataFrame, row_col: str = "_row") -> pd.Series:
     if row_col in df:
         return df[row_col].astype("Int64")
@@ -220,47 +264,52 @@ def _ru_pattern() -> str:
 
 
 @lru_cache(maxsize=200_000)
-def _parse_phone_slow(part: str) -> str | None:
-    """phonenumbers parse (region RU) -> E.164 when the number is valid, else None."""
+def _parse_phone_slow(part: str) -> tuple[str | None, str | None]:
+    """phonenumbers parse (region RU) -> (E.164, region code) when the number is valid, else (None, None)."""
     import phonenumbers
 
     try:
         n = phonenumbers.parse(part, "RU")
     except phonenumbers.NumberParseException:
-        return None
+        return None, None
     if not phonenumbers.is_valid_number(n):
-        return None
-    return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+        return None, None
+    return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164), phonenumbers.region_code_for_number(n)
 
 
 def _phone_parts(s: pd.Series) -> pd.DataFrame:
-    """Explode phone cells into parts: columns ``idx`` (source index), ``raw``, ``e164`` (<NA> if invalid)."""
+    """Explode phone cells into parts: ``idx`` (source index), ``raw``, ``e164`` (<NA> if not a valid
+    number) and ``country`` (ISO region of the number, <NA> if invalid)."""
     s = _text(s).dropna()
     if s.empty:
         return pd.DataFrame({"idx": pd.Series([], dtype="object"), "raw": pd.Series([], dtype="string"),
-                             "e164": pd.Series([], dtype="string")})
+                             "e164": pd.Series([], dtype="string"), "country": pd.Series([], dtype="string")})
     uniq = pd.Series(pd.unique(s), dtype="string")
     parts = uniq.str.split(_PHONE_SPLIT, regex=True).explode().astype("string").str.strip()
     parts = parts[parts.notna() & (parts != "")]
-    # fast path: separators only, optional leading +, national or +7 form
+    # fast path: separators only, optional leading +7 / 7 / 8, a valid RU national number
     body = parts.str.replace(r"(?:доб\.?|добавочный|вн\.?|ext\.?|extension|x)\s*\d{1,6}\s*$", "", regex=True,
                              case=False)
     compact = body.str.replace(r"[\s\u00a0\-\(\)\.]", "", regex=True)
-    nat = pd.Series(pd.NA, index=parts.index, dtype="string")
     m = compact.str.extract(r"^(?:\+7|[78])?(\d{10})$", expand=False)
-    plus_other = compact.str.match(r"^\+(?!7)")
-    m = m.mask(plus_other.fillna(False).astype(bool))
-    ok = m.notna() & m.str.fullmatch(_ru_pattern()).fillna(False).astype(bool)
-    nat[ok] = "+7" + m[ok]
+    plus_other = compact.str.match(r"^\+(?!7)").fillna(False).astype(bool)
+    m = m.mask(plus_other)
+    ok = (m.notna() & m.str.fullmatch(_ru_pattern()).fillna(False).astype(bool)).to_numpy()
+    e164 = np.full(len(parts), None, dtype=object)
+    country = np.full(len(parts), None, dtype=object)
+    e164[ok] = ("+7" + m[ok]).to_numpy(dtype=object)
+    country[ok] = "RU"
     # slow path (phonenumbers) for everything else, cached by unique value
-    rest = parts[~ok]
-    if len(rest):
-        nat[~ok] = pd.array([_parse_phone_slow(str(p)) for p in rest.tolist()], dtype="string")
-    per_uniq = pd.DataFrame({"u": parts.index, "raw": parts.to_numpy(), "e164": nat.to_numpy()})
+    if (~ok).any():
+        res = [_parse_phone_slow(str(x)) for x in parts[~ok].tolist()]
+        e164[~ok] = [r[0] for r in res]
+        country[~ok] = [r[1] for r in res]
+    per_uniq = pd.DataFrame({"u": parts.index, "raw": parts.to_numpy(), "e164": pd.array(e164, dtype="string"),
+                             "country": pd.array(country, dtype="string")})
     per_uniq["key"] = uniq.to_numpy()[per_uniq["u"].to_numpy()]
     src = pd.DataFrame({"idx": s.index, "key": s.to_numpy()})
-    out = src.merge(per_uniq[["key", "raw", "e164"]], on="key", how="inner", sort=False)
-    return out[["idx", "raw", "e164"]]
+    out = src.merge(per_uniq[["key", "raw", "e164", "country"]], on="key", how="inner", sort=False)
+    return out[["idx", "raw", "e164", "country"]]
 
 
 def normalize_phone(text) -> str | None:
@@ -303,31 +352,42 @@ def normalize_phones(clients: pd.DataFrame, *, phone_col: str = "phone") -> pd.S
 
 
 def phone_issues(clients: pd.DataFrame, *, phone_col: str = "phone", id_col: str = "client_id",
-                 row_col: str = "_row", lang: str = "ru") -> pd.DataFrame:
-    """``invalid_phone`` findings: a phone part that is not a valid number (one finding per card).
+                 row_col: str = "_row", countries=("RU", "KZ"), lang: str = "ru") -> pd.DataFrame:
+    """``invalid_phone`` findings, one per card: a phone part that is not a valid number of ``countries``.
 
-    Fast on 100k cards: common Russian forms are checked vectorised against the phonenumbers
-    RU metadata, the rest parsed by phonenumbers once per unique value.
+    Valid means a valid number by the phonenumbers metadata (length, operator ranges) whose country
+    is one of ``countries`` (Russia, and Kazakhstan, which shares the +7 plan); a foreign number
+    (+380 …, +1 …) in a Russian client base is flagged as a mistake too. Fast on 100k cards: the
+    common Russian forms are checked vectorised against phonenumbers' RU patterns, the rest parsed
+    by phonenumbers once per unique value.
 
     Examples
     --------
-    >>> c = pd.DataFrame({"client_id": ["a", "b", "c"], "phone": ["+7 912 345 67 89", "12345", None],
-    ...                   "_row": [2, 3, 4]})
-    >>> phone_issues(c)[["row", "client_id", "issue"]]
-       row client_id          issue
-    0    3         b  invalid_phone
+    >>> c = pd.DataFrame({"client_id": ["a", "b", "c", "d"],
+    ...                   "phone": ["+7 912 345 67 89", "12345", None, "+380 (67) 123-45-67"], "_row": [2, 3, 4, 5]})
+    >>> phone_issues(c, lang="en")[["row", "client_id", "issue", "detail"]]
+       row client_id          issue                                          detail
+    0    3         b  invalid_phone             '12345' is not a valid phone number
+    1    5         d  invalid_phone  '+380 (67) 123-45-67' is a foreign number (UA)
     """
     if phone_col not in clients or not len(clients):
         return empty_findings()
     p = _phone_parts(clients[phone_col])
-    bad = p.loc[p["e164"].isna()]
+    allowed = isin(p["country"].fillna(""), list(countries))
+    bad = p.loc[~allowed]
     if bad.empty:
         return empty_findings()
-    bad = bad.groupby("idx", sort=False)["raw"].agg(lambda x: "; ".join(x.astype(str)))
-    idx = [i for i in clients.index if i in bad.index]
-    detail = [t("audit.detail.phone", lang, phone=bad[i]) for i in idx]
-    return findings_frame("clients", _rows(clients, row_col)[idx].tolist(), clients.loc[idx, id_col].tolist(),
-                          "invalid_phone", detail)
+    det = [t("audit.detail.phone", lang, phone=r) if pd.isna(c) else
+           t("audit.detail.phone_foreign", lang, phone=r, country=c)
+           for r, c in zip(bad["raw"].tolist(), bad["country"].tolist())]
+    pos = pd.Index(clients.index).get_indexer(bad["idx"])
+    joined = _join_by(pos, det, "; ")
+    k = joined.index.astype(int).to_numpy()
+    order = np.argsort(k, kind="mergesort")
+    k = k[order]
+    return findings_frame("clients", _rows(clients, row_col).to_numpy()[k].tolist(),
+                          clients[id_col].astype("string").to_numpy()[k].tolist(), "invalid_phone",
+                          joined.to_numpy()[order].tolist())
 
 
 # ------------------------------------------------------------------------------------------
@@ -359,6 +419,32 @@ def _normalize_names(s: pd.Series) -> pd.Series:
     toks = s.str.split()
     s = toks.map(lambda ws: " ".join(w for w in ws if w not in _FORMS) if isinstance(ws, list) else "")
     return s.astype("string")
+
+
+_FAMILY_RE = (  # legal-form families: a card of an LLC and one of a joint-stock company are two companies
+    ("ip", r"\b(?:ип|ичп|чп|пбоюл|индивидуальный\s+предприниматель)\b"),
+    ("llc", r"\b(?:ооо|ooo|одо|тоо|llc|ltd|limited|gmbh|llp|общество\s+с\s+(?:ограниченной|дополнительной)\s+"
+            r"ответственностью|товарищество\s+с\s+ограниченной\s+ответственностью)\b"),
+    ("jsc", r"\b(?:ао|зао|оао|пао|нао|oao|zao|pao|jsc|pjsc|ojsc|cjsc|ag|plc|акционерное\s+общество)\b"),
+    ("state", r"\b(?:гуп|муп|фгуп|унитарное\s+предприятие)\b"),
+    ("nko", r"\b(?:ано|нко|некоммерческая\s+организация)\b"),
+    ("kfh", r"\b(?:кфх|крестьянское\s+фермерское\s+хозяйство)\b"),
+)
+
+
+def legal_family(names: pd.Series) -> pd.Series:
+    """The family of the legal form in each name: ``ip``, ``llc``, ``jsc`` (АО, ЗАО, ОАО, ПАО, НАО —
+    one family, since ЗАО/ОАО became АО/ПАО), ``state``, ``nko``, ``kfh``; <NA> when none is named.
+
+    >>> legal_family(pd.Series(["ООО «Ромашка»", "ЗАО Лютик", "ИП Иванов И.И.", "Ромашка"])).tolist()
+    ['llc', 'jsc', 'ip', <NA>]
+    """
+    s = names.astype("string").fillna("").str.lower().str.replace("ё", "е", regex=False)
+    s = s.str.replace(r"[^\w\s]|_", " ", regex=True)
+    out = pd.Series(pd.NA, index=names.index, dtype="string")
+    for fam, rx in reversed(_FAMILY_RE):
+        out = out.mask(s.str.contains(rx, regex=True).fillna(False).astype(bool), fam)
+    return out
 
 
 def normalize_name(name) -> str:
@@ -396,6 +482,20 @@ def _star_pairs(pos: np.ndarray, key: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"a": first[m].to_numpy(dtype="int64"), "b": df.loc[m, "pos"].to_numpy(dtype="int64")})
 
 
+def _group_pairs(pos: np.ndarray, key: pd.Series, max_all: int = 50) -> pd.DataFrame:
+    """All (earlier, later) pairs within groups of equal non-missing ``key`` of at most ``max_all``
+    cards; bigger groups are linked to their earliest card only (star)."""
+    df = pd.DataFrame({"pos": pos, "key": key.to_numpy()}).dropna(subset=["key"]).drop_duplicates()
+    size = df.groupby("key")["pos"].transform("size")
+    small = df.loc[(size >= 2) & (size <= max_all)]
+    out = [_star_pairs(df.loc[size > max_all, "pos"].to_numpy(), df.loc[size > max_all, "key"])]
+    if len(small):
+        m = small.merge(small, on="key", suffixes=("_a", "_b"))
+        m = m.loc[m["pos_a"] < m["pos_b"]]
+        out.append(pd.DataFrame({"a": m["pos_a"].to_numpy(dtype="int64"), "b": m["pos_b"].to_numpy(dtype="int64")}))
+    return pd.concat(out, ignore_index=True)
+
+
 def _adaptive_blocks(keys_src: pd.Series, group: pd.Series, start: int, max_block: int) -> list[np.ndarray]:
     """Blocks of positions: same ``group`` and same first ``L`` chars of ``keys_src``; ``L`` grows
     (from ``start``) only inside blocks larger than ``max_block``."""
@@ -424,9 +524,18 @@ def _adaptive_blocks(keys_src: pd.Series, group: pd.Series, start: int, max_bloc
     return out
 
 
-def _fuzzy_pairs(names: pd.Series, region: pd.Series, threshold: float, max_block: int, scorer) -> pd.DataFrame:
+def _name_guard(names: pd.Series) -> np.ndarray:
+    """What must be equal in two similar names: their short words (initials, «-М») and numbers, in order."""
+    toks = names.fillna("").str.split()
+    digits = names.fillna("").str.findall(r"\d+")
+    return np.array([" ".join([w for w in ws if len(w) <= 2] + ds) for ws, ds in zip(toks, digits)], dtype=object)
+
+
+def _fuzzy_pairs(names: pd.Series, region: pd.Series, threshold: float, max_block: int, scorer,
+                 typo_min_len: int) -> pd.DataFrame:
     """Pairs (a < b positions) of similar names in the same region, by blocked ``cdist``."""
     from rapidfuzz import process
+    from rapidfuzz.distance import OSA
 
     valid = names.fillna("") != ""
     pos_all = np.flatnonzero(valid.to_numpy())
@@ -434,21 +543,45 @@ def _fuzzy_pairs(names: pd.Series, region: pd.Series, threshold: float, max_bloc
         return pd.DataFrame({"a": [], "b": []}, dtype="int64")
     nm = names[valid].reset_index(drop=True)
     rg = region[valid].reset_index(drop=True).fillna("\x01")
-    digits = nm.str.replace(r"\D+", " ", regex=True).str.strip().fillna("").to_numpy(dtype=object)
+    guard = _name_guard(nm)
+    long_ = (nm.str.len() >= max(typo_min_len, 1)).to_numpy() if typo_min_len else np.zeros(len(nm), bool)
+    multi = nm.str.contains(" ", regex=False).fillna(False).to_numpy(dtype=bool)
     sorted_tok = nm.str.split().map(lambda w: " ".join(sorted(w))).astype("string")
     reversed_nm = nm.map(lambda s: s[::-1]).astype("string")
     arr = nm.to_numpy(dtype=object)
+    if scorer is None:  # token_sort_ratio = ratio of the names with sorted words: sort once, not per pair
+        from rapidfuzz import fuzz
+
+        cmp_arr, scorer = sorted_tok.to_numpy(dtype=object), fuzz.ratio
+    else:
+        cmp_arr = arr
+    # one Indel cdist per block with a cutoff low enough for one typo in a long name (score >= 100(1 - 1/L))
+    low = min(float(threshold), 100.0 * (1 - 1 / typo_min_len) - 0.5) if typo_min_len else float(threshold)
     found = []
-    for src in (nm, sorted_tok, reversed_nm):
-        for blk in _adaptive_blocks(src, rg, 1, max_block):
-            blk = np.sort(blk)
-            sc = process.cdist(arr[blk].tolist(), arr[blk].tolist(), scorer=scorer, score_cutoff=threshold,
-                               dtype=np.uint8, workers=1)
-            i, j = np.nonzero(np.triu(sc, 1))
+    # pass 2 (sorted words) only matters for names of several words
+    for src, use in ((nm, None), (sorted_tok, multi), (reversed_nm, None)):
+        sel = np.flatnonzero(use) if use is not None else np.arange(len(nm))
+        if len(sel) < 2:
+            continue
+        for blk in _adaptive_blocks(src.iloc[sel].reset_index(drop=True), rg.iloc[sel].reset_index(drop=True), 1,
+                                    max_block):
+            blk = np.sort(sel[blk])
+            names_b = cmp_arr[blk].tolist()
+            sc = process.cdist(names_b, names_b, scorer=scorer, score_cutoff=low, dtype=np.float32, workers=1)
+            sc = np.triu(sc, 1)
+            i, j = np.nonzero(sc)
             if not len(i):
                 continue
+            v = sc[i, j]
             a, b = blk[i], blk[j]
-            keep = (digits[a] == digits[b]) & (arr[a] != arr[b])
+            hit = v >= threshold
+            cand = ~hit & long_[a] & long_[b]
+            if cand.any():
+                k = np.flatnonzero(cand)
+                k = k[[arr[x][:1] == arr[y][:1] and OSA.distance(arr[x], arr[y], score_cutoff=1) <= 1
+                       for x, y in zip(a[k], b[k])]]
+                hit[k] = True
+            keep = hit & (guard[a] == guard[b]) & (arr[a] != arr[b])
             if keep.any():
                 found.append(np.column_stack([a[keep], b[keep]]))
     if not found:
@@ -459,8 +592,8 @@ def _fuzzy_pairs(names: pd.Series, region: pd.Series, threshold: float, max_bloc
 
 def duplicate_pairs(clients: pd.DataFrame, fuzzy_threshold: float = 92, *, id_col: str = "client_id",
                     name_col: str = "name", inn_col: str = "inn", phone_col: str = "phone",
-                    region_col: str = "region", row_col: str = "_row", max_block: int = 400,
-                    scorer=None) -> pd.DataFrame:
+                    region_col: str = "region", row_col: str = "_row", max_block: int = 150,
+                    typo_min_len: int = 8, scorer=None) -> pd.DataFrame:
     """Suspected duplicate cards: ``client_id, duplicate_of, reason``.
 
     Reasons (joined with ``;`` when several hold for one pair, in this order):
@@ -468,9 +601,18 @@ def duplicate_pairs(clients: pd.DataFrame, fuzzy_threshold: float = 92, *, id_co
     * ``same_inn`` — the same INN (spaces ignored; placeholders of one repeated digit ignored);
     * ``same_phone`` — a common number after :func:`normalize_phone` (every number of a cell counts);
     * ``same_name`` — the same :func:`normalize_name` in the same region;
-    * ``similar_name`` — normalised names in the same region with a rapidfuzz score of at least
-      ``fuzzy_threshold`` (default scorer ``token_sort_ratio``, so word order does not matter),
-      not equal, and with the same numbers in them («Магнит 1» is not «Магнит 2»).
+    * ``similar_name`` — different normalised names in the same region that are near-identical:
+      a rapidfuzz score of at least ``fuzzy_threshold`` (default scorer ``token_sort_ratio``, so
+      word order does not matter), or — for names of at least ``typo_min_len`` characters — one
+      typo apart (optimal-string-alignment distance 1: a letter replaced, added, dropped or two
+      neighbours swapped — but not the first letter, which people rarely mistype; ``Строймаркет``
+      / ``Стрйомаркет`` score only 91 by Indel); and with the same numbers and short words
+      (initials, «-М») in them: «Магнит 1» is not «Магнит 2», ИП «Иванов А.Б.» is not ИП
+      «Иванов А.В.».
+
+    Name matches are vetoed by the law: two cards whose valid INNs differ, or whose legal forms
+    belong to different families (ООО vs АО/ЗАО/ПАО vs ИП, see :func:`legal_family`), are two
+    companies whatever their names. Each later card keeps its earliest compatible name match.
 
     Exact keys link every card of a group to the group's earliest card (by ``_row``), so a
     phone shared by ``k`` cards gives ``k - 1`` pairs, not ``k²``. Similar names are compared only
@@ -489,14 +631,11 @@ def duplicate_pairs(clients: pd.DataFrame, fuzzy_threshold: float = 92, *, id_co
     ...     "inn": ["7707083893", None, None, "7707083893"], "phone": [None, None, "89123456789", "+79123456789"],
     ...     "region": ["Москва", "Москва", "Тула", "Тверь"], "_row": [2, 3, 4, 5]})
     >>> duplicate_pairs(c)
-      client_id duplicate_of               reason
-    0         b            a            same_name
-    1         d            a             same_inn
-    2         d            c           same_phone
+      client_id duplicate_of      reason
+    0         b            a   same_name
+    1         d            a    same_inn
+    2         d            c  same_phone
     """
-    from rapidfuzz import fuzz
-
-    scorer = scorer or fuzz.token_sort_ratio
     cols = {"client_id": pd.Series([], dtype="string"), "duplicate_of": pd.Series([], dtype="string"),
             "reason": pd.Series([], dtype="string")}
     if len(clients) < 2:
@@ -518,27 +657,61 @@ def duplicate_pairs(clients: pd.DataFrame, fuzzy_threshold: float = 92, *, id_co
         if len(p):
             found.append(_star_pairs(p["idx"].to_numpy(dtype="int64"), p["e164"]).assign(reason="same_phone"))
     nk = (region.fillna("\x01") + "\x00" + names).mask(names == "")
-    found.append(_star_pairs(pos, nk).assign(reason="same_name"))
-    found.append(_fuzzy_pairs(names, region, fuzzy_threshold, max_block, scorer).assign(reason="similar_name"))
-    pairs = pd.concat(found, ignore_index=True)
+    by_name = pd.concat([_group_pairs(pos, nk).assign(reason="same_name"),
+                         _fuzzy_pairs(names, region, fuzzy_threshold, max_block, scorer, typo_min_len)
+                         .assign(reason="similar_name")], ignore_index=True)
+    if len(by_name):
+        # a name is no proof against the law: different valid INNs or different legal forms = two companies
+        a, b = by_name["a"].to_numpy(dtype="int64"), by_name["b"].to_numpy(dtype="int64")
+        veto = np.zeros(len(by_name), bool)
+        if inn_col in c:
+            inn_v = _clean_inn(c[inn_col])
+            ok = inn_v.notna().to_numpy()
+            good = np.zeros(len(c), bool)
+            good[ok] = (_inn_check(inn_v[ok]) == "").to_numpy()
+            iv = inn_v.fillna("").to_numpy(dtype=object)
+            veto |= good[a] & good[b] & (iv[a] != iv[b])
+        fam = np.full(len(c), "", dtype=object)
+        if name_col in c:
+            involved = np.unique(np.concatenate([a, b]))
+            fam[involved] = legal_family(c[name_col].iloc[involved]).fillna("").to_numpy(dtype=object)
+        known = fam != ""
+        veto |= known[a] & known[b] & (fam[a] != fam[b])
+        by_name = by_name.loc[~veto]
+        # each later card keeps its earliest compatible match (per reason)
+        by_name = by_name.sort_values(["reason", "b", "a"], kind="mergesort").drop_duplicates(["reason", "b"])
+        found.append(by_name)
+    pairs = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
     if pairs.empty:
         return pd.DataFrame(cols)
     pairs["a"] = pairs["a"].astype("int64")
     pairs["b"] = pairs["b"].astype("int64")
     pairs["r"] = pairs["reason"].map({r: i for i, r in enumerate(DUPLICATE_REASONS)})
     pairs = pairs.drop_duplicates(["a", "b", "r"]).sort_values(["b", "a", "r"], kind="mergesort")
-    out = pairs.groupby(["b", "a"], sort=True)["reason"].agg(";".join).reset_index()
+    key = pairs["b"].to_numpy() * len(c) + pairs["a"].to_numpy()
+    first = ~pd.Series(key).duplicated().to_numpy()
+    joined = _join_by(pd.Series(key).map("{:020d}".format), pairs["reason"], ";")
+    out = pd.DataFrame({"b": pairs["b"].to_numpy()[first], "a": pairs["a"].to_numpy()[first]})
+    out["reason"] = joined.reindex((out["b"] * len(c) + out["a"]).map("{:020d}".format)).to_numpy()
+    out = out.sort_values(["b", "a"], kind="mergesort")
     return pd.DataFrame({"client_id": pd.array(ids[out["b"].to_numpy()], dtype="string"),
                          "duplicate_of": pd.array(ids[out["a"].to_numpy()], dtype="string"),
                          "reason": out["reason"].astype("string").to_numpy()})
 
 
-def merge_map(clients: pd.DataFrame, pairs: pd.DataFrame, *, id_col: str = "client_id",
+def merge_map(clients: pd.DataFrame, pairs: pd.DataFrame, *, buyers=None, id_col: str = "client_id",
               row_col: str = "_row") -> pd.Series:
     """client_id -> master client_id: connected components of the duplicate pairs.
 
     The master of a component is its card with the smallest ``_row`` (then the smallest id);
     every card is present, mapped to itself when it has no duplicate.
+
+    ``buyers`` (optional: ids of the cards with sales) restricts merging on a name alone: a pair
+    whose only reasons are ``same_name`` / ``similar_name`` is merged only when both cards have
+    sales (their split history must be joined). A never-bought card that merely shares a name
+    with a client stays itself: nothing to join, and a namesake must not inherit the other's
+    base. Such pairs stay in the duplicates list for a person to check. Pairs with the same INN
+    or phone are always merged.
 
     Examples
     --------
@@ -546,7 +719,15 @@ def merge_map(clients: pd.DataFrame, pairs: pd.DataFrame, *, id_col: str = "clie
     >>> p = pd.DataFrame({"client_id": ["a", "d"], "duplicate_of": ["b", "a"], "reason": ["same_inn"] * 2})
     >>> merge_map(c, p).to_dict()
     {'a': 'b', 'b': 'b', 'c': 'c', 'd': 'b'}
+    >>> p2 = pd.DataFrame({"client_id": ["c"], "duplicate_of": ["b"], "reason": ["same_name"]})
+    >>> merge_map(c, p2, buyers=["b"]).to_dict()
+    {'a': 'a', 'b': 'b', 'c': 'c', 'd': 'd'}
     """
+    if buyers is not None and len(pairs):
+        name_only = pairs["reason"].astype("string").str.fullmatch(r"(?:same_name|similar_name)(?:;similar_name)?")
+        name_only = name_only.fillna(False).to_numpy(dtype=bool)
+        both_buy = isin(pairs["client_id"], buyers) & isin(pairs["duplicate_of"], buyers)
+        pairs = pairs.loc[~name_only | both_buy]
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -556,7 +737,7 @@ def merge_map(clients: pd.DataFrame, pairs: pd.DataFrame, *, id_col: str = "clie
     ids = c[id_col].astype("string")
     where = pd.Series(np.arange(len(c)), index=ids.to_numpy())
     where = where[~where.index.duplicated()]
-    p = pairs.loc[pairs["client_id"].isin(where.index) & pairs["duplicate_of"].isin(where.index)] \
+    p = pairs.loc[isin(pairs["client_id"], where.index) & isin(pairs["duplicate_of"], where.index)] \
         if len(pairs) else pairs
     n = len(c)
     if len(p):
@@ -581,7 +762,9 @@ def merge_map(clients: pd.DataFrame, pairs: pd.DataFrame, *, id_col: str = "clie
 CARD_FIELDS = ("name", "channel", "inn", "region", "manager", "contact")
 
 
-def _filled(clients: pd.DataFrame, drivers) -> pd.DataFrame:
+def _filled(clients: pd.DataFrame, drivers, channel_col: str = "channel",
+            driver_min_share: float = 0.25) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(filled, applicable) boolean frames over the card fields and drivers."""
     f = {}
     for col in CARD_FIELDS:
         if col == "contact":
@@ -592,33 +775,45 @@ def _filled(clients: pd.DataFrame, drivers) -> pd.DataFrame:
             f[col] = _text(clients[col]).notna()
         else:
             f[col] = pd.Series(False, index=clients.index)
+    app = {k: pd.Series(True, index=clients.index) for k in f}
+    ch = _norm_text(clients[channel_col]).fillna("") if channel_col in clients else \
+        pd.Series("", index=clients.index)
     for d in drivers:
         f[d] = clients[d].notna() if d in clients else pd.Series(False, index=clients.index)
-    return pd.DataFrame(f, index=clients.index).astype(bool)
+        share = f[d].groupby(ch.to_numpy()).transform("mean")
+        app[d] = pd.Series(share.to_numpy() >= driver_min_share, index=clients.index)
+    return (pd.DataFrame(f, index=clients.index).astype(bool), pd.DataFrame(app, index=clients.index).astype(bool))
 
 
-def card_completeness(clients: pd.DataFrame, drivers=(), *, id_col: str = "client_id") -> pd.DataFrame:
+def card_completeness(clients: pd.DataFrame, drivers=(), *, driver_min_share: float = 0.25,
+                      id_col: str = "client_id", channel_col: str = "channel") -> pd.DataFrame:
     """Share of filled card fields: ``client_id, completeness (0..1), missing``.
 
-    Fields: name, channel, inn, region, manager, contact (phone *or* e-mail) and every driver
-    column; ``missing`` lists the empty ones, comma separated (empty string when complete).
+    Fields: name, channel, inn, region, manager, contact (phone *or* e-mail) and the drivers
+    that apply to the card's channel — a driver applies to a channel when at least
+    ``driver_min_share`` of the channel's cards have it (machines are asked of end users, not of
+    shops). ``missing`` lists the empty fields, comma separated (empty string when complete).
 
     Examples
     --------
-    >>> c = pd.DataFrame({"client_id": ["a"], "name": ["X"], "channel": ["retail"], "inn": [None],
-    ...                   "region": ["Тула"], "manager": ["Иванов"], "phone": [None], "email": ["x@y.ru"],
-    ...                   "outlets": [float("nan")]})
-    >>> card_completeness(c, ["outlets"])
-      client_id  completeness       missing
-    0         a         0.625  inn, outlets
+    >>> c = pd.DataFrame({"client_id": ["a", "b"], "name": ["X", "Y"], "channel": ["retail", "dealer"],
+    ...                   "inn": [None, None], "region": ["Тула"] * 2, "manager": ["Иванов"] * 2,
+    ...                   "phone": [None] * 2, "email": ["x@y.ru"] * 2, "outlets": [float("nan"), 3.0],
+    ...                   "machines": [float("nan")] * 2})
+    >>> card_completeness(c, ["outlets", "machines"])
+      client_id  completeness missing
+    0         a      0.833333     inn
+    1         b      0.857143     inn
     """
     drivers = list(drivers or [])
-    f = _filled(clients, drivers)
+    f, app = _filled(clients, drivers, channel_col, driver_min_share)
     names = np.array(f.columns, dtype=object)
-    miss = ~f.to_numpy()
+    fv, av = f.to_numpy(), app.to_numpy()
+    miss = av & ~fv
     missing = [", ".join(names[row]) for row in miss]
-    return pd.DataFrame({id_col: clients[id_col].astype("string").to_numpy(),
-                         "completeness": f.to_numpy().mean(axis=1) if f.shape[1] else np.ones(len(f)),
+    n_app = av.sum(axis=1)
+    comp = np.where(n_app > 0, (fv & av).sum(axis=1) / np.maximum(n_app, 1), 1.0)
+    return pd.DataFrame({id_col: clients[id_col].astype("string").to_numpy(), "completeness": comp,
                          "missing": pd.array(missing, dtype="string")})
 
 
@@ -629,7 +824,7 @@ def incomplete_card_issues(clients: pd.DataFrame, drivers=(), *, min_completenes
 
     * ``missing_value`` — no responsible manager; no phone *and* no e-mail (no way to reach the client);
     * ``incomplete_card`` — completeness (see :func:`card_completeness`) below ``min_completeness``,
-      or any driver missing; the detail lists what is missing.
+      or a driver of its channel missing (see :func:`card_completeness`); the detail lists what is missing.
 
     Examples
     --------
@@ -648,7 +843,7 @@ def incomplete_card_issues(clients: pd.DataFrame, drivers=(), *, min_completenes
     c = clients
     if status_col in c:
         c = c.loc[c[status_col].astype("string").fillna("active") != "closed"]
-    f = _filled(c, drivers)
+    f, app = _filled(c, drivers)
     comp = card_completeness(c, drivers, id_col=id_col)
     rows = _rows(c, row_col)
     ids = c[id_col].astype("string")
@@ -661,7 +856,7 @@ def incomplete_card_issues(clients: pd.DataFrame, drivers=(), *, min_completenes
     if no_contact.any():
         out.append(pd.DataFrame({"k": np.flatnonzero(no_contact.to_numpy()), "o": 1, "issue": "missing_value",
                                  "detail": t("audit.detail.no_contact", lang)}))
-    drv_missing = ~f[drivers].all(axis=1) if drivers else pd.Series(False, index=c.index)
+    drv_missing = (app[drivers] & ~f[drivers]).any(axis=1) if drivers else pd.Series(False, index=c.index)
     inc = (comp["completeness"].to_numpy() < min_completeness) | drv_missing.to_numpy()
     if inc.any():
         k = np.flatnonzero(inc)
@@ -740,7 +935,7 @@ def two_managers(clients: pd.DataFrame, sales: pd.DataFrame | None = None, conta
     ...                   "manager": ["Иванов", "Сидоров"]})
     >>> mm = pd.Series({"a": "a", "b": "b", "c": "c"})
     >>> two_managers(c, s, None, None, mm, as_of="2024-04-01", lang="en")[["row", "client_id", "issue"]]
-       row client_id        issue
+       row client_id         issue
     0    3         b  two_managers
     """
     if not len(clients) or manager_col not in clients:
@@ -759,46 +954,52 @@ def two_managers(clients: pd.DataFrame, sales: pd.DataFrame | None = None, conta
     for df in (sales, contacts):
         if df is None or not len(df) or manager_col not in df or "date" not in df:
             continue
-        w = df.loc[(df["date"] >= start) & (df["date"] < as_of)]
+        w = df.loc[(df["date"] >= start) & (df["date"] < as_of), [id_col, manager_col]]
+        w = w.groupby([id_col, manager_col], observed=True, sort=False).size().reset_index()
         d = pd.DataFrame({"id": w[id_col].astype("string").to_numpy(), "raw": _text(w[manager_col]).to_numpy()})
         d = d.dropna()
         d["m"] = _norm_text(d["raw"]).to_numpy()
         acts.append(d)
-    reasons: dict[str, list[str]] = {}
+    parts = []  # (id, detail)
     if acts:
         a = pd.concat(acts, ignore_index=True)
-        a = a.loc[a["id"].isin(card_m.index)].drop_duplicates(["id", "m"])
+        a = a.loc[isin(a["id"], card_m.index)].drop_duplicates(["id", "m"])
         a["card"] = card_m.reindex(a["id"]).to_numpy()
-        other = a.loc[a["card"].isna() | (a["m"] != a["card"])]
         n_distinct = a.groupby("id")["m"].nunique()
         has_card = a.groupby("id")["card"].first().notna()
-        flagged = other.groupby("id", sort=False)["raw"].agg(lambda x: ", ".join(sorted(x.astype(str))))
-        for cid, names in flagged.items():
-            if has_card.get(cid, False) or n_distinct.get(cid, 0) >= 2:
-                reasons.setdefault(cid, []).append(
-                    t("audit.detail.two_managers_sales", lang, card=card_raw.get(cid) if
-                      pd.notna(card_raw.get(cid)) else "—", others=names))
+        ok_ids = has_card.index[has_card.to_numpy() | (n_distinct.reindex(has_card.index).to_numpy() >= 2)]
+        other = a.loc[(a["card"].isna() | (a["m"] != a["card"])) & isin(a["id"], ok_ids)]
+        flagged = _join_by(other["id"], other["raw"], ", ", sort_values=True)
+        card_txt = card_raw.reindex(flagged.index).astype(object).where(lambda x: x.notna(), "—")
+        tmpl = t("audit.detail.two_managers_sales", lang, card="\x00c", others="\x00o")
+        parts.append(pd.DataFrame({"id": flagged.index.to_numpy(dtype=object),
+                                   "detail": [tmpl.replace("\x00c", str(c)).replace("\x00o", o)
+                                              for c, o in zip(card_txt.to_numpy(), flagged.to_numpy())]}))
     if merge_map is None and pairs is not None:
         merge_map = globals()["merge_map"](clients, pairs, id_col=id_col, row_col=row_col)
     if merge_map is not None and len(merge_map):
         g = pd.DataFrame({"id": merge_map.index.astype(str), "master": merge_map.astype(str).to_numpy()})
         g["m"] = card_m.reindex(g["id"]).to_numpy()
-        g["raw"] = card_raw.reindex(g["id"]).to_numpy()
+        g["raw"] = card_raw.reindex(g["id"]).to_numpy(dtype=object)
         nm = g.dropna(subset=["m"]).groupby("master")["m"].nunique()
         bad_masters = nm[nm >= 2].index
         if len(bad_masters):
-            gg = g.loc[g["master"].isin(bad_masters)]
-            lists = gg.dropna(subset=["raw"]).drop_duplicates(["master", "m"]).groupby("master")["raw"].agg(
-                lambda x: ", ".join(sorted(x.astype(str))))
-            for cid, master in zip(gg["id"], gg["master"]):
-                reasons.setdefault(cid, []).append(t("audit.detail.two_managers_dup", lang, managers=lists[master]))
-    if not reasons:
+            gg = g.loc[isin(g["master"], bad_masters)]
+            gl = gg.dropna(subset=["raw"]).drop_duplicates(["master", "m"])
+            lists = _join_by(gl["master"], gl["raw"], ", ", sort_values=True)
+            tmpl = t("audit.detail.two_managers_dup", lang, managers="\x00m")
+            parts.append(pd.DataFrame({"id": gg["id"].to_numpy(dtype=object),
+                                       "detail": [tmpl.replace("\x00m", lists[m]) for m in gg["master"]]}))
+    parts = [x for x in parts if len(x)]
+    if not parts:
         return empty_findings()
-    mask = ids.isin(list(reasons)).to_numpy()
+    pp = pd.concat(parts, ignore_index=True)
+    det = _join_by(pp["id"], pp["detail"], "; ")
+    mask = isin(ids, det.index)
     sel = clients.loc[mask]
     sel_ids = sel[id_col].astype("string").tolist()
     return findings_frame("clients", _rows(sel, row_col).tolist(), sel_ids, "two_managers",
-                          ["; ".join(reasons[i]) for i in sel_ids])
+                          det.reindex(sel_ids).tolist())
 
 
 def contact_issues(contacts: pd.DataFrame | None, clients: pd.DataFrame, as_of, min_days: int = 30,
@@ -841,7 +1042,7 @@ def contact_issues(contacts: pd.DataFrame | None, clients: pd.DataFrame, as_of, 
     last = d.groupby("id")["date"].max()
     c = clients
     if active_ids is not None:
-        c = c.loc[c[id_col].astype("string").isin(pd.Index(pd.Series(list(active_ids), dtype="string")))]
+        c = c.loc[isin(c[id_col].astype("string"), active_ids)]
     elif status_col in c:
         c = c.loc[c[status_col].astype("string").fillna("active") != "closed"]
     cid = c[id_col].astype("string")
@@ -879,12 +1080,12 @@ def closed_with_sales(clients: pd.DataFrame, sales: pd.DataFrame, as_of, days: i
     if closed.empty:
         return empty_findings()
     w = sales.loc[(sales["date"] >= as_of - pd.Timedelta(days=days)) & (sales["date"] < as_of)]
-    w = w.loc[w[id_col].astype("string").isin(closed[id_col].astype("string"))]
+    w = w.loc[isin(w[id_col].astype("string"), closed[id_col].astype("string"))]
     if w.empty:
         return empty_findings()
     agg = w.groupby(w[id_col].astype("string")).agg(amount=("amount", "sum"), last=("date", "max"),
                                                       lines=("amount", "size"))
-    sel = closed.loc[closed[id_col].astype("string").isin(agg.index)]
+    sel = closed.loc[isin(closed[id_col].astype("string"), agg.index)]
     sid = sel[id_col].astype("string")
     a = agg.reindex(sid.to_numpy())
     det = [t("audit.detail.closed_with_sales", lang, lines=int(n), amount=f"{v:,.0f}".replace(",", " "),

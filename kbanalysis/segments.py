@@ -28,32 +28,37 @@ Decisions taken here (documented once, relied on everywhere):
   A missing wallet falls back to our own monthly revenue (the wallet is at least that).
   Pass ``potential="room_month"`` (or any column) to rank by something else.
 * *Clusters* are fitted on clients with sales only (their behaviour features exist).
-  Clients without sales but with a wallet get the fixed label ``-1`` (archetype
-  ``prospect``, "Not buying yet — acquire"); clients with neither get ``<NA>``.
+  Clients without sales in the 12 months but with a wallet (never bought, or lost) get the
+  fixed label ``-1`` (archetype ``prospect``, "Not buying now — acquire or win back"): they
+  have no behaviour to cluster, and mixing them in would spend clusters on "no purchases".
+  Closed and merged duplicate cards, and clients with neither sales nor wallet, get ``<NA>``.
 
 >>> import pandas as pd
->>> df = pd.DataFrame({"channel": ["retail"] * 6,
-...                    "revenue_12m": [100.0, 80, 60, 40, 20, 0],
-...                    "margin_12m": [30.0, 20, 5, 8, -3, float("nan")],
-...                    "wallet_month": [90.0, 10, 80, 5, 30, 50]})
+>>> df = pd.DataFrame({"channel": "retail",
+...                    "revenue_12m": [100.0, 80, 60, 40, 50, 10, 20, 0],
+...                    "margin_12m": [30.0, 20, 5, 8, 12, 2, -3, float("nan")],
+...                    "wallet_month": [90.0, 60, 80, 5, 40, 10, 30, 50]})
 >>> abcde_classes(df).tolist()
-['A', 'B', 'C', 'D', 'E', <NA>]
+['A', 'B', 'C', 'D', 'D', 'D', 'E', <NA>]
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 import yaml
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from .errors import UserError
 from .i18n import LANGS, t
@@ -155,15 +160,15 @@ def abcde_classes(df: pd.DataFrame, channel: str = "channel", profit: str = "mar
 
     Examples
     --------
-    Eleven clients with profitability and wallet 0..10 put the cut points exactly on data
-    points (P_high = W_high = 8, P_mid = W_mid = 5):
+    Eleven clients whose profitability and wallet are each 0..10 put the cut points exactly
+    on data points (P_high = W_high = 8, P_mid = W_mid = 5):
 
     >>> import pandas as pd
     >>> df = pd.DataFrame({"channel": "x", "revenue_12m": 100.0,
-    ...                    "margin_12m": [8.0, 5, 8, 4.99, 5, 4, 0, 1, 2, 3, 10],
-    ...                    "wallet_month": [8.0, 5, 4.99, 5, 4, 9, 0, 1, 2, 3, 10]})
+    ...                    "margin_12m":   [8.0, 5, 4, 6, 9, 10, 7, 3, 0, 1, 2],
+    ...                    "wallet_month": [8.0, 5, 6, 4, 3, 10, 9, 7, 0, 2, 1]})
     >>> "".join(abcde_classes(df))
-    'ABBCDCDDDDA'
+    'ABCDBABCDDD'
     """
     if not (0 < mid <= high < 1):
         raise UserError(f"ABCDE quantiles must satisfy 0 < mid <= high < 1, got mid={mid}, high={high}")
@@ -179,11 +184,9 @@ def abcde_classes(df: pd.DataFrame, channel: str = "channel", profit: str = "mar
     base_p = prof[ranked].quantile(qs).to_numpy() if ranked.any() else np.array([np.nan, np.nan])
     base_w = pot[ranked].quantile(qs).to_numpy() if ranked.any() else np.array([np.nan, np.nan])
     cuts = np.full((len(df), 4), np.nan)
-    pos = np.arange(len(df))
-    for _, idx in chan[ranked].groupby(chan[ranked], observed=True, sort=True).groups.items():
-        rows = pos[df.index.get_indexer(idx)] if not df.index.has_duplicates else None
-        if rows is None:  # duplicate index labels: go by position
-            rows = np.flatnonzero(ranked.to_numpy() & (chan == chan.loc[idx[0]]).to_numpy())
+    ch, r = chan.to_numpy(dtype=object), ranked.to_numpy()
+    for key in sorted(set(ch[r])):
+        rows = np.flatnonzero(r & (ch == key))
         if len(rows) >= min_channel:
             qp = np.quantile(prof.to_numpy()[rows], qs)
             qw = np.quantile(pot.to_numpy()[rows], qs)
@@ -196,7 +199,6 @@ def abcde_classes(df: pd.DataFrame, channel: str = "channel", profit: str = "mar
         a = (p >= p_hi) & (w >= w_hi)
         b = ~a & (((p >= p_mid) & (w >= w_mid)) | ((p >= p_hi) & (w < w_mid)))
         c = (p < p_mid) & (w >= w_mid)
-    r = ranked.to_numpy()
     out = np.where(a, "A", np.where(b, "B", np.where(c, "C", "D"))).astype(object)
     out[~r] = None
     out[sold.to_numpy() & (p < 0)] = "E"
@@ -338,11 +340,10 @@ def cluster_features(df: pd.DataFrame, client: str = "client_id", wallet: str = 
     >>> df = pd.DataFrame({"client_id": ["a", "b"], "wallet_month": [999.0, 9.0],
     ...                    "share_of_wallet": [0.1, 0.0], "revenue_12m": [1200.0, 0.0],
     ...                    "revenue_prev_6m": [600.0, 0.0], "revenue_last_6m": [600.0, 0.0]})
-    >>> cluster_features(df)[["log_wallet", "share", "growth"]]
-               log_wallet  share  growth
-    client_id
-    a                 3.0   -1.0     0.0
-    b                 1.0   -3.0     NaN
+    >>> cluster_features(df)[["log_wallet", "share", "growth"]].reset_index()
+      client_id  log_wallet  share  growth
+    0         a         3.0   -1.0     0.0
+    1         b         1.0   -3.0     NaN
     """
     idx = pd.Index(df[client].astype("string"), name=client) if client in df else df.index
     wal = _num(df, wallet)
@@ -426,7 +427,10 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
     n_boot : int
         Bootstrap resamples for ``stability_`` (0 = skip).
     model : {"kmeans", "gmm"}
-    scaler : {"robust", "standard"}
+    scaler : {"standard", "robust"}
+        ``standard`` (default) z-scores every feature; ``robust`` centres on the median and
+        divides by the 10–90 % range (measured worse: share-like features with many equal values
+        get huge scales and dominate the distance).
     n_init : int
         Restarts of the model.
     sample_size, fit_size : int
@@ -435,6 +439,9 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
         Feature → weight after scaling; ``None`` = :data:`DEFAULT_WEIGHTS`, ``{}`` = all 1.
     order_by : str
         Feature whose cluster mean orders the labels (descending).
+    n_threads : int or None
+        Threads of the numeric libraries while fitting (1 by default: the models are small and
+        many threads on a busy machine are much slower; ``None`` = no limit).
 
     Attributes
     ----------
@@ -474,8 +481,9 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
     """
 
     def __init__(self, n_clusters: int = 0, k_min: int = 3, k_max: int = 8, seed: int = 42, n_boot: int = 20,
-                 model: str = "kmeans", scaler: str = "robust", n_init: int = 10, sample_size: int = 5000,
-                 fit_size: int = 20000, weights: Mapping[str, float] | None = None, order_by: str = "log_wallet"):
+                 model: str = "kmeans", scaler: str = "standard", n_init: int = 10, sample_size: int = 5000,
+                 fit_size: int = 20000, weights: Mapping[str, float] | None = None, order_by: str = "log_wallet",
+                 n_threads: int | None = 1):
         self.n_clusters = n_clusters
         self.k_min = k_min
         self.k_max = k_max
@@ -488,6 +496,7 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
         self.fit_size = fit_size
         self.weights = weights
         self.order_by = order_by
+        self.n_threads = n_threads
 
     # -- building blocks --------------------------------------------------------------------------
     def _weights_vector(self, columns) -> np.ndarray:
@@ -501,7 +510,7 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
         if self.model == "kmeans":
             est = KMeans(n_clusters=k, n_init=self.n_init, random_state=seed)
         elif self.model == "gmm":
-            est = GaussianMixture(n_components=k, n_init=max(1, self.n_init // 3), covariance_type="full",
+            est = GaussianMixture(n_components=k, n_init=max(1, self.n_init // 3), covariance_type="diag",
                                   reg_covar=1e-4, random_state=seed)
         else:
             raise ValueError(f"model must be 'kmeans' or 'gmm', got {self.model!r}")
@@ -511,11 +520,17 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
 
     @staticmethod
     def _space(pipe: Pipeline, X: np.ndarray) -> np.ndarray:
-        return pipe[:-1].transform(X)
+        for _, step in pipe.steps[:-1]:
+            X = step.transform(X)
+        return X
 
     # -- fitting ----------------------------------------------------------------------------------
     def fit(self, X, y=None) -> "PotentialClusters":
         """Choose k, fit, renumber, measure stability, profile and name the clusters."""
+        with threadpool_limits(limits=self.n_threads):
+            return self._fit(X)
+
+    def _fit(self, X) -> "PotentialClusters":
         Xdf = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=float)).add_prefix("f")
         Xdf = Xdf.astype("float64")
         self.feature_names_in_ = np.array([str(c) for c in Xdf.columns], dtype=object)
@@ -567,6 +582,9 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
         means = np.array([filled[raw == c, col].mean() for c in present])
         order = present[np.lexsort((present, -means))]
         self.relabel_ = {int(old): new for new, old in enumerate(order)}
+        n_raw = int(getattr(self.pipeline_[-1], "n_clusters", getattr(self.pipeline_[-1], "n_components", 0)))
+        for extra, old in enumerate(sorted(set(range(n_raw)) - set(self.relabel_))):  # empty clusters go last
+            self.relabel_[old] = len(order) + extra
         self.labels_ = pd.Series(self._relabel(raw), index=Xdf.index, name="cluster", dtype="int64")
         self.k_ = len(order)
 
@@ -574,6 +592,8 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
         self.stability_by_k_ = pd.Series({k: self._stability(pipes[k], As, k, max(3, self.n_boot // 4))
                                           for k in ks}, dtype="float64").rename_axis("k")
         self.stability_ = self._stability(self.pipeline_, As, k_best, self.n_boot)
+        if self.n_boot > 0:
+            self.stability_by_k_.loc[k_best] = self.stability_  # the fuller estimate for the chosen k
 
         # profiles on the standardised imputed features
         Z = pd.DataFrame(filled, columns=Xdf.columns)
@@ -593,15 +613,24 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
         aris = []
         for b in range(n_boot):
             idx = rng.choice(len(As), len(As), replace=True)
-            p = clone(pipe).set_params(cluster__random_state=self.seed + b + 1).fit(As[idx])
+            with warnings.catch_warnings():  # a resample of few distinct rows may hold fewer than k clusters
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                p = clone(pipe).set_params(cluster__random_state=self.seed + b + 1).fit(As[idx])
             aris.append(adjusted_rand_score(ref, p.predict(As)))
         return float(np.mean(aris))
 
     def _relabel(self, raw: np.ndarray) -> np.ndarray:
-        return np.array([self.relabel_.get(int(r), int(r)) for r in raw], dtype="int64")
+        lut = np.arange(max(max(self.relabel_, default=0), int(np.max(raw, initial=0))) + 1, dtype="int64")
+        for old, new in self.relabel_.items():
+            lut[old] = new
+        return lut[np.asarray(raw, dtype="int64")]
 
     def predict(self, X) -> pd.Series:
         """Clusters of new rows (renumbered like ``labels_``)."""
+        with threadpool_limits(limits=self.n_threads):
+            return self._predict(X)
+
+    def _predict(self, X) -> pd.Series:
         Xdf = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=float),
                                                                  columns=self.feature_names_in_)
         A = Xdf[list(self.feature_names_in_)].astype("float64").to_numpy()
@@ -681,14 +710,19 @@ def name_clusters(profiles: pd.DataFrame, means: pd.DataFrame | None = None
             continue
         sub = profiles.loc[members, [f for f in _QUALIFIERS if f in profiles.columns]].fillna(0.0)
         dev = sub - sub.mean()
-        for c in members:
+        taken: set[tuple[str, str]] = set()
+        # the most distinct member picks first; each takes its strongest qualifier not yet taken
+        for c in sorted(members, key=lambda m: (-dev.loc[m].abs().max(), m)):
             row = dev.loc[c]
-            f = row.abs().idxmax() if len(row) else None
-            if f is None or row.abs().max() == 0:
-                continue
-            d = "hi" if row[f] > 0 else "lo"
-            for lg in LANGS:
-                names[c][lg] = f"{names[c][lg]} ({t(f'segments.qual.{f}.{d}', lg)})"
+            for f in row.abs().sort_values(ascending=False, kind="stable").index:
+                if row[f] == 0:
+                    break
+                q = (f, "hi" if row[f] > 0 else "lo")
+                if q not in taken:
+                    taken.add(q)
+                    for lg in LANGS:
+                        names[c][lg] = f"{names[c][lg]} ({t(f'segments.qual.{q[0]}.{q[1]}', lg)})"
+                    break
     # last resort: ordinals (by cluster number = by wallet) for names still equal
     for lg in LANGS:
         seen: dict[str, list[int]] = {}
@@ -708,16 +742,35 @@ def name_clusters(profiles: pd.DataFrame, means: pd.DataFrame | None = None
 def cluster_labels(df: pd.DataFrame, model: PotentialClusters, features: pd.DataFrame | None = None,
                    wallet: str = "wallet_month", profit: str = "margin_12m", revenue: str = "revenue_12m"
                    ) -> pd.Series:
-    """Cluster of every client of ``df``: predicted for clients with sales, ``-1`` for clients
-    without sales but with a wallet, ``<NA>`` for the rest (``Int64``, ``df``'s index)."""
+    """Cluster of every client of ``df``: predicted for clients with sales, ``-1`` for
+    :func:`prospects` (no sales, a wallet), ``<NA>`` for the rest (``Int64``, ``df``'s index)."""
     feats = cluster_features(df) if features is None else features
     sold = has_sales(df, profit, revenue).to_numpy()
     out = pd.Series(pd.NA, index=df.index, dtype="Int64", name="cluster")
     if sold.any():
         out.iloc[np.flatnonzero(sold)] = model.predict(feats.iloc[np.flatnonzero(sold)]).to_numpy()
-    wal = _num(df, wallet).to_numpy()
-    out.iloc[np.flatnonzero(~sold & (wal > 0))] = PROSPECT
+    out.iloc[np.flatnonzero(prospects(df, wallet=wallet, profit=profit, revenue=revenue).to_numpy())] = PROSPECT
     return out
+
+
+def prospects(df: pd.DataFrame, wallet: str = "wallet_month", profit: str = "margin_12m",
+              revenue: str = "revenue_12m", base: str = "base", merged_into: str = "merged_into") -> pd.Series:
+    """Clients without sales in the 12 months but with a wallet: the cluster ``-1``.
+
+    Closed cards (``base == "closed"``) and duplicate cards merged into another one
+    (``merged_into`` set, see :func:`kbanalysis.audit.audit_table`) are not prospects.
+
+    >>> import pandas as pd
+    >>> prospects(pd.DataFrame({"revenue_12m": [0.0, 0.0, 5.0, 0.0], "wallet_month": [9.0, 9.0, 9.0, None],
+    ...                         "base": ["lost", "closed", "active", "potential"]})).tolist()
+    [True, False, False, False]
+    """
+    out = ~has_sales(df, profit, revenue) & (_num(df, wallet) > 0)
+    if base in df:
+        out &= (df[base].astype("string") != "closed").fillna(True).to_numpy(dtype=bool)
+    if merged_into in df:
+        out &= df[merged_into].isna().to_numpy()
+    return out.rename("prospect")
 
 
 def segment_clients(df: pd.DataFrame, *, channel: str = "channel", high: float = 0.8, mid: float = 0.5,
@@ -810,9 +863,9 @@ def action_matrix(df: pd.DataFrame, clusters: PotentialClusters | Mapping[int, s
                   ) -> pd.DataFrame:
     """Who works which clients, how often, with what offer — per cluster × ABCDE class.
 
-    Every cluster present (fitted clusters and ``-1`` prospects when in ``df``) × every class
-    A…E (plus ``none`` for clients without a class when there are any) is a row, also when
-    it has no clients, so the matrix reads as the full policy.
+    Every fitted cluster × every class A…E is a row, also when it has no clients, so the
+    matrix reads as the full policy; prospects (cluster ``-1``, no class) are one row with
+    class ``none`` when ``df`` has any.
 
     Parameters
     ----------
@@ -865,8 +918,14 @@ def action_matrix(df: pd.DataFrame, clusters: PotentialClusters | Mapping[int, s
         at_stake_month=("stake", "sum"))
     cluster_ids = sorted({c for c in arch_of if c != PROSPECT} | set(int(c) for c in d["cluster"].unique()),
                          key=lambda c: (c == PROSPECT, c))
-    classes = list(ABCDE) + ([NO_CLASS] if (d["abcde"] == NO_CLASS).any() else [])
-    full = pd.MultiIndex.from_product([cluster_ids, classes], names=["cluster", "abcde"])
+    present = set(zip(d["cluster"].astype(int), d["abcde"]))
+    cells = []
+    for c in cluster_ids:  # clients with sales always have a class; prospects never do
+        ks = [NO_CLASS] + [k for k in ABCDE if (c, k) in present] if c == PROSPECT else list(ABCDE)
+        if c != PROSPECT and (c, NO_CLASS) in present:
+            ks.append(NO_CLASS)
+        cells += [(c, k) for k in ks]
+    full = pd.MultiIndex.from_tuples(cells, names=["cluster", "abcde"])
     g = g.reindex(full)
     g["clients"] = g["clients"].fillna(0).astype("int64")
     for c in ("revenue_12m", "wallet_month", "at_stake_month"):
@@ -920,9 +979,5 @@ def cluster_summary(df: pd.DataFrame, model: PotentialClusters, lang: str = "ru"
 
 
 __all__ = ["abcde_classes", "abcde_matrix", "pareto_by_class", "profitability", "has_sales", "cluster_features",
-           "PotentialClusters", "name_clusters", "cluster_labels", "segment_clients", "load_actions",
+           "PotentialClusters", "name_clusters", "cluster_labels", "prospects", "segment_clients", "load_actions",
            "action_matrix", "cluster_summary", "FEATURES", "ARCHETYPES", "PROSPECT", "NO_CLASS"]
-
-
-def _unused(_: Any) -> None:  # pragma: no cover - keeps linters quiet about Any in older Pythons
-    return None

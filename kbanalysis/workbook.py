@@ -144,7 +144,12 @@ class Workbook:
         """A table formatted for people in the run's language (first ``n`` rows)."""
         from . import report
 
-        return report.people_table(df.head(n), self.lang, self.currency, **fmt)
+        part = df.head(n)
+        if self.params["mask_pii"]:
+            from .privacy import mask_frame
+
+            part = mask_frame(part, self.lang)
+        return report.people_table(part, self.lang, self.currency, **fmt)
 
     def chart(self, name: str, plot, *args, **kw):
         """Draw ``plot(*args, ax=..., lang=..., **kw)``, save it as ``charts/NAME.png`` and show that PNG."""
