@@ -38,7 +38,7 @@ bench: $(STAMP) ## benchmark on large generated cases (figures into reports/benc
 	$(BIN)/python scripts/bench.py
 
 sample: $(STAMP) ## regenerate the bundled sample case data/sample/
-	rm -rf $(SAMPLE) && $(BIN)/kbanalysis sample $(SAMPLE) --clients 600 --seed 7
+	rm -rf $(SAMPLE) && $(BIN)/kbanalysis sample $(SAMPLE) --clients 400 --seed 7
 
 notebooks: $(STAMP) ## regenerate notebooks/*.ipynb from scripts/build_notebooks.py
 	$(BIN)/python scripts/build_notebooks.py

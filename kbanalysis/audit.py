@@ -449,7 +449,7 @@ def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFra
     if "orders" in rows:
         rows["orders"] = rows["orders"].astype("Int64")
     per_client = pd.DataFrame({"client_id": ids.to_numpy(), "master_id": master_of.to_numpy(),
-                               "merged_into": master_of.where(pd.Series(dup)).to_numpy()})
+                               "merged_into": np.where(dup, master_of.to_numpy(dtype=object), None)})
     per_client["merged_into"] = per_client["merged_into"].astype("string")
     per_client = pd.concat([per_client, rows], axis=1)
     cmp_ = comp.set_index(comp["client_id"].astype("string"))

@@ -348,6 +348,39 @@ def calibration_curve(deals: pd.DataFrame, bins=5, *, by: str | None = None, pro
     return out[cols]
 
 
+def stated_vs_actual(deals: pd.DataFrame | None, by: str = "stage", *, prior: float = 10.0, as_of=None,
+                     probability: str = "probability", status: str = "status", stage: str = "stage") -> pd.DataFrame:
+    """Per stage (or manager …): closed deals, mean stated probability, share won, shrunk win rate.
+
+    Returns ``<by>, n, stated, actual, shrunk_rate`` (``shrunk_rate`` only for ``by="stage"``;
+    ``stated`` NaN when the stated probabilities of closed deals are not usable). With ``as_of`` the
+    shrunk rates are those the forecast uses (:func:`stage_win_rates` with ``as_of``).
+
+    >>> d = pd.DataFrame({"stage": ["a", "a", "b"], "probability": [0.5, 0.7, 0.9],
+    ...                   "status": ["won", "lost", "won"]})
+    >>> stated_vs_actual(d, prior=0)
+      stage  n  stated  actual  shrunk_rate
+    0     a  2     0.6     0.5          0.5
+    1     b  1     0.9     1.0          1.0
+    """
+    cols = [by, "n", "stated", "actual", "shrunk_rate"]
+    if _empty(deals):
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols})
+    c = _closed(deals, status)
+    usable = stated_probability_usable(deals, probability=probability, status=status)
+    key = c[by].astype("string").str.strip().fillna("—")
+    f = pd.DataFrame({by: key.to_numpy(), "p": c[probability].astype("float64").to_numpy() if usable else np.nan,
+                      "won": (_status(c[status]) == "won").astype("float64").to_numpy()})
+    out = f.groupby(by, sort=True).agg(n=("won", "size"), stated=("p", "mean"), actual=("won", "mean")).reset_index()
+    if by == stage:
+        rates = stage_win_rates(deals, prior, as_of=as_of, stage=stage, status=status)
+        out["shrunk_rate"] = stage_rate_of(out[by], rates).to_numpy()
+    else:
+        out["shrunk_rate"] = np.nan
+    out[by] = out[by].astype("string")
+    return out[cols]
+
+
 # --------------------------------------------------------------------------------------------
 # pipeline
 # --------------------------------------------------------------------------------------------
@@ -1427,9 +1460,12 @@ class DemandForecast:
             hbt = hbt.set_index(["origin", "step"]).loc[full].reset_index()
             pts.append(hbt.assign(source="history"))
             origins = sorted(hbt["origin"].unique())
+            e = hbt["forecast"] - hbt["actual"]
+            self.history_total_rmse_ = ((e ** 2).groupby(hbt["step"]).mean() ** 0.5).reindex(range(1, h + 1)).ffill()
         else:
             hbt = pd.DataFrame(columns=["origin", "step", "month", "forecast", "actual"])
             origins = []
+            self.history_total_rmse_ = pd.Series(np.nan, index=range(1, h + 1))
         if not origins:
             last = month_start(as_of)
             origins = list(pd.date_range(end=last - pd.DateOffset(months=h), periods=self.n_origins, freq="MS"))
@@ -1498,7 +1534,11 @@ class DemandForecast:
                "bottom_up", "reconciled", "stock_available", "stock_gap"]
         tot = d.groupby("month")[num].sum(min_count=1).reindex(pd.DatetimeIndex(self.months_, name="month"))
         tot = tot.reset_index()
-        # the fan of the total: group errors are summed (conservative, errors assumed fully correlated)
+        # the fan of the total from the backtest errors of the total (group errors partly cancel)
+        rmse = self.history_total_rmse_.to_numpy()[:len(tot)]
+        if np.isfinite(rmse).all():
+            tot["history_low"] = np.maximum(tot["history"] - Z80 * rmse, 0.0)
+            tot["history_high"] = tot["history"] + Z80 * rmse
         tot["product_group"] = ALL
         # cover of the total: stock of the groups with stock data / their average monthly demand
         with_stock = d.loc[d["stock_available"].notna()]
@@ -1622,3 +1662,43 @@ def source_errors(sales: pd.DataFrame, deals: pd.DataFrame | None = None, market
     Prefer fitting one :class:`DemandForecast` and reading both ``table_`` and ``source_errors()``.
     """
     return DemandForecast.from_params(params).fit(sales, deals, None, marketing, as_of).source_errors()
+
+
+def note_text(note: dict, lang: str = "ru", currency: str = "RUB") -> str:
+    """A note of :attr:`DemandForecast.notes_` as a sentence of the report.
+
+    >>> note_text({"code": "overdue_deals", "n": 3, "amount": 1_250_000.0}, "ru")
+    '3 открытых сделок на 1,2 млн ₽ просрочены (плановый месяц прошёл) и учтены в первом месяце прогноза.'
+    """
+    from .i18n import fmt_int, fmt_pct, money_short, t
+
+    kw = {}
+    for k, v in note.items():
+        if k == "code":
+            continue
+        if k == "amount":
+            kw[k] = money_short(v, lang, currency)
+        elif k == "weight":
+            kw[k] = fmt_pct(v, lang, 0)
+        elif k == "factor":
+            kw[k] = f"{v:.2f}".replace(".", "," if lang == "ru" else ".")
+        elif isinstance(v, (list, tuple)):
+            kw[k] = ", ".join(map(str, v))
+        elif isinstance(v, (int, np.integer)):
+            kw[k] = fmt_int(v, lang)
+        else:
+            kw[k] = v
+    return t(f"forecast.note.{note['code']}", lang, **kw)
+
+
+def flag_text(flag, lang: str = "ru") -> str:
+    """The ``flag`` codes of a row translated and joined with ``; `` (empty for no flag).
+
+    >>> flag_text("stock_short;no_marketing", "en")
+    'shortage: stock and incoming goods will not cover demand; no marketing estimate'
+    """
+    from .i18n import t
+
+    if flag is None or (isinstance(flag, float) and math.isnan(flag)) or flag is pd.NA or not str(flag):
+        return ""
+    return "; ".join(t(f"forecast.flag.{c}", lang) for c in str(flag).split(";") if c)

@@ -347,9 +347,11 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     t = t.where(~(both & ~comma_last), t.str.replace(",", "", regex=False))
     only_c = has_c & ~has_d
     many_c = t.str.count(r",") > 1
-    t = t.where(~(only_c & many_c), t.str.replace(",", "", regex=False))  # 1,234,567
+    grouped_c = t.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+")
+    t = t.where(~(only_c & many_c & grouped_c), t.str.replace(",", "", regex=False))  # 1,234,567 (12,3,4 stays bad)
     t = t.where(~(only_c & ~many_c), t.str.replace(",", ".", regex=False))  # 12,5
-    t = t.where(~(has_d & ~has_c & (t.str.count(r"\.") > 1)), t.str.replace(".", "", regex=False))  # 1.234.567
+    grouped_d = t.str.fullmatch(r"[-+]?\d{1,3}(\.\d{3})+")
+    t = t.where(~(has_d & ~has_c & (t.str.count(r"\.") > 1) & grouped_d), t.str.replace(".", "", regex=False))
     empty = t.isin(["", "-", "—", "–"])
     v = pd.to_numeric(t.where(~empty, None), errors="coerce").astype("float64")
     bad = v.isna() & ~empty
@@ -408,7 +410,7 @@ def parse_months(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """
     if pd.api.types.is_datetime64_any_dtype(s):
         v, bad = parse_dates(s)
-        return v.dt.to_period("M").dt.to_timestamp(), bad
+        return v.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"), bad
     raw = _strings(s)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     for pat, fmt in ((r"^\d{4}-\d{1,2}$", "%Y-%m"), (r"^\d{1,2}\.\d{4}$", "%m.%Y"), (r"^\d{4}\.\d{1,2}$", "%Y.%m"),
@@ -437,7 +439,7 @@ def parse_months(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         d, _ = parse_dates(s[todo])
         out[d.index[d.notna()]] = d[d.notna()]
     bad = out.isna() & (raw != "")
-    return out.dt.to_period("M").dt.to_timestamp(), bad.astype(bool)
+    return out.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"), bad.astype(bool)
 
 
 def parse_text(s: pd.Series, *, is_id: bool = False) -> pd.Series:

@@ -677,13 +677,13 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     lo_m = np.maximum(start_m, asof_m - 18)
     hi_m = np.minimum(stop_m - 2, asof_m - 2)
     elig = np.flatnonzero(~potential & (hi_m >= lo_m) & (hist_orders > 0))
-    n_closed = int(round(0.3 * n)) if len(elig) else 0
+    n_closed = int(round(0.45 * n)) if len(elig) else 0
     dc = rng.choice(elig, size=n_closed, p=np.sqrt(ours[elig] + 1) / np.sqrt(ours[elig] + 1).sum()) \
         if n_closed else np.zeros(0, np.int64)
     d_pm = lo_m[dc] + np.floor(rng.random(n_closed) * (hi_m[dc] - lo_m[dc] + 1)).astype(np.int64)
     open_pool = np.flatnonzero(np.isin(state, [_ACTIVE, _NEW, _SLEEPING]) & (t1 >= D_end))
     pot_pool = np.flatnonzero(potential)
-    n_open = int(round(0.08 * n))
+    n_open = int(round(0.10 * n))
     n_open_pot = min(len(pot_pool), int(round(0.2 * n_open)))
     oc_deal = np.concatenate([rng.choice(open_pool, size=n_open - n_open_pot),
                               rng.choice(pot_pool, size=n_open_pot, replace=False)])
@@ -697,7 +697,8 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     d_slip = d_won & (rng.random(nd) < 0.25)
     d_wm = d_pm + d_slip
     size = np.where(potential[d_client], wallet[d_client] * rng.uniform(0.05, 0.25, nd),
-                    np.maximum(ours[d_client], 0.02 * wallet[d_client]) * rng.uniform(0.5, 3.0, nd))
+                    np.maximum(ours[d_client], 0.02 * wallet[d_client]))
+    size = size * (size / max(float(np.median(size)), 1.0)) ** -0.25 * rng.uniform(0.5, 3.0, nd)  # tail softened
     d_amount = np.maximum(np.round(size, -3), 3000.0)
     d_group = (rng.random(nd)[:, None] > np.cumsum(mix[d_client], axis=1)).sum(axis=1)
     d_group = np.minimum(d_group, _G - 1)

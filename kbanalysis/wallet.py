@@ -38,8 +38,9 @@ Every source is checked by 5-fold cross-validation on the clients whose wallet i
 survey: out-of-fold log residuals ``log(survey) - log(source)`` give its median absolute
 percentage error, its (robust) log standard deviation, its bias and the coverage of its interval
 (:attr:`WalletEstimator.errors_`). The survey's own noise is measured by the "three-cornered hat"
-(survey, manager and drivers are three independent measurements of one quantity) and taken out
-of the other sources' error variances.
+(survey, manager and drivers are three independent measurements of one quantity); being
+imprecise with a few hundred answers, its upper end (90 % bootstrap quantile) is the survey's
+error, and the other sources keep the survey's noise in theirs (conservative).
 
 The estimate is the inverse-variance weighted mean, in logs, of the sources the client has
 (survey, manager, and one model source: ``drivers``, else the behavioural / Perlich look-alike;
@@ -475,8 +476,9 @@ class WalletEstimator:
         ``given``, ``learnt`` or ``assumed`` (0: nothing to learn it from).
     reference_ : str
         What the errors were measured against: ``survey``, ``manager`` or ``none``.
-    survey_log_sd_ : float
-        The survey's own noise (log sd) by the three-cornered hat.
+    survey_log_sd_, survey_log_sd_high_ : float
+        The survey's own noise (log sd) by the three-cornered hat, and the upper end (90 %
+        bootstrap quantile) used for the survey's weight and interval.
     own_log_var_ : dict
         The error variances (log scale) used as weights: ``s`` survey, ``m`` manager,
         ``d`` drivers model, ``b`` behavioural model, ``n`` norms, ``l`` look-alikes.
@@ -488,7 +490,8 @@ class WalletEstimator:
     channel_drivers_ : dict
         The drivers used in each channel.
     notes_ : list of str
-        What the estimator had to fall back on, in plain words (for the notebook).
+        What the estimator learnt or had to fall back on, in plain English; :meth:`notes` gives
+        them in Russian (``wallet.note.*`` texts).
 
     Examples
     --------
@@ -524,6 +527,25 @@ class WalletEstimator:
         self.k = int(k)
         self.n_folds = int(n_folds)
         self.behaviour = bool(behaviour)
+
+    @property
+    def notes_(self) -> list[str]:
+        """What the estimator had to fall back on, in plain English (see :meth:`notes`)."""
+        return self.notes("en")
+
+    def notes(self, lang: str = "ru") -> list[str]:
+        """What the estimator learnt or had to fall back on, in plain words (``ru`` / ``en``)."""
+        from .i18n import fmt_pct, t
+
+        out = []
+        for key, kw in getattr(self, "note_keys_", []):
+            kw = dict(kw)
+            if "bias" in kw:
+                kw["bias"] = fmt_pct(kw["bias"], lang, 0)
+            if "q" in kw:
+                kw["q"] = f"{100 * kw['q']:.0f}"
+            out.append(t(key, lang, **kw))
+        return out
 
     # -- inputs ----------------------------------------------------------------------------
     def _prepare(self, clients, summary, survey):
@@ -603,7 +625,7 @@ class WalletEstimator:
         channel = codes.astype(np.int64)  # integer channel codes: fast comparisons at 100k clients
         n = len(cl)
         nan = np.full(n, np.nan)
-        self.notes_ = []
+        self.note_keys_ = []  # (locale key, format kwargs): the notes in plain words, see notes()
         rng = np.random.default_rng(self.seed)
         buys = rev_m > 0
         logrev = np.where(buys, np.log(np.where(buys, rev_m, 1.0)), np.nan)
@@ -624,8 +646,7 @@ class WalletEstimator:
         self.channel_drivers_ = {str(uniq[c]): [k.split(":", 1)[1] for k in design.used.get(c, [])
                                                 if k.startswith("L:")] for c in design.channels}
         if not any(self.channel_drivers_.values()):
-            self.notes_.append("no driver columns: look-alikes on behaviour (orders, active months, breadth of "
-                               "groups, channel)")
+            self.note_keys_.append(("wallet.note.no_drivers", {}))
 
         # 2. the managers' underestimate
         both = has_s & has_r
@@ -641,10 +662,10 @@ class WalletEstimator:
             self.manager_bias_, self.manager_bias_source_ = learn_bias(both), "learnt"
         else:
             self.manager_bias_, self.manager_bias_source_ = 0.0, "assumed"
-            if has_r.any():
-                self.notes_.append("managers' underestimate cannot be learnt (fewer than 5 clients with both a "
-                                   "survey answer and a manager's estimate): taken as 0; set manager_bias")
         self.manager_bias_ = float(min(self.manager_bias_, 0.95))
+        if has_r.any():
+            self.note_keys_.append((f"wallet.note.bias_{self.manager_bias_source_}",
+                                    {"bias": self.manager_bias_, "n": int(both.sum())}))
 
         # 3. look-alikes (Perlich et al.): unsupervised, fitted once on all clients
         qs = [max(self.quantile - 0.10, 0.5), self.quantile, min(self.quantile + 0.10, 0.99)]
@@ -672,8 +693,7 @@ class WalletEstimator:
                 r = rest & m
                 la_lo[r], la[r], la_hi[r] = qv
             la_kind[rest] = "channel"
-            self.notes_.append(f"{int(rest.sum())} buyers without look-alikes to match on: the "
-                               f"{self.quantile:.0%} quantile of their channel's purchases")
+            self.note_keys_.append(("wallet.note.channel_quantile", {"n": int(rest.sum()), "q": self.quantile}))
         norms = self._norms_log(cl, channel_names)
 
         # 4. the supervised models (known wallets on drivers; on behaviour) and the look-alikes' scale
@@ -749,18 +769,28 @@ class WalletEstimator:
                 alt = np.where(known & (kind == k), y_known - model_oof, np.nan)
                 if np.isfinite(alt).sum() > np.isfinite(res[k]).sum():
                     res[k] = alt
-        # survey noise: three-cornered hat (survey, manager, drivers model)
-        s_var, tri = 0.0, np.isfinite(res["m"]) & np.isfinite(res["d"])
+        # survey noise: three-cornered hat (survey, manager, drivers model). With a few hundred
+        # clients it is imprecise, so the survey's own interval and weight use the upper end
+        # (90 % bootstrap quantile) of what the data allow
+        s_var, s_var_hi, tri = 0.0, 0.0, np.isfinite(res["m"]) & np.isfinite(res["d"])
         if ref_is_survey and tri.sum() >= 20:
-            v_sm, v_sd = _trimmed_var(res["m"][tri]), _trimmed_var(res["d"][tri])
-            v_md = _trimmed_var((m_oof - model_oof)[tri])
-            s_var = max((v_sm + v_sd - v_md) / 2.0, 0.0)
+            a_, b_, c_ = res["m"][tri], res["d"][tri], (m_oof - model_oof)[tri]
+
+            def hat(i):
+                return (_trimmed_var(a_[i]) + _trimmed_var(b_[i]) - _trimmed_var(c_[i])) / 2.0
+
+            s_var = max(hat(np.arange(len(a_))), 0.0)
+            boot = [hat(rng.integers(0, len(a_), len(a_))) for _ in range(200)]
+            s_var_hi = max(float(np.quantile(boot, 0.9)), s_var)
         self.survey_log_sd_ = float(np.sqrt(s_var)) if ref_is_survey else np.nan
+        self.survey_log_sd_high_ = float(np.sqrt(s_var_hi)) if ref_is_survey else np.nan
         own = {}
         for k, r in res.items():
             v = _robust_var(r) if np.isfinite(r).sum() >= 5 else np.nan
-            own[k] = max(v - s_var, 0.25 * v, _MIN_LOG_VAR) if np.isfinite(v) else np.nan
-        own["s"] = max(s_var, SURVEY_MIN_LOG_SD ** 2)
+            # weights and intervals keep the survey's noise in the other sources' variances: the
+            # hat is too imprecise to subtract (errors_ shows the difference as own_log_sd)
+            own[k] = max(v, _MIN_LOG_VAR) if np.isfinite(v) else np.nan
+        own["s"] = max(s_var_hi, SURVEY_MIN_LOG_SD ** 2)
         if not ref_is_survey and np.isfinite(own["d"]):
             # the managers are the reference: their own error cannot be told from the model's;
             # assumed to be an equal part of their disagreement
@@ -844,7 +874,7 @@ class WalletEstimator:
         rows_err = []
         if ref_is_survey:
             rows_err.append({"source": "survey", "n": int(tri.sum()), "log_sd": self.survey_log_sd_,
-                             "own_log_sd": self.survey_log_sd_})
+                             "own_log_sd": float(np.sqrt(own["s"]))})
             rows_err.append(row("manager_raw", np.where(chk, ref - lr, np.nan)))
             rows_err.append(row("manager", res["m"], _oof_coverage(res["m"], folds)))
         r_la = np.where(chk, ref - la_oof, np.nan)
@@ -871,15 +901,10 @@ class WalletEstimator:
                              "coverage", "bias"]].reset_index(drop=True)
         self.reference_ = "survey" if ref_is_survey else ("manager" if has_r.any() else "none")
         if not known.any():
-            self.notes_.append("no known wallets (no survey, no manager estimates): wallet = "
-                               + ("the consultant's norms, else " if np.isfinite(norms).any() else "")
-                               + f"the {self.quantile:.0%} quantile of look-alikes' purchases (an underestimate "
-                               "where even the best-served look-alikes buy only part of their needs from us, so "
-                               "shares are upper bounds and rank clients rather than measure them); "
-                               "interval = look-alike spread")
+            key = "wallet.note.no_known_norms" if np.isfinite(norms).any() else "wallet.note.no_known"
+            self.note_keys_.append((key, {"q": self.quantile}))
         elif not ref_is_survey:
-            self.notes_.append("no survey: errors measured against the managers' estimates, their own error "
-                               "assumed equal to the drivers model's")
+            self.note_keys_.append(("wallet.note.no_survey", {}))
 
         def ex(x):
             return np.where(np.isfinite(x), np.exp(x), np.nan)

@@ -189,3 +189,14 @@ def test_two_formats_of_one_table(tmp_path):
     write(tmp_path, "sales.xlsx", "x")
     with pytest.raises(UserError, match="given twice"):
         load_case(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["12,3,4", "1.2.3", "1,23,456"])
+def test_malformed_grouping_is_not_a_number(value):
+    v, bad = parse_numbers(pd.Series([value]))
+    assert bad.tolist() == [True]
+
+
+def test_months_are_nanosecond_datetimes():
+    m, _ = parse_months(pd.Series(["2025-03"]))
+    assert str(m.dtype) == "datetime64[ns]"

@@ -372,18 +372,9 @@ def test_sample_case_and_switching_formats(tmp_path):
 # ------------------------------------------------------------------------------------------
 # the loader reads the messy files back into case.tables (integration with kbanalysis.io)
 # ------------------------------------------------------------------------------------------
-_IO_KNOWN = {  # differences that are the loader's to fix (see the report of the synth task)
-    "sales": "io.parse_numbers reads the planted bad number '12,3,4' as 1234",
-    "deals": "io.parse_months returns datetime64[us] instead of datetime64[ns]",
-    "marketing": "io.parse_months returns datetime64[us] instead of datetime64[ns]",
-}
-
-
 @pytest.mark.parametrize("name", list(TABLES))
-def test_loader_reads_messy_files_as_tables(case, written, name, request):
+def test_loader_reads_messy_files_as_tables(case, written, name):
     io = pytest.importorskip("kbanalysis.io")
-    if name in _IO_KNOWN:
-        request.applymarker(pytest.mark.xfail(reason=_IO_KNOWN[name], strict=False))
     loaded = _load(io, written[0])
     pd.testing.assert_frame_equal(loaded.tables[name], case.tables[name])
 

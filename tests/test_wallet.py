@@ -178,7 +178,8 @@ def test_driver_norms_without_known_wallets():
     assert set(e["wallet_source"]) == {"drivers"}
     # the interval is the look-alikes' spread
     assert (e["wallet_high"] > e["wallet_month"]).mean() > 0.9
-    assert any("no known wallets" in n for n in est.notes_)
+    assert any("no known wallets" in n.lower() for n in est.notes_)
+    assert any("нормативам" in n for n in est.notes("ru"))
 
 
 def test_lookalike_only_ranks_better_than_revenue():
@@ -203,6 +204,7 @@ def test_no_drivers_behaviour_lookalikes():
     assert np.isnan(e.loc["new", "wallet_month"])  # nothing at all to go on
     assert pd.isna(e.loc["new", "wallet_source"])
     assert any("behaviour" in n for n in est.notes_)
+    assert all("wallet.note" not in n for n in est.notes("ru"))
 
 
 def test_client_without_sales_gets_wallet_from_drivers(case):
