@@ -413,7 +413,7 @@ def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFra
 
     # analysis on masters -----------------------------------------------------------------
     to_master = pd.Series(mm.to_numpy(), index=mm.index.astype(str))
-    s = _remap(sales, to_master)
+    s = _remap(sales[[c for c in ("date", "client_id", "product_group", "amount", "cost") if c in sales]], to_master)
     summary = _client_summary(s, as_of)
     is_master = (mm.reindex(ids.to_numpy()).to_numpy() == ids.to_numpy())
     masters = clients.loc[is_master]

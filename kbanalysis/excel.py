@@ -62,6 +62,7 @@ GROWTH_TOP = 1000
 _NO_SCAN = KEY_COLUMNS + CODE_COLUMNS + ("abcde", "cluster", "channel", "region")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _ILLEGAL_XML = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+_NUMERIC_KINDS = ("money", "pct", "int", "int0", "float", "date", "month")
 
 
 # ------------------------------------------------------------------------------------------ formats
@@ -74,6 +75,8 @@ def _kind(name: str, s: pd.Series) -> str:
         return "month"
     if name in DATE_COLUMNS or pd.api.types.is_datetime64_any_dtype(s):
         return "date"
+    if name in ("row", "priority"):  # row numbers and ranks: no thousands separator
+        return "int0"
     if name in INT_COLUMNS:
         return "int"
     if pd.api.types.is_bool_dtype(s):
@@ -99,6 +102,7 @@ def number_format(kind: str, lang: str = "ru", currency: str = "RUB") -> str | N
     return {
         "pct": "0.0%",
         "int": "#,##0",
+        "int0": "0",
         "float": "#,##0.00",
         "date": "dd.mm.yyyy" if lang == "ru" else "yyyy-mm-dd",
         "month": "mm.yyyy" if lang == "ru" else "yyyy-mm",
@@ -258,7 +262,7 @@ def _build_sheets(run_dir: Path, lang: str, mask: bool, max_managers: int,
 def _width(name: str, head: str, s: pd.Series, kind: str) -> float:
     if kind in ("money", "float"):
         body = 14
-    elif kind in ("int", "pct"):
+    elif kind in ("int", "int0", "pct"):
         body = 9
     elif kind in ("date", "month"):
         body = 11
@@ -274,7 +278,7 @@ def _cell_values(s: pd.Series, kind: str) -> list:
     if kind in ("date", "month"):
         d = pd.to_datetime(s, errors="coerce")
         return [None if pd.isna(x) else x.to_pydatetime() for x in d]
-    if kind in ("money", "pct", "int", "float"):
+    if kind in _NUMERIC_KINDS:
         v = pd.to_numeric(s, errors="coerce").astype(float).to_numpy()
         return [None if not math.isfinite(x) else float(x) for x in v]
     out = []
@@ -296,7 +300,7 @@ def _xml_column(s: pd.Series, kind: str, letter: str, style_id: int, rn):
     import pyarrow.compute as pc
 
     sid = f' s="{style_id}"' if style_id else ""
-    if kind in ("money", "pct", "int", "float", "date", "month"):
+    if kind in _NUMERIC_KINDS:
         if kind in ("date", "month"):
             d = pd.to_datetime(s, errors="coerce")
             v = ((d - _EXCEL_EPOCH) / pd.Timedelta(days=1)).astype(float).to_numpy()

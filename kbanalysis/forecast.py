@@ -27,7 +27,9 @@ plus an ``ALL`` row per month, last within its month):
   the ``history`` group mix.
 * ``reconciled`` = demand. The recurring flow and the deal flow are disjoint, so the bottom-up
   demand is ``history + pipeline_calibrated``: the managers' deals are added once, on top of a
-  history that no longer contains past deals (the stated pipeline is never added). Marketing
+  history that no longer contains past deals (the stated pipeline is never added). When only a
+  share ρ of the past won deals can be found in sales, history still holds the rest of the deal
+  flow and only ρ × ``pipeline_calibrated`` is added (ρ = 0: the pipeline is a check only). Marketing
   estimates the whole demand, so it is blended with the bottom-up figure, not added:
   ``reconciled = w × (history + pipeline_calibrated) + (1 − w) × k × marketing`` where ``k`` =
   actual / estimate of the past marketing months and ``w`` ∝ 1 / MSE of each on the same past
@@ -723,14 +725,18 @@ def split_group_months(sales: pd.DataFrame, deals: pd.DataFrame | None, as_of,
     """
     cut = month_start(as_of)
     s = sales.loc[sales["date"] < cut]
-    month = s["date"].dt.to_period("M").dt.to_timestamp()
     if matches is None:
         matches = match_won_deals(s, deals)
     lines = matches.attrs.get("lines", pd.Index([]))
     is_deal = s.index.isin(lines)
-    g = pd.DataFrame({"product_group": s["product_group"].astype("string").to_numpy(), "month": month.to_numpy(),
-                      "revenue": s["amount"].to_numpy(), "deal_revenue": np.where(is_deal, s["amount"], 0.0)})
-    g = g.groupby(["product_group", "month"], as_index=False)[["revenue", "deal_revenue"]].sum()
+    # vectorised on millions of lines: months by numpy, groups by category codes
+    month = s["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]")
+    grp = s["product_group"].astype("category")
+    amount = s["amount"].to_numpy(dtype="float64")
+    g = pd.DataFrame({"product_group": grp.to_numpy(), "month": month, "revenue": amount,
+                      "deal_revenue": np.where(is_deal, amount, 0.0)})
+    g = g.groupby(["product_group", "month"], as_index=False, observed=True)[["revenue", "deal_revenue"]].sum()
+    g["product_group"] = g["product_group"].astype("string")
     if not len(g):
         return g.assign(recurring=pd.Series(dtype="float64"))
     # complete the months of each group's span (first sale month .. last whole month)
@@ -741,6 +747,34 @@ def split_group_months(sales: pd.DataFrame, deals: pd.DataFrame | None, as_of,
     out = grid.merge(g, on=["product_group", "month"], how="left").fillna({"revenue": 0.0, "deal_revenue": 0.0})
     out["recurring"] = out["revenue"] - out["deal_revenue"]
     return out.sort_values(["product_group", "month"], ignore_index=True)
+
+
+def matched_share(deals: pd.DataFrame | None, matches: pd.DataFrame, start, end, *, deal_id: str = "deal_id",
+                  amount: str = "amount", status: str = "status", planned_month: str = "planned_month",
+                  closed_date: str = "closed_date") -> float:
+    """Share (by deal amount) of the won deals closed in ``[start, end)`` that were found in sales.
+
+    It says how much of the past deal flow was taken out of the recurring history: the forecast
+    adds only that share of the calibrated pipeline back (1 = all, 0 = deals are not traceable in
+    sales, history already holds them and the pipeline is a check only). NaN without won deals.
+
+    >>> d = pd.DataFrame({"deal_id": ["a", "b"], "amount": [30.0, 10.0], "status": ["won", "won"],
+    ...                   "planned_month": pd.to_datetime(["2024-01-01", "2024-02-01"])})
+    >>> m = pd.DataFrame({"deal_id": ["a", "b"], "method": ["doc_id", "none"], "matched": [30.0, 0.0]})
+    >>> matched_share(d, m, "2023-01-01", "2024-04-01")
+    0.75
+    """
+    if _empty(deals):
+        return float("nan")
+    w = deals.loc[(_status(deals[status]) == "won").fillna(False).to_numpy()]
+    when = w[closed_date] if closed_date in w else pd.Series(pd.NaT, index=w.index)
+    when = when.dt.to_period("M").dt.to_timestamp().fillna(w[planned_month])
+    w = w.loc[((when >= pd.Timestamp(start)) & (when < pd.Timestamp(end))).fillna(False).to_numpy()]
+    total = float(w[amount].sum())
+    if not len(w) or total <= 0:
+        return float("nan")
+    found = set(matches.loc[matches["method"] != "none", "deal_id"].astype(str))
+    return float(w.loc[w[deal_id].astype(str).isin(found).to_numpy(), amount].sum() / total)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1250,11 +1284,20 @@ class DemandForecast:
     matches_ : DataFrame      won deals matched to sales (:func:`match_won_deals`)
     series_ : DataFrame       monthly history per group (:func:`split_group_months`)
     history_ : HistoryForecaster
+    deal_share_ : float       share of past won deals found in sales (:func:`matched_share`); the
+                              calibrated pipeline enters ``reconciled`` times this share
     deal_backtest_ : DataFrame  past pipelines (:func:`deal_backtest`)
     marketing_backtest_ : DataFrame
     backtest_ : DataFrame     total-level backtest points per source: ``source, origin, step, month, forecast, actual``
     optimism_ : DataFrame     :func:`manager_optimism`
-    notes_ : list of dict     what the report must say (code + figures): missing tables, overdue deals …
+    notes_ : list of dict     what the report must say: ``{"code": …, figures}``; codes ``no_deals``,
+                              ``no_closed_deals``, ``stated_probability_not_measurable``,
+                              ``deals_after_horizon``, ``deals_without_month_or_amount``,
+                              ``overdue_deals``, ``deals_without_group``, ``won_deals_matched``,
+                              ``deals_partly_in_sales``,
+                              ``no_stock_data``, ``stock_at_cost_not_converted``, ``no_marketing``,
+                              ``marketing_check_only``, ``marketing_weighted``,
+                              ``managers_optimistic`` (texts: :func:`note_text`)
 
     >>> import numpy as np
     >>> m = pd.date_range("2022-01-01", periods=27, freq="MS")
@@ -1311,10 +1354,18 @@ class DemandForecast:
         calibrable = has_deals and len(self.rates_) > 0
         if has_deals and not calibrable:
             notes.add("no_closed_deals")
-        if has_deals and not stated_probability_usable(deals):
+        if calibrable and not stated_probability_usable(deals):
             notes.add("stated_probability_not_measurable")
         self.deals_ = pipeline_deals(deals, as_of, h, sales=sales, rates=self.rates_) if has_deals else \
             pipeline_deals(None, as_of, h)
+        if open_deals:
+            od = deals.loc[(_status(deals["status"]) == "open").fillna(False).to_numpy()]
+            later = od.loc[(od["planned_month"] > months[-1]).fillna(False).to_numpy()]
+            if len(later):
+                notes.add("deals_after_horizon", n=int(len(later)), amount=float(later["amount"].sum()))
+            bad = od.loc[(od["planned_month"].isna() | od["amount"].isna()).to_numpy()]
+            if len(bad):
+                notes.add("deals_without_month_or_amount", n=int(len(bad)))
         if len(self.deals_):
             mv = self.deals_.loc[self.deals_["moved"]]
             if len(mv):
@@ -1331,6 +1382,11 @@ class DemandForecast:
 
         # 2. history of the recurring flow
         self.series_ = split_group_months(sales, deals, as_of, matches=self.matches_)
+        start = self.series_["month"].min() if len(self.series_) else months[0]
+        share = matched_share(deals, self.matches_, start, months[0])
+        self.deal_share_ = 1.0 if np.isnan(share) else share
+        if has_deals and self.deal_share_ < 0.95:
+            notes.add("deals_partly_in_sales", share=self.deal_share_)
         hist_value = "recurring"
         self.history_ = HistoryForecaster(horizon=h, n_origins=self.n_origins, value=hist_value,
                                           models=self.models).fit(self.series_)
@@ -1346,7 +1402,8 @@ class DemandForecast:
         if len(self.stock_):
             groups |= set(self.stock_["product_group"])
             if (self.stock_["valued"] == "cost").any():
-                notes.add("stock_at_cost_not_converted")
+                notes.add("stock_at_cost_not_converted",
+                          groups=sorted(self.stock_.loc[self.stock_["valued"] == "cost", "product_group"]))
         else:
             notes.add("no_stock_data")
         mix = self._history_mix(hf)
@@ -1386,7 +1443,7 @@ class DemandForecast:
             else:
                 notes.add("marketing_check_only", months=int(len(self.marketing_backtest_)))
         deal_part = d["pipeline_calibrated"].where(d["pipeline_calibrated"].notna(), d["pipeline"])
-        d["bottom_up"] = d["history"].fillna(0.0) + deal_part.fillna(0.0)
+        d["bottom_up"] = d["history"].fillna(0.0) + self.deal_share_ * deal_part.fillna(0.0)
         d.loc[d["history"].isna() & deal_part.isna(), "bottom_up"] = np.nan
         mk = d["marketing"] * self.marketing_factor_
         wb, wm = self.weights_["bottom_up"], self.weights_["marketing"]
@@ -1484,7 +1541,7 @@ class DemandForecast:
             bu = hbt[["origin", "step", "month", "forecast"]].copy()
             if len(db) and calibrable:
                 bu = bu.merge(db[["origin", "step", "calibrated"]], on=["origin", "step"], how="left")
-                bu["forecast"] = bu["forecast"] + bu["calibrated"].fillna(0.0)
+                bu["forecast"] = bu["forecast"] + self.deal_share_ * bu["calibrated"].fillna(0.0)
                 bu = bu.drop(columns="calibrated")
             bu["actual"] = bu["month"].map(tot["revenue"]).to_numpy()
             pts.append(bu.assign(source="bottom_up"))
@@ -1559,6 +1616,10 @@ class DemandForecast:
             deal_groups = set(self.deals_["product_group"].dropna()) if len(self.deals_) else set()
             grp_no_deals = set(d.loc[~is_all, "product_group"]) - deal_groups
         opt_months = {m for m, _ in opt_rows}
+        # an ALL row whose sum misses some group's stock / marketing says so
+        grp = d.loc[~is_all]
+        part_stock = set(grp.loc[grp["stock_available"].isna(), "month"])
+        part_mk = set(grp.loc[grp["marketing"].isna(), "month"])
         ref = d["reconciled"].where(d["reconciled"] > 0)
         disagree = ((d["bottom_up"] - d["marketing"]).abs() / ref > self.disagreement).fillna(False)
         for i, r in enumerate(d.itertuples(index=False)):
@@ -1571,11 +1632,11 @@ class DemandForecast:
                 c.append("overstock")
             if (r.month, r.product_group) in opt_rows or (is_all.iat[i] and r.month in opt_months):
                 c.append("manager_optimistic")
-            if pd.isna(r.stock_available):
+            if pd.isna(r.stock_available) or (is_all.iat[i] and r.month in part_stock):
                 c.append("no_stock_data")
             if not has_deals or not open_deals or (not is_all.iat[i] and r.product_group in grp_no_deals):
                 c.append("no_deals")
-            if pd.isna(r.marketing):
+            if pd.isna(r.marketing) or (is_all.iat[i] and r.month in part_mk):
                 c.append("no_marketing")
             codes.append(";".join(c))
         return pd.Series(codes, index=d.index, dtype="string")
@@ -1590,14 +1651,15 @@ class DemandForecast:
         ``bias_calibrated``, ``wape_stated``, ``wape_calibrated`` (NaN when not measurable).
         """
         a = self.deals_
+        calibrable = len(a) > 0 and bool(a["win_rate"].notna().all())
         out = {"open_deals": int(a["deal_id"].nunique()) if len(a) else 0,
                "stated": float(a["expected"].sum()) if len(a) else np.nan,
-               "calibrated": float(a["expected_calibrated"].sum()) if len(a) else np.nan,
+               "calibrated": float(a["expected_calibrated"].sum()) if calibrable else np.nan,
                "overall_win_rate": float(self.rates_.attrs.get("overall_rate", np.nan))}
         out["ratio"] = out["calibrated"] / out["stated"] if out["stated"] else np.nan
         amt = a["amount"].sum() if len(a) else 0.0
         out["mean_stated"] = float(a["expected"].sum() / amt) if amt else np.nan
-        out["mean_calibrated"] = float(a["expected_calibrated"].sum() / amt) if amt else np.nan
+        out["mean_calibrated"] = float(a["expected_calibrated"].sum() / amt) if amt and calibrable else np.nan
         e = self.source_errors().set_index("source")
         for src, key in (("pipeline", "stated"), ("pipeline_calibrated", "calibrated")):
             out[f"bias_{key}"] = float(e.loc[src, "bias"]) if src in e.index else np.nan
@@ -1678,7 +1740,7 @@ def note_text(note: dict, lang: str = "ru", currency: str = "RUB") -> str:
             continue
         if k == "amount":
             kw[k] = money_short(v, lang, currency)
-        elif k == "weight":
+        elif k in ("weight", "share"):
             kw[k] = fmt_pct(v, lang, 0)
         elif k == "factor":
             kw[k] = f"{v:.2f}".replace(".", "," if lang == "ru" else ".")

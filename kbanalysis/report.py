@@ -41,14 +41,19 @@ MONEY_COLUMNS = ("revenue_12m", "margin_12m", "wallet_month", "wallet_low", "wal
                  "crosssell_month", "plan_month", "avg_month_revenue", "pipeline", "pipeline_calibrated", "history",
                  "marketing", "reconciled", "stock_available", "stock_gap", "reported_turnover", "revenue_month",
                  "potential_month", "money_at_stake", "revenue", "margin", "amount", "cost", "on_hand", "incoming",
-                 "total_purchases", "avg_project_cost")
+                 "total_purchases", "avg_project_cost", "at_stake_month", "avg_month_margin", "our_month",
+                 "revenue_last_3m", "revenue_last_6m", "revenue_prev_6m", "usual_3m_revenue", "revenue_total",
+                 "forecast_reconciled")
 #: shares 0..1 (formatted ``12,3 %``)
 PCT_COLUMNS = ("share_of_wallet", "completeness", "share", "share_of_revenue", "probability",
-               "imported_machine_share")
+               "imported_machine_share", "revenue_share", "client_share", "margin_share", "cum_client_share",
+               "cum_revenue_share", "cum_margin_share", "incomplete_share", "rate", "shrunk_rate", "win_rate",
+               "mean_stated", "slip_rate", "coverage", "mape", "wape", "median_abs_pct_error")
 #: whole numbers (formatted ``12 345``)
 INT_COLUMNS = ("active_months", "priority", "row", "count", "n_clients", "orders", "days_silent", "read", "used",
                "rejected", "suppliers", "quantity", "outlets", "own_clients", "end_objects", "installations",
-               "machines", "employees")
+               "machines", "employees", "clients", "cards", "n", "wins", "n_closed", "months_since",
+               "lost_regular", "active_months_12m", "groups_12m")
 DATE_COLUMNS = ("last_order_date", "first_order_date", "last_contact_date", "date", "created_date", "closed_date",
                 "as_of")
 MONTH_COLUMNS = ("month", "planned_month")
@@ -164,7 +169,7 @@ def _pick(given, default: Iterable[str], columns) -> list[str]:
 def people_table(df: pd.DataFrame, lang: str = "ru", currency: str = "RUB", money: Iterable[str] | None = None,
                  pct: Iterable[str] | None = None, ints: Iterable[str] | None = None,
                  dates: Iterable[str] | None = None, headers: Mapping[str, str] | None = None, codes: bool = True,
-                 styler: bool = True, pct_decimals: int = 1):
+                 styler: bool = True, pct_decimals: int = 1, mask: bool = False):
     """A table formatted for people: money, percentages, thousands separators, labels, readable headers.
 
     Parameters
@@ -185,6 +190,11 @@ def people_table(df: pd.DataFrame, lang: str = "ru", currency: str = "RUB", mone
     styler : bool
         Return a pandas ``Styler`` (no index, numbers right-aligned) for display; ``False`` returns
         the DataFrame of strings (also available as ``styler.data``).
+    pct_decimals : int
+        Decimals of percentages.
+    mask : bool
+        Mask phones, e-mails and INNs first (:func:`kbanalysis.privacy.mask_frame`); pass the run's
+        ``mask_pii`` parameter.
 
     Returns
     -------
@@ -199,6 +209,10 @@ def people_table(df: pd.DataFrame, lang: str = "ru", currency: str = "RUB", mone
     >>> people_table(df, "en", styler=False).iloc[0].tolist()
     ['a', 'RUB 1,234,567', '3', '—']
     """
+    if mask:
+        from .privacy import mask_frame
+
+        df = mask_frame(df, lang)
     cols = list(df.columns)
     money = _pick(money, MONEY_COLUMNS, cols)
     pct = _pick(pct, PCT_COLUMNS, cols)
@@ -238,11 +252,13 @@ def people_table(df: pd.DataFrame, lang: str = "ru", currency: str = "RUB", mone
     out = out.rename(columns=names)
     if not styler:
         return out
+    st = out.style.hide(axis="index").set_table_styles([{"selector": "th", "props": [("text-align", "left")]},
+                                                        {"selector": "td", "props": [("text-align", "left")]}])
     right = [names[c] for c in numeric_cols]
-    st = out.style.hide(axis="index")
-    if right:
-        st = st.set_properties(subset=right, **{"text-align": "right", "white-space": "nowrap"})
-    return st.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+    if right:  # one CSS rule per column, not per cell
+        numeric = [{"selector": "td", "props": [("text-align", "right"), ("white-space", "nowrap")]}]
+        st = st.set_table_styles({h: numeric for h in right}, overwrite=False)
+    return st
 
 
 # ------------------------------------------------------------------------------------------ HTML and PDF
@@ -256,6 +272,7 @@ body.jp-Notebook { max-width: 1180px; margin: 0 auto; padding: 24px 32px; }
 .jp-RenderedHTMLCommon tbody tr:nth-child(even) { background: #f7f9fb; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
 .jp-Cell { padding: 2px 0; }
+@page { size: A4; margin: 12mm; }
 @media print { body.jp-Notebook { max-width: none; padding: 0; } .jp-Cell { break-inside: avoid; } }
 """
 _JUNK_REPR = re.compile(r"^\s*<(?:matplotlib|Figure|Axes|seaborn|Text|BarContainer|pandas\.io\.formats)[^>]*>\s*$"
@@ -383,6 +400,9 @@ def render_pdf(html_path, pdf_path=None, timeout: float = 180) -> Path | None:
     """
     try:
         html = Path(html_path).resolve()
+        if not html.is_file():
+            log.warning("no PDF: %s does not exist", html)
+            return None
         pdf = Path(pdf_path).resolve() if pdf_path else html.with_suffix(".pdf")
         if pdf.exists():
             pdf.unlink()
@@ -467,7 +487,7 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
 
     Built from the run folder's contract files; a missing file or column only drops the findings
     that need it. Money is **per month** (revenue at risk or potential), except the stock gap,
-    which is the total over the forecast horizon.
+    which is the total over the forecast horizon (the largest cumulative gap of each product group).
 
     Returns
     -------
@@ -486,7 +506,9 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
         text = i18n.t(f"finding.{code}", lang, n=i18n.fmt_int(n, lang), money=money(amount), **kw)
         rows.append({"code": code, "finding": text, "n": int(n), "money_at_stake": amount})
 
-    clients = read_output(run_dir, "clients.csv")
+    cards = read_output(run_dir, "clients.csv")
+    # a merged duplicate card repeats its master's codes: count clients on master cards only
+    clients = cards[cards["merged_into"].isna()] if "merged_into" in cards.columns else cards
     base = clients["base"].astype("string")
     rev_m = _num(clients, "revenue_12m") / 12
     steps = []
@@ -537,7 +559,8 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
             return
         groups = f[f["product_group"].astype("string") != "ALL"]
         f = groups if len(groups) else f
-        gap = _num(f, "stock_gap").clip(lower=0)
+        # stock_gap is cumulative over the horizon: a group's gap is its largest (last) value
+        gap = _num(f, "stock_gap").clip(lower=0).groupby(f["product_group"].astype("string").fillna("")).max()
         if gap.sum() > 0:
             add("stock_gap", int((gap > 0).sum()), gap.sum())
 
@@ -587,6 +610,9 @@ def summary_figures(clients: pd.DataFrame) -> dict:
     (2, {'active': 1, 'sleeping': 0, 'lost': 1, 'potential': 0, 'closed': 0}, 144.0)
     """
     out: dict = {"clients": int(len(clients))}
+    if "merged_into" in clients.columns:  # merged duplicate cards repeat their master's codes
+        clients = clients[clients["merged_into"].isna()]
+        out["after_merging_duplicates"] = int(len(clients))
 
     def counts(col, order):
         if col not in clients.columns:
@@ -649,11 +675,14 @@ def headline(summary: Mapping, lang: str = "ru", currency: str | None = None) ->
     currency = currency or _find_currency(summary) or "RUB"
     rows: list[tuple[str, str]] = []
     bases = next((d for _, d in _dicts(summary) if len(d) >= 2 and set(d) <= set(BASES)), None)
-    total = _leaf(summary, ("clients", "n_clients", "clients_total"))
+    total = _leaf(summary, ("cards", "clients", "n_clients", "clients_total"))
     if total is None and bases:
         total = sum(v for v in bases.values() if isinstance(v, (int, float)))
     if total is not None:
         rows.append((i18n.t("headline.clients_total", lang), i18n.fmt_int(total, lang)))
+    merged = _leaf(summary, ("after_merging_duplicates",))
+    if merged is not None and merged != total:
+        rows.append((i18n.t("headline.after_merging", lang), i18n.fmt_int(merged, lang)))
     if bases:
         for b in BASES:
             if bases.get(b):
@@ -671,9 +700,22 @@ def headline(summary: Mapping, lang: str = "ru", currency: str | None = None) ->
                           ("crosssell_month", ("crosssell_month", "crosssell")),
                           ("plan_month", ("plan_month", "plan"))):
         v = _leaf(summary, aliases)
+        if v is None and name == "share_of_wallet":
+            rev, wallet = _leaf(summary, ("revenue_12m",)), _leaf(summary, ("wallet_month",))
+            v = rev / 12 / wallet if rev is not None and wallet else None
         if v is None:
             continue
         text = i18n.fmt_pct(v, lang) if name == "share_of_wallet" else i18n.fmt_money(v, lang, currency)
+        rows.append((i18n.t(f"headline.{name}", lang), text))
+    for name, aliases, kind in (("forecast_reconciled", ("forecast_reconciled",), "money"),
+                                ("stock_gap", ("stock_gap",), "money"),
+                                ("lost_regular", ("lost_regular",), "int"),
+                                ("duplicates", ("duplicates",), "int"),
+                                ("quality_findings", ("findings", "quality_findings"), "int")):
+        v = _leaf(summary, aliases)
+        if v is None:
+            continue
+        text = i18n.fmt_money(v, lang, currency) if kind == "money" else i18n.fmt_int(v, lang)
         rows.append((i18n.t(f"headline.{name}", lang), text))
     counts = [d for _, d in _dicts(summary) if {"read", "used", "rejected"} <= set(d)]
     if counts:

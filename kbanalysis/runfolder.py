@@ -53,7 +53,7 @@ class RunFolder:
         """Write an output table sorted by its first column, UTF-8, ``.`` decimals, deterministic."""
         out = df.sort_values(df.columns[0], kind="mergesort") if len(df) else df
         p = self.path / name
-        out.to_csv(p, index=False, encoding="utf-8", lineterminator="\n", float_format="%.6g")
+        out.to_csv(p, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g")
         return p
 
     def chart_path(self, name: str) -> Path:

@@ -48,12 +48,9 @@ def _masters(wb: Workbook) -> pd.Series:
 
 
 def _to_master(df: pd.DataFrame | None, to_master: pd.Series) -> pd.DataFrame | None:
-    if df is None:
-        return None
-    out = df.copy()
-    ids = out["client_id"].astype("string")
-    out["client_id"] = ids.map(to_master).fillna(ids).astype("string")
-    return out
+    from .audit import _remap
+
+    return None if df is None else _remap(df, to_master)
 
 
 def master_sales(wb: Workbook) -> pd.DataFrame:
@@ -90,7 +87,7 @@ def audit(wb: Workbook) -> Result:
     wb.rf.write_csv("duplicates.csv", dups[list(OUTPUTS["duplicates.csv"])])
     lost_out = lost[list(OUTPUTS["lost_clients.csv"])].sort_values("priority", kind="mergesort")
     p_ = wb.rf.path / "lost_clients.csv"  # best first (the contract's reactivation order)
-    lost_out.to_csv(p_, index=False, encoding="utf-8", lineterminator="\n", float_format="%.6g",
+    lost_out.to_csv(p_, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g",
                     date_format="%Y-%m-%d")
 
     masters = per_client.loc[per_client["merged_into"].isna()]

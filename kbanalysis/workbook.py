@@ -140,6 +140,13 @@ class Workbook:
 
         return Markdown(self.t(key, **kw))
 
+    def say_lines(self, lines) -> object:
+        """Show a list of sentences (notes of an estimator) as a bulleted paragraph."""
+        from IPython.display import Markdown
+
+        lines = [lines] if isinstance(lines, str) else list(lines or [])
+        return Markdown("\n".join(f"- {x}" for x in lines)) if lines else None
+
     def show(self, df: pd.DataFrame, n: int = 15, **fmt):
         """A table formatted for people in the run's language (first ``n`` rows)."""
         from . import report

@@ -32,7 +32,8 @@ NOTEBOOK_CELLS = {
             'currency=wb.currency)'),
         (C, 'wb.say("nb.audit.concentration", **res.facts)'),
         (C, 'wb.chart("pareto", charts.pareto_curve, res.extra["revenue"])'),
-        (C, 'wb.chart("key_accounts", charts.key_account_bars, res.extra["revenue"], names=res.extra["names"])'),
+        (C, 'wb.chart("key_accounts", charts.key_account_bars, res.extra["revenue"], names=res.extra["names"], '
+            'key=wb.params["key_share"], critical=wb.params["critical_share"], mono=wb.params["mono_share"])'),
         (C, 'wb.say("nb.audit.next")'),
     ],
     "02-turnover": [
@@ -41,6 +42,7 @@ NOTEBOOK_CELLS = {
         (C, "res = kb.stages.turnover(wb)"),
         (C, 'wb.say("nb.turnover.sources", **res.facts)'),
         (C, 'wb.show(res["sources"], ints=["clients"])'),
+        (C, 'wb.say_lines(res.extra["estimator"].notes(wb.lang))'),
         (C, 'wb.show(res["errors"])'),
         (C, 'wb.chart("wallet_sources", charts.sources_compared, res.extra["estimator"].estimates_, res["errors"], '
             'currency=wb.currency)'),

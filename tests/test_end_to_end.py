@@ -28,9 +28,11 @@ def test_every_contract_file_and_column(run):
     for name, cols in OUTPUTS.items():
         df = pd.read_csv(out / name, dtype=str, keep_default_na=False)
         assert tuple(df.columns[: len(cols)]) == cols, name
-        if len(df) > 1:
+        if len(df) > 1 and name != "lost_clients.csv":
             first = df[cols[0]].tolist()
             assert first == sorted(first), f"{name} is sorted by its first column"
+    lost = pd.read_csv(out / "lost_clients.csv")
+    assert lost["priority"].tolist() == list(range(1, len(lost) + 1)), "the reactivation list is best first"
     assert (out / "summary.json").exists()
 
 

@@ -279,8 +279,9 @@ def test_stock_valued_at_cost_is_converted_with_the_groups_markup():
 # ---------------------------------------------------------------------------------------------
 # the whole table
 # ---------------------------------------------------------------------------------------------
-def small_case():
-    """27 months of flat sales in x (100/month) and y (50/month), deals, stock, marketing."""
+def small_case(deal_sales: bool = True):
+    """27 months of flat recurring sales in x (100/month) and y (50/month), deals (won ones shipped
+    with doc_id = deal_id unless ``deal_sales`` is False), stock, marketing."""
     sales = monthly_sales({"x": 100.0, "y": 50.0})
     closed = []
     for i in range(24):
@@ -290,6 +291,12 @@ def small_case():
     opened = [("o1", "c1", 1000.0, 0.9, "offer", "open", "2024-04", "x", "ann", None),
               ("o2", "c1", 100.0, 0.5, "contract", "open", "2024-05", "y", "bob", None)]
     deals = deals_frame(closed + opened)
+    if deal_sales:
+        won = deals.loc[deals["status"] == "won"]
+        lines = pd.DataFrame({"date": won["closed_date"], "client_id": won["client_id"],
+                              "product_group": won["product_group"], "amount": won["amount"],
+                              "doc_id": won["deal_id"]})
+        sales = pd.concat([sales, lines], ignore_index=True)
     stock = pd.DataFrame({"product_group": pd.array(["x", "y"], dtype="string"), "on_hand": [200.0, 5000.0],
                           "incoming": [0.0, 0.0]})
     marketing = pd.DataFrame({"month": pd.to_datetime(["2024-04-01", "2024-05-01", "2024-06-01"]),
@@ -398,3 +405,72 @@ def test_all_equals_sum_of_groups(levels, n_months, deal_amounts, probs, with_st
         np.testing.assert_allclose(g.reindex(a.index).to_numpy(dtype="float64"), a.to_numpy(dtype="float64"),
                                    rtol=1e-9, atol=1e-6, err_msg=col)
     assert (t["reconciled"].dropna() >= 0).all() and (t["stock_gap"].dropna() >= 0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# texts and charts
+# ---------------------------------------------------------------------------------------------
+def test_every_flag_and_note_has_russian_and_english_text():
+    import re
+    from pathlib import Path
+
+    from kbanalysis.i18n import _texts
+
+    texts = _texts()
+    src = Path(fc.__file__).read_text(encoding="utf-8")
+    notes = set(re.findall(r'notes\.add\("([a-z_]+)"', src))
+    for key in [f"forecast.flag.{c}" for c in fc.FLAGS] + [f"forecast.note.{c}" for c in notes]:
+        assert texts[key]["ru"] and texts[key]["en"], key
+        assert texts[key]["en"].isascii(), key
+    assert fc.flag_text("stock_short;overstock", "ru").startswith("дефицит")
+    sales, deals, stock, marketing = small_case()
+    f = fc.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
+    for n in f.notes_:
+        assert "{" not in fc.note_text(n, "ru") and "{" not in fc.note_text(n, "en")
+
+
+def test_charts_return_axes_with_conclusions_and_leave_pyplot_alone():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kbanalysis.plots import forecast as pf
+
+    sales, deals, stock, marketing = small_case()
+    f = fc.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
+    before = plt.get_fignums()
+    axes = [pf.forecast_fan(f.series_, f.history_.forecast_, f.detail_),
+            pf.forecast_fan(f.series_, f.history_.forecast_, f.detail_, group="x", lang="en"),
+            pf.sources_by_month(f.detail_), pf.sources_by_month(f.table_, group="y", lang="en"),
+            pf.calibration_chart(deals, by="stage"), pf.calibration_chart(deals, by="manager", lang="en"),
+            pf.calibration_chart(deals, by=None), pf.history_fan(f), pf.calibration_plot(deals),
+            pf.stock_cover(f.table_)]
+    for ax in axes:
+        assert ax.get_title() and "forecast." not in ax.get_title()
+    assert "Дефицит" in axes[-1].get_title()
+    assert plt.get_fignums() == before
+    # an axes passed in is drawn on and returned
+    fig, ax = plt.subplots()
+    assert pf.stock_cover(f.table_, ax=ax) is ax
+    plt.close(fig)
+    # no data: still a titled chart, no error
+    empty = f.table_.assign(stock_available=np.nan, stock_gap=np.nan)
+    assert pf.stock_cover(empty).get_title()
+    assert pf.calibration_chart(deals.iloc[:0]).get_title()
+
+
+def test_deals_not_traceable_in_sales_are_not_added_twice():
+    # won deals whose sales cannot be found: history keeps them, so the calibrated pipeline is a
+    # check only and reconciled == history
+    sales, deals, stock, _ = small_case()
+    f = fc.DemandForecast(horizon=3).fit(sales, deals, stock, None, AS_OF)
+    assert f.deal_share_ == 1.0 and f.matches_["method"].eq("doc_id").all()
+    t = f.table_
+    np.testing.assert_allclose(t["reconciled"], t["history"] + t["pipeline_calibrated"])
+    bare, *_ = small_case(deal_sales=False)
+    f0 = fc.DemandForecast(horizon=3).fit(bare, deals, stock, None, AS_OF)
+    assert f0.deal_share_ == 0.0
+    t0 = f0.table_
+    np.testing.assert_allclose(t0["reconciled"], t0["history"])
+    assert any(n["code"] == "deals_partly_in_sales" for n in f0.notes_)

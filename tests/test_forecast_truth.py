@@ -4,20 +4,20 @@ What is compared with what (the same quantity on both sides):
 
 * total demand of the 3 months after ``as_of`` = ``truth["future_sales"]`` of those months
   (recurring orders + the open deals that win + returns):
-    - ``reconciled`` (ALL rows);
+    - ``reconciled`` (ALL rows) — per case within 10 % (3-month total and month by month);
     - "history alone" = the same statistical method run on all past sales, deals included, with no
-      CRM at all (what a statistician does without the pipeline);
-    - "managers' view" = recurring ``history`` + the **stated** ``pipeline`` (what trusting the
-      managers' probabilities gives). The literal stated pipeline alone covers only the deal
-      flow (a few % of demand) and is no forecast of demand at all.
-* the deal flow = the open deals of the horizon and their outcomes (``truth["deal_outcomes"]``):
-    - ``pipeline`` vs ``pipeline_calibrated`` against the amount that actually won, and against
-      the expected amount under the generator's true stage win rates (noise-free).
-
-Single cases are noisy: the whole deal flow is 2-5 % of demand, a few big deals decide the won
-amount, and the recurring forecast misses single months by ±5 %. So the per-case assertions are
-the robust ones (10 % bound, Brier score, counts, expectation); the "no worse than" comparisons
-of totals are pooled over the cases (errors summed over all seeds and months).
+      CRM at all (what a statistician does without the pipeline) — pooled over the cases;
+    - "managers' view" = recurring ``history`` + the **stated** ``pipeline``: reported only. It
+      differs from ``reconciled`` by (stated − calibrated pipeline), 1-2 % of demand, less than
+      the ±5 % noise of single months; that difference is tested where it lives, on the deal flow.
+      The literal stated pipeline covers only the deal flow (a few % of demand): no total forecast.
+* deal flow = what the open deals of the horizon bring (``truth["deal_outcomes"]``):
+    - ``pipeline`` vs ``pipeline_calibrated`` month by month against the deals won in that month,
+      deal by deal (Brier score, number of wins) and in amount, against the expected amount under
+      the generator's true stage win rates (noise-free) and against the amount that won (pooled:
+      a few big deals decide one case).
+* stock: groups whose true 3-month demand exceeds the stock by 30 % must show a gap; groups with
+  ample stock none.
 """
 from __future__ import annotations
 
@@ -93,14 +93,25 @@ def test_reconciled_total_within_10_percent(runs):
         assert wape(t["reconciled"], t["true"]) <= 0.10, (r.seed, wape(t["reconciled"], t["true"]))  # month by month
 
 
-def test_reconciled_no_worse_than_history_alone_or_managers_view(runs):
+def test_reconciled_no_worse_than_history_alone_or_pipeline_alone(runs):
+    """Each comparison on one quantity, errors pooled over the cases (Σ|error| / Σ actual).
+
+    * total demand: reconciled vs "history alone" (the same statistics on all sales, no CRM);
+    * deal flow (what the open deals bring, month by month): the deal part of ``reconciled``
+      (``pipeline_calibrated``) vs the pipeline alone at the managers' probabilities.
+
+    ``reconciled`` − (history + stated pipeline) = calibrated − stated pipeline, so the deal-flow
+    comparison is exactly where reconciled and the managers' view differ; on the total that
+    difference (1-2 % of demand) sits inside the ±5 % noise of single months, which is why the
+    total-level comparison with the managers' view is only reported (test_print_figures)."""
     t = pd.concat([r.total for r in runs])
     rec = wape(t["reconciled"], t["true"])
     alone = wape(t["alone"], t["true"])
-    managers = wape(t["history"] + t["pipeline"], t["true"])
     assert rec <= alone, (rec, alone)
-    assert rec <= managers, (rec, managers)
-    # the literal stated pipeline is a forecast of the deal flow only: nowhere near total demand
+    deals_cal = wape(t["pipeline_calibrated"], t["deal_true"])
+    deals_stated = wape(t["pipeline"], t["deal_true"])
+    assert deals_cal <= deals_stated, (deals_cal, deals_stated)
+    # the literal stated pipeline as a forecast of total demand: nowhere near (deals are a few %)
     assert wape(t["pipeline"], t["true"]) > 0.8
 
 
@@ -192,8 +203,18 @@ def test_print_figures(runs, capsys):
                      "history_alone": wape(t["alone"], t["true"]),
                      "managers_view": wape(t["history"] + t["pipeline"], t["true"]),
                      "history_vs_recurring": wape(t["history"], t["true"] - t["deal_true"]),
+                     "deals_stated": wape(t["pipeline"], t["deal_true"]),
+                     "deals_calibrated": wape(t["pipeline_calibrated"], t["deal_true"]),
                      "rec_3m": t["reconciled"].sum() / t["true"].sum() - 1,
                      "stated/won": (d["amount"] * d["stated"]).sum() / d.loc[d["won"], "amount"].sum(),
                      "calibrated/won": (d["amount"] * d["calibrated"]).sum() / d.loc[d["won"], "amount"].sum()})
+    t = pd.concat([r.total for r in runs])
+    rows.append({"seed": "pooled", "reconciled": wape(t["reconciled"], t["true"]),
+                 "history_alone": wape(t["alone"], t["true"]),
+                 "managers_view": wape(t["history"] + t["pipeline"], t["true"]),
+                 "history_vs_recurring": wape(t["history"], t["true"] - t["deal_true"]),
+                 "deals_stated": wape(t["pipeline"], t["deal_true"]),
+                 "deals_calibrated": wape(t["pipeline_calibrated"], t["deal_true"]),
+                 "rec_3m": np.nan, "stated/won": np.nan, "calibrated/won": np.nan})
     with capsys.disabled():
         print("\n" + pd.DataFrame(rows).round(3).to_string(index=False))

@@ -116,3 +116,16 @@ def test_fast_enough(n):
     out = mask_frame(df)
     assert time.perf_counter() - t < 30
     assert out["phone"].str.contains(r"\*\*\*-\*\*-", regex=True).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(phones=st.lists(ru_phones(), min_size=1, max_size=5), emails=st.lists(st.emails(), min_size=1, max_size=5),
+       inns=st.lists(st.text("0123456789", min_size=10, max_size=12), min_size=1, max_size=5))
+def test_vectorised_columns_equal_the_scalar_maskers(phones, emails, inns):
+    n = max(len(phones), len(emails), len(inns))
+    cyc = lambda xs: [xs[i % len(xs)] for i in range(n)]  # noqa: E731
+    df = pd.DataFrame({"phone": cyc(phones), "email": cyc(emails), "inn": cyc(inns)})
+    out = mask_frame(df, scan_text=False)
+    assert out["phone"].tolist() == [mask_phone(x) for x in df["phone"]]
+    assert out["email"].tolist() == [mask_email(x) for x in df["email"]]
+    assert out["inn"].tolist() == [mask_inn(x) for x in df["inn"]]

@@ -48,7 +48,8 @@ def _money_axis(axis, lang: str, currency: str) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, lang, currency) if v > 0 else "0"))
 
 
-def _label(_unused, ids, names) -> list[str]:
+def _labels(ids, names) -> list[str]:
+    """Client names for the axis (shortened), or the ids when no names are given."""
     if names is None:
         return [str(i) for i in ids]
     nm = pd.Series(names)
@@ -147,7 +148,7 @@ def key_account_bars(revenue: pd.Series, names=None, key: float = 0.10, critical
         return ax
     sh = sh.sort_values(ascending=False, kind="mergesort").head(top)
     cls = key_accounts(sh, key, critical, mono)
-    labels = _label(None, sh.index, names)
+    labels = _labels(sh.index, names)
     y = np.arange(len(sh))[::-1]
     ax.barh(y, sh.to_numpy(), color=[KEY_COLORS[c] for c in cls])
     ax.set_yticks(y, labels)
@@ -161,7 +162,7 @@ def key_account_bars(revenue: pd.Series, names=None, key: float = 0.10, critical
     _pct_axis(ax.xaxis, lang)
     ax.set_xlabel(t("audit.axis.share_of_revenue", lang))
     top_id, top_share, top_cls = sh.index[0], float(sh.iloc[0]), cls.iloc[0]
-    top_name = _label(None, [top_id], names)[0]
+    top_name = _labels([top_id], names)[0]
     if top_cls == "mono":
         _title(ax, t("audit.title.key_mono", lang, name=top_name, share=fmt_pct(top_share, lang)))
     elif top_cls == "critical":
@@ -232,7 +233,7 @@ def reactivation_top(lost: pd.DataFrame, names=None, top: int = 15, lang: str = 
     y = np.arange(len(d))[::-1]
     v = d["avg_month_revenue"].to_numpy(dtype=float)
     ax.barh(y, v, color="#d73027")
-    ax.set_yticks(y, _label(None, d["client_id"], names))
+    ax.set_yticks(y, _labels(d["client_id"], names))
     months = d["months_since"].to_numpy(dtype=float) if "months_since" in d else np.full(len(d), np.nan)
     for yy, val, m in zip(y, v, months):
         ax.annotate(t("audit.bar.lost_label", lang, revenue=money_short(val, lang, currency),
