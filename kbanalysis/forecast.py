@@ -29,7 +29,8 @@ plus an ``ALL`` row per month, last within its month):
   demand is ``history + pipeline_calibrated``: the managers' deals are added once, on top of a
   history that no longer contains past deals (the stated pipeline is never added). When only a
   share ρ of the past won deals can be found in sales, history still holds the rest of the deal
-  flow and only ρ × ``pipeline_calibrated`` is added (ρ = 0: the pipeline is a check only). Marketing
+  flow and only ρ × ``pipeline_calibrated`` is added (ρ = 0: the pipeline is a check only);
+  without closed deals to calibrate on, the stated ``pipeline`` stands in (and a note says so). Marketing
   estimates the whole demand, so it is blended with the bottom-up figure, not added:
   ``reconciled = w × (history + pipeline_calibrated) + (1 − w) × k × marketing`` where ``k`` =
   actual / estimate of the past marketing months and ``w`` ∝ 1 / MSE of each on the same past

@@ -76,6 +76,24 @@ def parse_assignments(items: list[str] | None) -> dict:
     return out
 
 
+def _kernel_spec() -> str:
+    """A kernel spec that runs this very interpreter, quietly; returns its name.
+
+    The spec lives in a private folder put first on ``JUPYTER_PATH``, so a run never picks up
+    another Python's ``python3`` kernel.
+    """
+    import tempfile
+
+    root = Path(tempfile.gettempdir()) / f"kbanalysis-kernel-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    spec = root / "kernels" / "kbanalysis"
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "kbanalysis", "language": "python"}),
+                                      encoding="utf-8")
+    os.environ["JUPYTER_PATH"] = str(root) + os.pathsep + os.environ.get("JUPYTER_PATH", "")
+    return "kbanalysis"
+
+
 def _error_cell(nb_path: Path) -> tuple[int | None, str]:
     """The first cell of an executed notebook that raised, and its source's first line."""
     try:
@@ -115,8 +133,7 @@ def run_workbook(case_dir, run_dir, values: dict | None = None, *, notebooks=NOT
     src = notebooks_dir()
     out_nb = run_dir / "notebooks"
     out_nb.mkdir(exist_ok=True)
-    # the kernel must be this interpreter: put its folder first on PATH
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    kernel = _kernel_spec()
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     result = RunResult(run_dir)
@@ -126,7 +143,7 @@ def run_workbook(case_dir, run_dir, values: dict | None = None, *, notebooks=NOT
         t0 = time.perf_counter()
         target = out_nb / f"{name}.ipynb"
         try:
-            pm.execute_notebook(str(src / f"{name}.ipynb"), str(target), parameters=params, kernel_name="python3",
+            pm.execute_notebook(str(src / f"{name}.ipynb"), str(target), parameters=params, kernel_name=kernel,
                                 progress_bar=False, log_output=False, cwd=str(run_dir))
         except PapermillExecutionError as e:
             if e.ename == "UserError":

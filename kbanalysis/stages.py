@@ -222,8 +222,9 @@ def forecast(wb: Workbook) -> Result:
     wb.rf.write_csv("forecast.csv", table[list(OUTPUTS["forecast.csv"])])
     errors = model.source_errors()
     wb.rf.write_csv("forecast_errors.csv", errors)
-    rates = F.stage_win_rates(deals, prior=p["win_rate_prior"]) if deals is not None else None
+    rates = model.rates_ if deals is not None else None
     managers = F.manager_calibration(deals) if deals is not None else None
+    notes = [F.note_text(n, wb.lang, wb.currency) for n in model.notes_]
     alls = table.loc[table["product_group"] == "ALL"]
     flagged = table.loc[table["flag"].fillna("") != ""]
     facts = {"horizon": p["horizon"], "has_deals": deals is not None, "has_stock": stock is not None,
@@ -234,7 +235,8 @@ def forecast(wb: Workbook) -> Result:
              "stock_gap": wb.money(table.loc[table["product_group"] != "ALL"].groupby("product_group")[
                  "stock_gap"].max().sum()) if stock is not None else "—"}
     return Result(tables={"forecast": table, "errors": errors, "stage_rates": rates, "managers": managers,
-                          "flagged": flagged}, facts=facts, extra={"model": model, "deals": deals})
+                          "flagged": flagged}, facts=facts,
+                  extra={"model": model, "deals": deals, "notes": notes})
 
 
 # ----------------------------------------------------------------------------------------------

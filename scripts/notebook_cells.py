@@ -75,6 +75,7 @@ NOTEBOOK_CELLS = {
         (C, 'wb.say("nb.forecast.title")'),
         (C, "res = kb.stages.forecast(wb)"),
         (C, 'wb.say("nb.forecast.method", **res.facts)'),
+        (C, 'wb.say_lines(res.extra["notes"])'),
         (C, 'wb.show(res["forecast"], n=60)'),
         (C, 'wb.chart("forecast_sources", charts.sources_by_month, res["forecast"], currency=wb.currency)'),
         (C, 'wb.say("nb.forecast.errors", **res.facts)'),
@@ -84,11 +85,11 @@ NOTEBOOK_CELLS = {
         (C, 'wb.say("nb.forecast.calibration", **res.facts)'),
         (C, 'wb.show(res["stage_rates"]) if res.facts["has_deals"] else wb.say("nb.forecast.no_deals")'),
         (C, 'wb.show(res["managers"]) if res.facts["has_deals"] else None'),
-        (C, 'wb.chart("calibration", charts.calibration_plot, res.extra["deals"]) '
-            'if res.facts["has_deals"] else None'),
+        (C, 'wb.chart("calibration", charts.calibration_plot, res.extra["deals"], as_of=wb.as_of, '
+            'prior=wb.params["win_rate_prior"]) if res.facts["has_deals"] else None'),
         (C, 'wb.say("nb.forecast.stock", **res.facts)'),
-        (C, 'wb.chart("stock_cover", charts.stock_cover, res["forecast"], currency=wb.currency) '
-            'if res.facts["has_stock"] else wb.say("nb.forecast.no_stock")'),
+        (C, 'wb.chart("stock_cover", charts.stock_cover, res["forecast"], currency=wb.currency, '
+            'overstock_months=wb.params["overstock_months"]) if res.facts["has_stock"] else wb.say("nb.forecast.no_stock")'),
         (C, 'wb.show(res["flagged"], n=40)'),
     ],
     "05-summary": [

@@ -1,0 +1,387 @@
+"""Benchmark the workbook on large generated cases (``make bench``; ``--quick`` for 10k clients only).
+
+For every size (10k clients ≈ 1M sales lines, 100k clients ≈ 10M lines; seeded generator,
+plain UTF-8 CSV case) it measures, each in a fresh process so that peak memory is its own:
+
+* the whole workbook: ``kbanalysis run CASE --out RUN`` (all notebooks, HTML, Excel) — wall,
+  CPU and the peak RSS of the process tree (CLI + kernel), with the seconds per notebook from
+  ``run.json`` and the slowest cells (``papermill.duration`` of the executed notebooks);
+* each stage on its own: loading (``io.load_case`` + ``Workbook.load``) and the stage functions
+  ``audit``, ``turnover``, ``segments``, ``forecast``, ``summary`` on that run folder;
+* the core aggregation (per client + per client-month) beside DuckDB doing the same group-bys on
+  the same file, plain pandas groupby and lifetimes' ``summary_data_from_transaction_data``;
+  reading the sales CSV with pandas and DuckDB.
+
+Figures go to ``reports/bench/bench.md`` and ``reports/bench/bench.json``. No figure is asserted:
+this is a measurement, not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+NOTEBOOKS = ("01-audit", "02-turnover", "03-segments", "04-forecast", "05-summary")
+STAGES = ("load", "audit", "turnover", "segments", "forecast", "summary")
+AGGS = ("kbanalysis", "kbanalysis_df", "duckdb", "pandas", "lifetimes", "read_pandas", "read_duckdb")
+
+
+# ----------------------------------------------------------------------------------------------
+# measuring a child process: wall, CPU, peak RSS of its whole tree
+# ----------------------------------------------------------------------------------------------
+def _tree_rss(proc) -> int:
+    import psutil
+
+    total = 0
+    try:
+        procs = [proc] + proc.children(recursive=True)
+    except psutil.Error:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) -> dict:
+    """Run ``cmd``; return wall seconds, CPU seconds (user + system of the tree), peak tree RSS (GB)."""
+    import psutil
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = open(log, "w") if log else subprocess.DEVNULL
+    p = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    ps = psutil.Process(p.pid)
+    peak = [0]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _tree_rss(ps))
+            stop.wait(0.05)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    rc = p.wait()
+    stop.set()
+    th.join()
+    wall = time.perf_counter() - t0
+    if log:
+        out.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of children: the largest single descendant (kB on Linux)
+    return {"rc": rc, "wall": round(wall, 2), "cpu": round(cpu, 2), "peak_gb": round(peak[0] / 1e9, 3),
+            "max_single_gb": round(after.ru_maxrss / 1e6, 3)}
+
+
+def child(*args: str) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), *args]
+
+
+def _report_self(result: dict) -> None:
+    """Inside a child: add own CPU and peak RSS, print JSON as the last line."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    result.setdefault("cpu_self", round(ru.ru_utime + ru.ru_stime, 2))
+    result.setdefault("rss_gb", round(ru.ru_maxrss / 1e6, 3))
+    print("BENCH " + json.dumps(result), flush=True)
+
+
+def run_child(args: list[str], log: Path) -> dict:
+    m = measure(child(*args), log=log)
+    res = {}
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("BENCH "):
+            res = json.loads(line[6:])
+    res.update({"proc_wall": m["wall"], "proc_cpu": m["cpu"], "proc_peak_gb": m["peak_gb"], "rc": m["rc"]})
+    return res
+
+
+# ----------------------------------------------------------------------------------------------
+# children
+# ----------------------------------------------------------------------------------------------
+def child_stage(name: str, case: str, run: str) -> None:
+    """One stage in this process; time excludes imports."""
+    import kbanalysis as kb  # noqa: F401 - import cost is not the stage's
+    from kbanalysis import stages
+    from kbanalysis.workbook import Workbook
+
+    wb = Workbook(case_dir=case, run_dir=run)
+    t0, c0 = time.perf_counter(), time.process_time()
+    if name == "load":
+        wb.load()
+    else:
+        getattr(stages, name)(wb)
+    _report_self({"stage": name, "wall": round(time.perf_counter() - t0, 2),
+                  "cpu": round(time.process_time() - c0, 2)})
+
+
+def child_agg(kind: str, case: str, run: str) -> None:
+    import numpy as np
+    import pandas as pd
+
+    csv = Path(case) / "sales.csv"
+    pq = Path(run) / "work" / "sales.parquet"
+    load = json.loads((Path(run) / "work" / "load.json").read_text())
+    as_of = pd.Timestamp(load["as_of"])
+    res: dict = {"agg": kind}
+    t0 = time.perf_counter()
+    if kind == "read_pandas":
+        df = pd.read_csv(csv, engine="pyarrow", dtype={"date": "date32[pyarrow]"})
+        res["rows"] = len(df)
+    elif kind == "read_duckdb":
+        import duckdb
+
+        con = duckdb.connect()
+        res["rows"] = con.execute(f"select count(*) from read_csv('{csv}')").fetchall()[0][0]
+        tbl = con.execute(f"select * from read_csv('{csv}')").to_arrow_table()
+        res["rows"] = tbl.num_rows
+    elif kind == "duckdb":
+        # the same group-bys on the same file: per client (first/last order, orders, revenue
+        # total and 12 months) and per client-month
+        import duckdb
+
+        con = duckdb.connect()
+        start12 = (as_of - pd.DateOffset(months=12)).date()
+        q1 = f"""
+            with d as (select client_id, date, sum(amount) amount from '{pq}' where date < DATE '{as_of.date()}'
+                       group by all)
+            select client_id, min(date) filter (where amount > 0) first_date,
+                   max(date) filter (where amount > 0) last_date, count(*) filter (where amount > 0) orders,
+                   sum(amount) revenue_total, sum(amount) filter (where date >= DATE '{start12}') revenue_12m
+            from d group by client_id order by client_id"""
+        q2 = f"""select client_id, date_trunc('month', date) month, sum(amount) revenue, sum(amount - coalesce(cost, 0))
+                 margin, count(*) lines from '{pq}' where date < DATE '{as_of.date()}' group by all
+                 order by client_id, month"""
+        a = con.execute(q1).df()
+        b = con.execute(q2).df()
+        res["rows"] = [len(a), len(b)]
+    else:
+        cols = ["date", "client_id", "product_group", "amount", "cost"]
+        if kind == "kbanalysis":
+            from kbanalysis import aggregate
+
+            src = aggregate.SalesFile(pq) if hasattr(aggregate, "SalesFile") else pd.read_parquet(pq, columns=cols)
+        else:
+            src = pd.read_parquet(pq, columns=cols)
+        res["read"] = round(time.perf_counter() - t0, 2)
+        t0 = time.perf_counter()
+        if kind in ("kbanalysis", "kbanalysis_df"):
+            from kbanalysis import aggregate
+
+            a = aggregate.client_summary(src, as_of)
+            b = aggregate.client_months(src, as_of)
+            res["rows"] = [len(a), len(b)]
+        elif kind == "pandas":
+            s = src.loc[src["date"] < as_of]
+            days = s.groupby(["client_id", "date"], observed=True)["amount"].sum().reset_index()
+            pos = days.loc[days["amount"] > 0]
+            a = pos.groupby("client_id", observed=True)["date"].agg(["min", "max", "size"])
+            t = s.groupby("client_id", observed=True)["amount"].sum()
+            m = s["date"].dt.to_period("M")
+            b = s.groupby([s["client_id"], m], observed=True)["amount"].agg(["sum", "size"])
+            res["rows"] = [len(a), len(b), len(t)]
+        elif kind == "lifetimes":
+            from lifetimes.utils import summary_data_from_transaction_data
+
+            s = src.loc[src["date"] < as_of, ["client_id", "date", "amount"]]
+            a = summary_data_from_transaction_data(s, "client_id", "date", monetary_value_col="amount",
+                                                   observation_period_end=as_of - pd.Timedelta(days=1))
+            res["rows"] = [len(a)]
+        del np
+    res["wall"] = round(time.perf_counter() - t0, 2)
+    _report_self(res)
+
+
+# ----------------------------------------------------------------------------------------------
+# the benchmark
+# ----------------------------------------------------------------------------------------------
+def ensure_case(n_clients: int, seed: int, root: Path) -> tuple[Path, int]:
+    case = root / f"case_{n_clients // 1000}k_s{seed}"
+    stamp = case / ".bench"
+    if not stamp.exists():
+        from kbanalysis.synth import generate_case, write_case
+
+        t0 = time.perf_counter()
+        c = generate_case(n_clients=n_clients, seed=seed)
+        write_case(c, case, messy=False)
+        n = len(c.tables["sales"])
+        stamp.write_text(json.dumps({"lines": n, "seconds": round(time.perf_counter() - t0, 1)}))
+        del c
+        print(f"  generated {case} ({n:,} sales lines)", flush=True)
+    return case, json.loads(stamp.read_text())["lines"]
+
+
+def slow_cells(run: Path, n: int = 8) -> list[dict]:
+    cells = []
+    for nb in NOTEBOOKS:
+        p = run / "notebooks" / f"{nb}.ipynb"
+        if not p.exists():
+            continue
+        data = json.loads(p.read_text())
+        for c in data["cells"]:
+            d = c.get("metadata", {}).get("papermill", {}).get("duration")
+            if c["cell_type"] == "code" and d is not None:
+                cells.append({"notebook": nb, "seconds": round(d, 2),
+                              "cell": "".join(c["source"]).strip().splitlines()[0][:80]})
+    return sorted(cells, key=lambda x: -x["seconds"])[:n]
+
+
+def bench_size(n_clients: int, args, root: Path) -> dict:
+    print(f"== {n_clients:,} clients", flush=True)
+    case, lines = ensure_case(n_clients, args.seed, root / "cases")
+    out = root / f"run_{n_clients // 1000}k"
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    res: dict = {"clients": n_clients, "lines": lines, "case": str(case)}
+
+    if not args.no_workbook:
+        run = out / "workbook"
+        m = measure([str(Path(sys.executable).parent / "kbanalysis"), "run", str(case), "--out", str(run)],
+                    log=logs / f"workbook_{n_clients}.log")
+        rec = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
+        m["notebooks"] = rec.get("seconds", {})
+        m["slow_cells"] = slow_cells(run)
+        res["workbook"] = m
+        print(f"  workbook: {m['wall']} s wall, {m['cpu']} s CPU, {m['peak_gb']} GB peak (rc {m['rc']})", flush=True)
+
+    stage_run = out / "stages"
+    res["stages"] = {}
+    for st in STAGES:
+        r = run_child(["--_stage", st, str(case), str(stage_run)], logs / f"stage_{st}_{n_clients}.log")
+        res["stages"][st] = r
+        print(f"  stage {st:9s}: {r.get('wall')} s ({r.get('cpu')} s CPU), {r.get('rss_gb')} GB peak"
+              + ("" if r["rc"] == 0 else f"  FAILED, see {logs}"), flush=True)
+
+    res["aggregation"] = {}
+    for kind in AGGS:
+        if kind == "lifetimes" and args.no_lifetimes:
+            continue
+        r = run_child(["--_agg", kind, str(case), str(stage_run)], logs / f"agg_{kind}_{n_clients}.log")
+        res["aggregation"][kind] = r
+        print(f"  aggregation {kind:13s}: {r.get('wall')} s, {r.get('rss_gb')} GB"
+              + ("" if r["rc"] == 0 else f"  FAILED, see {logs}"), flush=True)
+    return res
+
+
+def _g(d: dict, *keys, default="—"):
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return default
+        d = d[k]
+    return d
+
+
+def markdown(results: list[dict], meta: dict) -> str:
+    lines = [f"# kbanalysis benchmark ({meta['date']})", "",
+             f"Machine: {meta['cpus']} CPUs, Python {meta['python']}, {meta['platform']}. Seed {meta['seed']}. "
+             "Wall and CPU in seconds, peak RSS in GB (whole process tree for the workbook, the process "
+             "for a stage: imports + reading its inputs included).", ""]
+    sizes = [r["clients"] for r in results]
+    head = "| | " + " | ".join(f"{r['clients'] // 1000}k clients / {r['lines'] / 1e6:.1f}M lines" for r in results)
+    sep = "|---" * (len(results) + 1) + "|"
+    growth = len(results) == 2
+    lines += ["## Workbook and stages (wall s / CPU s / peak GB)", "",
+              head + (" | growth 1M→10M (wall) |" if growth else " |"), sep + ("---|" if growth else "")]
+
+    def row(label, get):
+        vals = [get(r) for r in results]
+        cells = [f"{v[0]} / {v[1]} / {v[2]}" if v else "—" for v in vals]
+        g = ""
+        if growth:
+            try:
+                g = f" {float(vals[1][0]) / float(vals[0][0]):.1f}× |"
+            except (TypeError, ValueError, ZeroDivisionError, IndexError):
+                g = " — |"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |" + g)
+
+    row("**workbook total** (`kbanalysis run`)",
+        lambda r: (r["workbook"]["wall"], r["workbook"]["cpu"], r["workbook"]["peak_gb"]) if "workbook" in r else None)
+    for nb in NOTEBOOKS:
+        lines_nb = [_g(r, "workbook", "notebooks", nb) for r in results]
+        lines.append(f"| notebook {nb} (s) | " + " | ".join(str(x) for x in lines_nb) + " |" + (
+            f" {lines_nb[1] / lines_nb[0]:.1f}× |" if growth and all(isinstance(x, float) for x in lines_nb) else (
+                " |" if growth else "")))
+    for st in STAGES:
+        row(f"stage {st}", lambda r, st=st: (_g(r, "stages", st, "wall"), _g(r, "stages", st, "cpu"),
+                                           _g(r, "stages", st, "rss_gb")) if st in r.get("stages", {}) else None)
+    lines += ["", "## Core aggregation (per client + per client-month)", "",
+              "Time of the aggregation alone (input already read: `kbanalysis` from the run's "
+              "`work/sales.parquet`, the others from a pandas frame of it, DuckDB from the Parquet file); "
+              "peak RSS of the process.", "",
+              "| | " + " | ".join(f"{r['clients'] // 1000}k: s / GB / ×DuckDB" for r in results) + " |",
+              "|---" * (len(results) + 1) + "|"]
+    for kind in AGGS:
+        cells = []
+        for r in results:
+            a = r.get("aggregation", {}).get(kind)
+            d = _g(r, "aggregation", "duckdb", "wall")
+            if not a:
+                cells.append("—")
+                continue
+            ratio = f"{a['wall'] / d:.2f}×" if isinstance(d, (int, float)) and d > 0 and "wall" in a else "—"
+            cells.append(f"{a.get('wall')} / {a.get('rss_gb')} / {ratio}")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    for r in results:
+        k, lt = _g(r, "aggregation", "kbanalysis", "wall"), _g(r, "aggregation", "lifetimes", "wall")
+        if isinstance(k, (int, float)) and isinstance(lt, (int, float)) and k > 0:
+            lines.append(f"\n{r['clients'] // 1000}k: lifetimes / kbanalysis = {lt / k:.1f}×")
+    for r in results:
+        if "workbook" in r:
+            lines += ["", f"## Slowest cells, {r['clients'] // 1000}k clients", "", "| notebook | s | cell |",
+                      "|---|---|---|"]
+            lines += [f"| {c['notebook']} | {c['seconds']} | `{c['cell']}` |" for c in r["workbook"]["slow_cells"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="10k clients only (smoke run)")
+    ap.add_argument("--sizes", default="", help="client counts, comma-separated (default 10000,100000)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(REPO / "reports" / "bench"))
+    ap.add_argument("--no-workbook", action="store_true", help="skip the end-to-end kbanalysis run")
+    ap.add_argument("--no-lifetimes", action="store_true")
+    ap.add_argument("--_stage", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--_agg", nargs=3, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a._stage:
+        child_stage(*a._stage)
+        return 0
+    if a._agg:
+        child_agg(*a._agg)
+        return 0
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    sizes = [int(x) for x in a.sizes.split(",") if x] or ([10_000] if a.quick else [10_000, 100_000])
+    if not a.no_lifetimes:
+        try:
+            import lifetimes  # noqa: F401
+        except ImportError:
+            print("lifetimes is not installed (pip install -e '.[bench]'); skipping it", flush=True)
+            a.no_lifetimes = True
+    root = Path(a.out)
+    root.mkdir(parents=True, exist_ok=True)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "seed": a.seed, "sizes": sizes}
+    results = [bench_size(n, a, root) for n in sizes]
+    (root / "bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2, ensure_ascii=False))
+    md = markdown(results, meta)
+    (root / "bench.md").write_text(md, encoding="utf-8")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
