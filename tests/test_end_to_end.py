@@ -65,3 +65,72 @@ def test_reports_written(run):
     assert list((out / "charts").glob("*.png"))
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert "sales.csv" in record["input_sha256"]
+
+
+# ------------------------------------------------------------------------------------------------
+# deliverables: HTML without code, headings in the run's language, Excel, charts
+# ------------------------------------------------------------------------------------------------
+import re  # noqa: E402
+
+CYRILLIC = re.compile("[А-Яа-яЁё]")
+
+
+def _headings(html: str) -> list[str]:
+    return [re.sub("<[^>]+>", "", h).strip() for h in re.findall(r"<h[1-3][^>]*>.*?</h[1-3]>", html, re.S)]
+
+
+@pytest.fixture(scope="module")
+def run_ru(tmp_path_factory):
+    from kbanalysis.synth import sample_case
+
+    root = tmp_path_factory.mktemp("e2e_ru")
+    sample_case(root / "case", n_clients=150, seed=5)
+    assert main(["run", str(root / "case"), "--out", str(root / "run"), "--quiet"]) == 0
+    return root / "run"
+
+
+def test_html_has_no_code_and_carries_charts(run):
+    for page in sorted((run / "run").glob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        assert not re.search(r"class=\"[^\"]*jp-InputArea", html) and "kb.stages" not in html and "wb.say" not in html, page.name
+        assert "Traceback" not in html and "Warning" not in html, page.name
+        if page.stem != "05-summary":
+            assert "<img" in html, page.name
+
+
+def test_english_headings_have_no_cyrillic(run):
+    for page in sorted((run / "run").glob("*.html")):
+        heads = _headings(page.read_text(encoding="utf-8"))
+        assert heads, page.name
+        assert not [h for h in heads if CYRILLIC.search(h)], page.name
+
+
+def test_russian_headings_are_russian(run_ru):
+    for page in sorted(run_ru.glob("*.html")):
+        heads = _headings(page.read_text(encoding="utf-8"))
+        assert heads and all(CYRILLIC.search(h) for h in heads), page.name
+    html = (run_ru / "02-turnover.html").read_text(encoding="utf-8")
+    assert re.search(r"\d \d{3} \d{3} ₽", html.replace("\xa0", " ")), "money as 1 234 567 ₽"
+
+
+def test_excel_workbook_for_managers(run):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(run / "run" / "audit.xlsx", read_only=False)
+    assert len(wb.sheetnames) >= 4
+    for ws in wb.worksheets[:5]:
+        assert ws.freeze_panes == "A2", ws.title
+    formats = {c.number_format for ws in wb.worksheets[:2] for c in ws[2] if isinstance(c.value, (int, float))}
+    assert formats - {"General"}, "money and percentage columns carry number formats"
+    assert not any(CYRILLIC.search(c.value or "") for c in wb.worksheets[0][1]), "English headers under lang=en"
+
+
+def test_charts_are_valid_png(run):
+    from PIL import Image
+
+    charts = sorted((run / "run" / "charts").glob("*.png"))
+    assert len(charts) >= 10
+    for p in charts:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        with Image.open(p) as im:
+            im.verify()
