@@ -23,6 +23,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from ..audit import key_accounts, pareto_share, pareto_table, revenue_shares
 from ..i18n import fmt_int, fmt_pct, money_short, t
 from ..schema import BASES
+from .style import money_ticks, new_axes, wrapped_title  # noqa: F401
 
 BASE_COLORS = {"active": "#1a9850", "sleeping": "#fdae61", "lost": "#d73027", "potential": "#4575b4",
                "closed": "#969696"}
@@ -30,14 +31,11 @@ KEY_COLORS = {"none": "#9ecae1", "key": "#fdae61", "critical": "#f46d43", "mono"
 
 
 def _ax(ax: Axes | None, size=(8, 5)) -> Axes:
-    if ax is not None:
-        return ax
-    fig = Figure(figsize=size, layout="constrained")
-    return fig.add_subplot()
+    return new_axes(ax, size)
 
 
 def _title(ax: Axes, text: str, width: int = 70) -> None:
-    ax.set_title(textwrap.fill(text, width))
+    wrapped_title(ax, text, width)
 
 
 def _pct_axis(axis, lang: str, decimals: int = 0) -> None:
@@ -45,7 +43,7 @@ def _pct_axis(axis, lang: str, decimals: int = 0) -> None:
 
 
 def _money_axis(axis, lang: str, currency: str) -> None:
-    axis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, lang, currency) if v > 0 else "0"))
+    money_ticks(axis, lang, currency)
 
 
 def _labels(ids, names) -> list[str]:

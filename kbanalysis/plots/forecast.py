@@ -26,6 +26,7 @@ from matplotlib.ticker import FuncFormatter
 
 from ..forecast import ALL, calibration_curve, manager_calibration, stated_vs_actual
 from ..i18n import fmt_pct, money_short, t
+from .style import money_ticks, new_axes, wrapped_title  # noqa: F401
 
 COLORS = {"revenue": "#bdbdbd", "recurring": "#4575b4", "history": "#4575b4", "fan": "#91bfdb",
           "reconciled": "#d73027", "pipeline": "#fdae61", "pipeline_calibrated": "#1a9850",
@@ -33,18 +34,15 @@ COLORS = {"revenue": "#bdbdbd", "recurring": "#4575b4", "history": "#4575b4", "f
 
 
 def _ax(ax: Axes | None, size=(9, 5)) -> Axes:
-    if ax is not None:
-        return ax
-    fig = Figure(figsize=size, layout="constrained")
-    return fig.add_subplot()
+    return new_axes(ax, size)
 
 
 def _title(ax: Axes, text: str, width: int = 70) -> None:
-    ax.set_title(textwrap.fill(text, width))
+    wrapped_title(ax, text, width)
 
 
 def _money(axis, lang: str, currency: str) -> None:
-    axis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, lang, currency) if v > 0 else "0"))
+    money_ticks(axis, lang, currency)
 
 
 def _pct(axis, lang: str) -> None:

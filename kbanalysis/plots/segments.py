@@ -22,16 +22,14 @@ from matplotlib.figure import Figure
 
 from ..i18n import fmt_pct, t
 from ..schema import ABCDE
+from .style import money_ticks, new_axes, wrapped_title  # noqa: F401
 
 ABCDE_COLORS = {"A": "#1a9850", "B": "#91cf60", "C": "#fee08b", "D": "#bdbdbd", "E": "#d73027"}
 PROSPECT_COLOR = "#9e9e9e"
 
 
 def _ax(ax: Axes | None, size=(8, 5)) -> Axes:
-    if ax is not None:
-        return ax
-    fig = Figure(figsize=size, layout="constrained")
-    return fig.add_subplot()
+    return new_axes(ax, size)
 
 
 def _color(c: int) -> str:

@@ -112,3 +112,33 @@ def save_chart(ax_or_fig, path, dpi: int = 110) -> Path:
     fig.savefig(path, dpi=dpi, bbox_inches="tight", facecolor="white")
     plt.close(fig)
     return path
+
+
+def new_axes(ax=None, size=(8, 5)):
+    """``ax`` itself, or the Axes of a new Figure of ``size`` (never pyplot's global state).
+
+    >>> new_axes(None, (4, 3)).figure.get_size_inches().tolist()
+    [4.0, 3.0]
+    """
+    if ax is not None:
+        return ax
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size, layout="constrained").add_subplot()
+
+
+def wrapped_title(ax, text: str, width: int = 70) -> None:
+    """A title that states the chart's conclusion, wrapped so that it never overflows."""
+    import textwrap
+
+    ax.set_title(textwrap.fill(text, width))
+
+
+def money_ticks(axis, lang: str = "ru", currency: str = "RUB") -> None:
+    """Compact money on one axis object (``ax.xaxis`` / ``ax.yaxis``); zero and below shown as ``0``."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _: i18n.money_short(v, lang, currency) if v > 0 else "0"))
+
+
+def pct_ticks(axis, lang: str = "ru", decimals: int = 0) -> None:
+    """Shares 0..1 as percentages on one axis object."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _: i18n.fmt_pct(v, lang, decimals)))

@@ -23,6 +23,7 @@ from matplotlib.ticker import FuncFormatter
 
 from ..i18n import fmt_int, fmt_pct, money_short, t
 from ..schema import LOYALTY
+from .style import money_ticks, new_axes, wrapped_title  # noqa: F401
 
 LOYALTY_COLORS = {"indifferent": "#d73027", "secondary": "#fdae61", "main": "#1a9850"}
 SOURCE_COLORS = {"manager_raw": "#bdbdbd", "manager": "#4575b4", "drivers": "#1a9850", "lookalike": "#984ea3",
@@ -30,14 +31,11 @@ SOURCE_COLORS = {"manager_raw": "#bdbdbd", "manager": "#4575b4", "drivers": "#1a
 
 
 def _ax(ax: Axes | None, size=(8, 5)) -> Axes:
-    if ax is not None:
-        return ax
-    fig = Figure(figsize=size, layout="constrained")
-    return fig.add_subplot()
+    return new_axes(ax, size)
 
 
 def _title(ax: Axes, text: str, width: int = 60) -> None:
-    ax.set_title(textwrap.fill(text, width))
+    wrapped_title(ax, text, width)
 
 
 def _wrap(label: str, width: int = 22) -> str:
@@ -45,7 +43,7 @@ def _wrap(label: str, width: int = 22) -> str:
 
 
 def _money_axis(axis, lang: str, currency: str) -> None:
-    axis.set_major_formatter(FuncFormatter(lambda v, _: money_short(v, lang, currency) if v > 0 else "0"))
+    money_ticks(axis, lang, currency)
 
 
 def _loyalty_label(level: str, lang: str, low: float, high: float) -> str:
