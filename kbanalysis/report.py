@@ -58,7 +58,7 @@ DATE_COLUMNS = ("last_order_date", "first_order_date", "last_contact_date", "dat
                 "as_of")
 MONTH_COLUMNS = ("month", "planned_month")
 #: columns holding codes that :func:`label` translates
-CODE_COLUMNS = ("base", "loyalty", "key_account", "issue", "reason", "flag", "table", "wallet_source")
+CODE_COLUMNS = ("base", "loyalty", "key_account", "issue", "reason", "flag", "table", "wallet_source", "source")
 
 _CODE_SPLIT = re.compile(r"[;,|\s]+")
 

@@ -148,7 +148,7 @@ def turnover(wb: Workbook) -> Result:
     pc = per_client.loc[per_client["wallet_month"].notna()]
     rev_m = pc["revenue_month"].fillna(0.0) if "revenue_month" in pc else pd.Series(0.0, index=pc.index)
     loyal = pc["loyalty"].value_counts().reindex(list(LOYALTY)).fillna(0).astype(int)
-    src = per_client["wallet_source"].value_counts(dropna=False).rename_axis("wallet_source").reset_index(
+    src = per_client["wallet_source"].fillna("no_estimate").value_counts().rename_axis("wallet_source").reset_index(
         name="clients")
     gaps = per_client.assign(room=per_client["upsell_month"].fillna(0) + per_client["crosssell_month"].fillna(0))
     gaps = gaps.merge(cards[["client_id", "name", "channel"]], on="client_id", how="left",
@@ -234,7 +234,9 @@ def forecast(wb: Workbook) -> Result:
              "history": wb.money(alls["history"].sum()), "n_flagged": len(flagged),
              "stock_gap": wb.money(table.loc[table["product_group"] != "ALL"].groupby("product_group")[
                  "stock_gap"].max().sum()) if stock is not None else "—"}
-    return Result(tables={"forecast": table, "errors": errors, "stage_rates": rates, "managers": managers,
+    shown = errors.assign(target=errors["source"].map(lambda x: wb.t(f"nb.forecast.target.{x}")),
+                          source=errors["source"].map(lambda x: wb.t(f"forecast.source.{x}")))
+    return Result(tables={"forecast": table, "errors": shown, "stage_rates": rates, "managers": managers,
                           "flagged": flagged}, facts=facts,
                   extra={"model": model, "deals": deals, "notes": notes})
 
