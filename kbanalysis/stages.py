@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import aggregate
+from .contract import check_output
 from .io import empty_issues
 from .schema import BASES, LOYALTY, OUTPUTS
 from .workbook import Workbook
@@ -83,9 +84,10 @@ def audit(wb: Workbook) -> Result:
         len(load_issues) or len(findings)) else empty_issues()
     issues = issues[list(OUTPUTS["quality_issues.csv"])].sort_values(
         ["table", "row", "issue", "client_id"], kind="mergesort", na_position="first", ignore_index=True)
-    wb.rf.write_csv("quality_issues.csv", issues)
-    wb.rf.write_csv("duplicates.csv", dups[list(OUTPUTS["duplicates.csv"])])
-    lost_out = lost[list(OUTPUTS["lost_clients.csv"])].sort_values("priority", kind="mergesort")
+    wb.rf.write_csv("quality_issues.csv", check_output("quality_issues.csv", issues))
+    wb.rf.write_csv("duplicates.csv", check_output("duplicates.csv", dups[list(OUTPUTS["duplicates.csv"])]))
+    lost_out = check_output("lost_clients.csv", lost[list(OUTPUTS["lost_clients.csv"])]).sort_values(
+        "priority", kind="mergesort")
     p_ = wb.rf.path / "lost_clients.csv"  # best first (the contract's reactivation order)
     lost_out.to_csv(p_, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g",
                     date_format="%Y-%m-%d")
@@ -219,7 +221,7 @@ def forecast(wb: Workbook) -> Result:
     sales, deals, stock, marketing = (wb.table("sales"), wb.table("deals"), wb.table("stock"), wb.table("marketing"))
     model = F.DemandForecast.from_params(p).fit(sales, deals, stock, marketing, wb.as_of)
     table = model.table_
-    wb.rf.write_csv("forecast.csv", table[list(OUTPUTS["forecast.csv"])])
+    wb.rf.write_csv("forecast.csv", check_output("forecast.csv", table[list(OUTPUTS["forecast.csv"])]))
     errors = model.source_errors()
     wb.rf.write_csv("forecast_errors.csv", errors)
     rates = model.rates_ if deals is not None else None
@@ -268,7 +270,7 @@ def summary(wb: Workbook) -> Result:
     """``clients.csv``, ``summary.json`` and ``audit.xlsx``; the headline figures and top findings."""
     from . import excel, report
 
-    clients = clients_output(wb)
+    clients = check_output("clients.csv", clients_output(wb))
     wb.rf.write_csv("clients.csv", clients)
     meta = wb.meta
     rows = {k: dict(v) for k, v in meta["counts"].items()}
