@@ -4,6 +4,16 @@ All functions take the canonical ``sales`` frame (see :mod:`kbanalysis.schema`) 
 analysis date ``as_of``; only sales strictly before ``as_of`` count. An *order* is a day on
 which the client's shipments sum to a positive amount (returns alone are not orders).
 
+Large tables (at least :data:`FAST_MIN_ROWS` lines) go through an array engine: client ids and
+product groups are dictionary-encoded once (Arrow, ranked in sorted order), and every group-by is a
+``numpy.bincount`` over a dense (client × month / day / group) grid, so no line is hashed or sorted
+per group-by and results come out in sorted order. Small tables, and frames that engine does not
+cover (categorical or numeric ids, dates with a time of day, missing amounts), use pandas. Both give
+the same frames (rows, order, columns, dtypes, counts, dates); money sums are added in line order,
+pandas adds them with Kahan compensation, so sums can differ in the last bit (~1e-16 relative) and
+are exactly equal whenever they are exact (e.g. whole kopecks as binary fractions).
+``engine="pandas"`` / ``"fast"`` forces one.
+
 >>> import pandas as pd
 >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-05", "2024-01-05", "2024-03-10", "2024-03-20"]),
 ...                   "client_id": ["a", "a", "a", "b"], "product_group": ["x", "y", "x", "x"],
@@ -12,11 +22,18 @@ which the client's shipments sum to a positive amount (returns alone are not ord
   client_id  orders  revenue_12m  margin_12m
 0         a       2        180.0        70.0
 1         b       0         -5.0        -2.0
+>>> client_summary(s, "2024-04-01", engine="fast").equals(client_summary(s, "2024-04-01", engine="pandas"))
+True
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+#: Tables with fewer lines are aggregated by pandas (the fixed cost of encoding dominates there).
+FAST_MIN_ROWS = 100_000
+_DAY_NS = 86_400_000_000_000
+_ENGINES = ("auto", "pandas", "fast")
 
 
 def _as_ts(as_of) -> pd.Timestamp:
@@ -44,13 +61,333 @@ def has_cost(sales: pd.DataFrame) -> bool:
     return "cost" in sales and bool(sales["cost"].notna().any())
 
 
-def client_days(sales: pd.DataFrame, as_of) -> pd.DataFrame:
+# --------------------------------------------------------------------------------------------
+# public functions: dispatch to the array engine (large frames) or pandas
+# --------------------------------------------------------------------------------------------
+def client_days(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.DataFrame:
+    """Per client and day: ``client_id, date, amount`` (days before ``as_of``)."""
+    src = _fast_source(sales, as_of, engine)
+    return _pd_client_days(sales, as_of) if src is None else src.client_days()
+
+
+def client_months(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.DataFrame:
+    """Per client and calendar month: ``client_id, month, revenue, margin, lines``.
+
+    ``month`` is the first day of the month; ``margin`` is NaN when the case has no cost.
+    """
+    src = _fast_source(sales, as_of, engine)
+    return _pd_client_months(sales, as_of) if src is None else src.client_months()
+
+
+def group_months(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.DataFrame:
+    """Per product group and calendar month: ``product_group, month, revenue``."""
+    src = _fast_source(sales, as_of, engine, groups=True)
+    return _pd_group_months(sales, as_of) if src is None else src.group_months()
+
+
+def client_groups(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str = "auto") -> pd.DataFrame:
+    """Per client and product group over the last ``months``: ``client_id, product_group, revenue``."""
+    src = _fast_source(sales, as_of, engine, groups=True)
+    return _pd_client_groups(sales, as_of, months) if src is None else src.client_groups(months)
+
+
+def client_summary(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str = "auto") -> pd.DataFrame:
+    """One row per client that has any sales before ``as_of``.
+
+    Columns: ``client_id, first_date, last_date, orders, median_gap_days, revenue_total,
+    revenue_12m, margin_12m, active_months_12m, groups_12m, revenue_prev_6m, revenue_last_6m,
+    revenue_last_3m``. ``last_date`` is the last order (positive day); ``median_gap_days`` is
+    the median of the gaps between consecutive orders (NaN with fewer than two orders).
+    """
+    src = _fast_source(sales, as_of, engine, groups=True)
+    return _pd_client_summary(sales, as_of, months) if src is None else src.client_summary(months)
+
+
+# --------------------------------------------------------------------------------------------
+# array engine: client codes + numpy bincount (no hashing of text per group-by, no sorting of lines)
+# --------------------------------------------------------------------------------------------
+#: Most cells of a dense (client, day) grid held at once: clients are taken in blocks below it.
+_GRID_CELLS = 8_000_000
+#: A dense grid larger than this (absurd date ranges) goes to pandas instead.
+_MAX_GRID = 400_000_000
+_NAT = np.iinfo(np.int64).min
+_cache: dict = {}
+
+
+def _is_text(s: pd.Series) -> bool:
+    return isinstance(s.dtype, pd.StringDtype)
+
+
+def _fast_source(sales, as_of, engine: str, groups: bool = False) -> "_Lines | None":
+    """The frame prepared for the array engine, or None when pandas is to do it."""
+    if engine not in _ENGINES:
+        raise ValueError(f"engine must be one of {_ENGINES}, not {engine!r}")
+    if engine == "pandas" or not isinstance(sales, pd.DataFrame):
+        return None
+    if engine == "auto" and len(sales) < FAST_MIN_ROWS:
+        return None
+    need = ["date", "client_id", "amount"] + (["product_group"] if groups else [])
+    if any(c not in sales for c in need):
+        return None
+    if sales["date"].dtype != np.dtype("datetime64[ns]") or sales["amount"].dtype != np.float64:
+        return None
+    if not _is_text(sales["client_id"]) or ("product_group" in sales and not _is_text(sales["product_group"])):
+        return None
+    if "cost" in sales and sales["cost"].dtype != np.float64:
+        return None
+    try:
+        return _Lines(sales, _as_ts(as_of))
+    except _NotCovered:
+        return None
+
+
+class _NotCovered(Exception):
+    pass
+
+
+def _arrow(s: pd.Series):
+    """The column as Arrow strings (zero-copy for Arrow-backed text)."""
+    import pyarrow as pa
+
+    arr = s.array
+    if isinstance(arr, pd.arrays.ArrowStringArray):
+        a = arr._pa_array  # noqa: SLF001 - zero-copy view of the (immutable) Arrow buffers
+        return a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
+    return pa.chunked_array([pa.array(np.asarray(arr, dtype=object), type=pa.string(), from_pandas=True)])
+
+
+def _ranked_codes(s: pd.Series):
+    """(codes ranked in sorted text order, -1 for missing; the sorted distinct values as Arrow).
+
+    The encoding of the last few columns is kept: a stage asks for several aggregations of one
+    frame. Arrow arrays are immutable, so the identity of the column's Arrow data is a safe key.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    a = _arrow(s)
+    for hit in _cache.get("codes", []):
+        if hit[0] is a:
+            return hit[1], hit[2]
+    enc = pc.dictionary_encode(a)
+    dictionary = enc.chunk(0).dictionary if enc.num_chunks else pa.array([], type=pa.string())
+    idx = pa.chunked_array([c.indices for c in enc.chunks], type=pa.int32()) if enc.num_chunks else \
+        pa.chunked_array([], type=pa.int32())
+    order = pc.sort_indices(dictionary).to_numpy()  # byte order of UTF-8 = code point order, as pandas sorts
+    rank = np.empty(len(dictionary), dtype=np.int32)
+    rank[order] = np.arange(len(dictionary), dtype=np.int32)
+    if idx.null_count:
+        valid = pc.is_valid(idx).to_numpy(zero_copy_only=False)
+        codes = rank[pc.fill_null(idx, 0).to_numpy()] if len(dictionary) else np.zeros(len(idx), np.int32)
+        codes[~valid] = -1
+    else:
+        codes = rank[idx.to_numpy()]
+    out = (codes, dictionary.take(order))
+    if isinstance(s.array, pd.arrays.ArrowStringArray):
+        _cache["codes"] = [(a, *out)] + _cache.get("codes", [])[:3]
+    return out
+
+
+def _text(values, dtype) -> pd.Series:
+    """Arrow strings as a pandas Series of ``dtype`` (the input column's text dtype)."""
+    return pd.Series(values.to_pandas(types_mapper={values.type: dtype}.get), dtype=dtype, copy=False)
+
+
+def _wsum(key: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+    """Sums of ``weights`` per key in line order (float64 even when there are no lines)."""
+    return np.bincount(key, weights=weights, minlength=size).astype(np.float64, copy=False)
+
+
+def _days(d: np.ndarray) -> np.ndarray:
+    """Days since 1970 (``_NAT`` = missing) -> datetime64[ns]."""
+    d = np.asarray(d, dtype=np.int64)
+    return np.where(d == _NAT, _NAT, d * _DAY_NS).view("datetime64[ns]")
+
+
+def _months(m: np.ndarray) -> np.ndarray:
+    """Months since 1970-01 -> first days of the months, as pandas' ``to_period("M").to_timestamp()``."""
+    return pd.PeriodIndex.from_ordinals(np.asarray(m, dtype=np.int64), freq="M").to_timestamp().to_numpy()
+
+
+class _Lines:
+    """Sales lines before ``as_of`` as arrays: ranked client / group codes, day, month, amount, margin."""
+
+    def __init__(self, sales: pd.DataFrame, as_of: pd.Timestamp):
+        self.as_of = as_of
+        ns = sales["date"].to_numpy().view(np.int64)
+        amount = sales["amount"].to_numpy()
+        keep = (ns < as_of.value) & (ns != _NAT)
+        if not keep.any():
+            raise _NotCovered  # nothing before as_of: pandas' empty frames
+        if bool((ns[keep] % _DAY_NS).any()) or bool(np.isnan(amount[keep]).any()):
+            raise _NotCovered  # times of day or missing amounts: pandas' rules
+        codes, self.cid_values = _ranked_codes(sales["client_id"])
+        keep &= codes >= 0
+        if "product_group" in sales:
+            pg, self.pg_values = _ranked_codes(sales["product_group"])
+        else:
+            pg, self.pg_values = np.full(len(sales), -1, np.int32), None
+        self.cid_dtype = sales["client_id"].dtype
+        self.pg_dtype = sales["product_group"].dtype if "product_group" in sales else None
+        all_kept = bool(keep.all())
+        take = (lambda x: x) if all_kept else (lambda x: x[keep])
+        self.code = take(codes)
+        self.pg = take(pg)
+        self.day = (take(ns) // _DAY_NS).astype(np.int32)
+        if len(self.day):  # calendar month of each day through a table over the date range
+            d0 = int(self.day.min())
+            span = np.arange(d0, int(self.day.max()) + 1).astype("datetime64[D]")
+            self.month = span.astype("datetime64[M]").astype(np.int32)[self.day - d0]
+        else:
+            self.month = np.zeros(0, np.int32)
+        self.amount = take(amount)
+        cost = take(sales["cost"].to_numpy()) if "cost" in sales else None
+        self.cost_known = cost is not None and bool((~np.isnan(cost)).any())
+        self.margin = self.amount - np.nan_to_num(cost, nan=0.0) if self.cost_known else None
+        self.n_codes = len(self.cid_values)
+        self.n_groups = len(self.pg_values) if self.pg_values is not None else 0
+        self.m0 = int(self.month.min()) if len(self.month) else 0
+        self.n_months = int(self.month.max()) - self.m0 + 1 if len(self.month) else 1
+        if self.n_codes * self.n_months > _MAX_GRID or self.n_groups * self.n_months > _MAX_GRID:
+            raise _NotCovered
+
+    def _day_of(self, ts: pd.Timestamp) -> int:
+        return ts.value // _DAY_NS
+
+    # -------------------------------------------------------------- grid helpers
+    def _grid(self, key: np.ndarray, size: int, weights: list[np.ndarray]):
+        """Occupied cells of a dense grid (ascending) and the line count and sums of each."""
+        lines = np.bincount(key, minlength=size)
+        cells = np.flatnonzero(lines)
+        sums = [_wsum(key, w, size)[cells] for w in weights]
+        return cells, lines[cells], sums
+
+    def _per_day(self):
+        """Per (client, day) with lines, in (client, day) order: codes, days, amount sums."""
+        if not len(self.day):
+            return np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0)
+        d0 = int(self.day.min())
+        n_days = int(self.day.max()) - d0 + 1
+        block = max(1, _GRID_CELLS // n_days)  # clients per block
+        n_blocks = -(-self.n_codes // block)
+        rel = (self.day - d0).astype(np.int64)
+        if n_blocks == 1:
+            parts = [(np.arange(len(rel)), 0)]
+        else:
+            blk = (self.code // block).astype(np.int16 if n_blocks < 32000 else np.int32)
+            order = np.argsort(blk, kind="stable")  # radix sort; keeps line order within a block
+            bounds = np.searchsorted(blk[order], np.arange(n_blocks + 1))
+            parts = [(order[bounds[b]:bounds[b + 1]], b * block) for b in range(n_blocks)]
+        codes, days, sums = [], [], []
+        for rows, first in parts:
+            key = (self.code[rows].astype(np.int64) - first) * n_days + rel[rows]
+            cells, _, (amt,) = self._grid(key, block * n_days if n_blocks > 1 else self.n_codes * n_days,
+                                           [self.amount[rows]])
+            codes.append((cells // n_days + first).astype(np.int32))
+            days.append(cells % n_days + d0)
+            sums.append(amt)
+        return np.concatenate(codes), np.concatenate(days).astype(np.int64), np.concatenate(sums)
+
+    # -------------------------------------------------------------- the aggregations
+    def client_days(self) -> pd.DataFrame:
+        code, day, amt = self._per_day()
+        return pd.DataFrame({"client_id": _text(self.cid_values.take(code), self.cid_dtype),
+                             "date": _days(day), "amount": amt})
+
+    def client_months(self) -> pd.DataFrame:
+        key = self.code.astype(np.int64) * self.n_months + (self.month - self.m0)
+        w = [self.amount] + ([self.margin] if self.cost_known else [])
+        cells, lines, sums = self._grid(key, self.n_codes * self.n_months, w)
+        code = cells // self.n_months
+        return pd.DataFrame({"client_id": _text(self.cid_values.take(code), self.cid_dtype),
+                             "month": _months(cells % self.n_months + self.m0), "revenue": sums[0],
+                             "margin": sums[1] if self.cost_known else np.nan, "lines": lines.astype("int64")})
+
+    def group_months(self) -> pd.DataFrame:
+        ok = self.pg >= 0
+        key = self.pg[ok].astype(np.int64) * self.n_months + (self.month[ok] - self.m0)
+        cells, _, (rev,) = self._grid(key, self.n_groups * self.n_months, [self.amount[ok]])
+        return pd.DataFrame({"product_group": _text(self.pg_values.take(cells // self.n_months), self.pg_dtype),
+                             "month": _months(cells % self.n_months + self.m0), "revenue": rev})
+
+    def client_groups(self, months: int = 12) -> pd.DataFrame:
+        ok = (self.day >= self._day_of(months_back(self.as_of, months))) & (self.pg >= 0)
+        key = self.code[ok].astype(np.int64) * self.n_groups + self.pg[ok]
+        cells, _, (rev,) = self._grid(key, self.n_codes * self.n_groups, [self.amount[ok]])
+        return pd.DataFrame({"client_id": _text(self.cid_values.take(cells // self.n_groups), self.cid_dtype),
+                             "product_group": _text(self.pg_values.take(cells % self.n_groups), self.pg_dtype),
+                             "revenue": rev})
+
+    def client_summary(self, months: int = 12) -> pd.DataFrame:
+        n = self.n_codes
+        present = np.bincount(self.code, minlength=n) > 0
+        total = _wsum(self.code, self.amount, n)
+        # orders: days with a positive total
+        code, day, amt = self._per_day()
+        pos = amt > 0
+        oc, od = code[pos], day[pos]
+        orders = np.bincount(oc, minlength=n)
+        first = np.full(n, _NAT, np.int64)
+        last = np.full(n, _NAT, np.int64)
+        med = np.full(n, np.nan)
+        if len(oc):
+            new = np.r_[True, oc[1:] != oc[:-1]]
+            starts = np.flatnonzero(new)
+            ends = np.r_[starts[1:], len(oc)] - 1
+            first[oc[starts]] = od[starts]
+            last[oc[ends]] = od[ends]
+            same = ~new[1:]
+            gc, gap = oc[1:][same].astype(np.int64), np.diff(od)[same]
+            if len(gc):
+                span = int(gap.max()) + 1
+                g = np.sort(gc * span + gap)  # by client, then gap
+                gc, gap = g // span, (g % span).astype(np.float64)
+                cnt = np.bincount(gc, minlength=n)
+                at = np.r_[0, np.cumsum(cnt)[:-1]]
+                has = cnt > 0
+                lo = at[has] + (cnt[has] - 1) // 2
+                hi = at[has] + cnt[has] // 2
+                med[has] = (gap[lo] + gap[hi]) / 2.0
+        # the last ``months`` months
+        w = self.day >= self._day_of(months_back(self.as_of, months))
+        wc = self.code[w]
+        a = self.amount[w]
+        wd = self.day[w]
+        m6, m3 = self._day_of(months_back(self.as_of, 6)), self._day_of(months_back(self.as_of, 3))
+        r12 = _wsum(wc, a, n)
+        m12 = _wsum(wc, self.margin[w], n) if self.cost_known else np.full(n, np.nan)
+        l6 = _wsum(wc, np.where(wd >= m6, a, 0.0), n)
+        p6 = _wsum(wc, np.where(wd < m6, a, 0.0), n)
+        l3 = _wsum(wc, np.where(wd >= m3, a, 0.0), n)
+        wm = self.month[w]
+        n_m = int(wm.max()) - int(wm.min()) + 1 if len(wm) else 1
+        seen = np.zeros(n * n_m, dtype=bool)
+        seen[wc.astype(np.int64) * n_m + (wm - (int(wm.min()) if len(wm) else 0))] = True
+        act = seen.reshape(n, n_m).sum(axis=1)
+        gsel = self.pg[w] >= 0
+        seen = np.zeros(n * max(self.n_groups, 1), dtype=bool)
+        seen[wc[gsel].astype(np.int64) * max(self.n_groups, 1) + self.pg[w][gsel]] = True
+        grp = seen.reshape(n, max(self.n_groups, 1)).sum(axis=1)
+        ids = np.flatnonzero(present)
+        return pd.DataFrame({
+            "client_id": _text(self.cid_values.take(ids), self.cid_dtype),
+            "first_date": _days(first[ids]), "last_date": _days(last[ids]), "orders": orders[ids].astype("int64"),
+            "median_gap_days": med[ids], "revenue_total": total[ids], "revenue_12m": r12[ids],
+            "margin_12m": m12[ids], "active_months_12m": act[ids].astype("int64"),
+            "groups_12m": grp[ids].astype("int64"), "revenue_prev_6m": p6[ids], "revenue_last_6m": l6[ids],
+            "revenue_last_3m": l3[ids]})
+
+
+# --------------------------------------------------------------------------------------------
+# pandas engine (the reference)
+# --------------------------------------------------------------------------------------------
+def _pd_client_days(sales: pd.DataFrame, as_of) -> pd.DataFrame:
     """Per client and day: ``client_id, date, amount`` (days before ``as_of``)."""
     s = before(sales, as_of)
     return s.groupby(["client_id", "date"], as_index=False, observed=True)["amount"].sum()
 
 
-def client_months(sales: pd.DataFrame, as_of) -> pd.DataFrame:
+def _pd_client_months(sales: pd.DataFrame, as_of) -> pd.DataFrame:
     """Per client and calendar month: ``client_id, month, revenue, margin, lines``.
 
     ``month`` is the first day of the month; ``margin`` is NaN when the case has no cost.
@@ -67,7 +404,7 @@ def client_months(sales: pd.DataFrame, as_of) -> pd.DataFrame:
     return out.sort_values(["client_id", "month"], ignore_index=True)
 
 
-def group_months(sales: pd.DataFrame, as_of) -> pd.DataFrame:
+def _pd_group_months(sales: pd.DataFrame, as_of) -> pd.DataFrame:
     """Per product group and calendar month: ``product_group, month, revenue``."""
     s = before(sales, as_of)
     month = s["date"].dt.to_period("M").dt.to_timestamp()
@@ -76,7 +413,7 @@ def group_months(sales: pd.DataFrame, as_of) -> pd.DataFrame:
             .sort_values(["product_group", "month"], ignore_index=True))
 
 
-def client_groups(sales: pd.DataFrame, as_of, months: int = 12) -> pd.DataFrame:
+def _pd_client_groups(sales: pd.DataFrame, as_of, months: int = 12) -> pd.DataFrame:
     """Per client and product group over the last ``months``: ``client_id, product_group, revenue``."""
     s = before(sales, as_of)
     s = s.loc[s["date"] >= months_back(as_of, months)]
@@ -84,7 +421,7 @@ def client_groups(sales: pd.DataFrame, as_of, months: int = 12) -> pd.DataFrame:
             .rename(columns={"amount": "revenue"}).sort_values(["client_id", "product_group"], ignore_index=True))
 
 
-def client_summary(sales: pd.DataFrame, as_of, months: int = 12) -> pd.DataFrame:
+def _pd_client_summary(sales: pd.DataFrame, as_of, months: int = 12) -> pd.DataFrame:
     """One row per client that has any sales before ``as_of``.
 
     Columns: ``client_id, first_date, last_date, orders, median_gap_days, revenue_total,
