@@ -68,7 +68,7 @@ def base_structure(clients: pd.DataFrame, summary: pd.DataFrame, as_of, *, lost_
 
     Returns one row per card (clients' order): ``client_id, base, days_silent, usual_gap_days,
     lost_after_days, sleeping_after_days, last_date, orders, revenue_last_3m, usual_3m_revenue,
-    base_reason`` (``closed``, ``no_orders``, ``silent``, ``revenue_drop``, ``rhythm``).
+    base_reason`` (``closed``, ``returns_only``, ``no_orders``, ``silent``, ``revenue_drop``, ``rhythm``).
 
     Examples
     --------
@@ -101,6 +101,10 @@ def base_structure(clients: pd.DataFrame, summary: pd.DataFrame, as_of, *, lost_
     rhythm = (orders >= min_rhythm_orders) & np.isfinite(gap)
     g_eff = np.where(rhythm, gap, few_orders_lost_days / lost_gap_multiple)
     has = orders > 0
+    # lines but no order (only returns / cancellations, e.g. of purchases made before the data begins):
+    # a former buyer, not a prospect that never bought
+    in_sales = s["revenue_total"].notna().to_numpy() if "revenue_total" in s else np.zeros(len(s), dtype=bool)
+    returns_only = ~has & in_sales
     lost_after = np.where(has, np.maximum(lost_min_days, lost_gap_multiple * g_eff), np.nan)
     if sleeping_min_days is None:
         sleeping_min_days = lost_min_days * sleeping_gap_multiple / lost_gap_multiple
@@ -123,9 +127,10 @@ def base_structure(clients: pd.DataFrame, summary: pd.DataFrame, as_of, *, lost_
     closed = status == "closed"
     lost = has & (silent > lost_after)
     sleeping = has & ~lost & ((silent > sleep_after) | drop)
-    base = np.select([closed, ~has, lost, sleeping], ["closed", "potential", "lost", "sleeping"], "active")
-    reason = np.select([closed, ~has, lost, has & ~lost & (silent > sleep_after), sleeping],
-                       ["closed", "no_orders", "silent", "silent", "revenue_drop"], "rhythm")
+    base = np.select([closed, returns_only, ~has, lost, sleeping], ["closed", "lost", "potential", "lost", "sleeping"],
+                     "active")
+    reason = np.select([closed, returns_only, ~has, lost, has & ~lost & (silent > sleep_after), sleeping],
+                       ["closed", "returns_only", "no_orders", "silent", "silent", "revenue_drop"], "rhythm")
     return pd.DataFrame({
         "client_id": ids.to_numpy(), "base": pd.array(base, dtype="string"), "days_silent": silent,
         "usual_gap_days": np.where(rhythm, gap, np.nan), "lost_after_days": lost_after,

@@ -760,6 +760,8 @@ def merge_map(clients: pd.DataFrame, pairs: pd.DataFrame, *, buyers=None, id_col
 # ------------------------------------------------------------------------------------------
 #: Card fields checked for completeness, besides the drivers. ``contact`` = phone or e-mail.
 CARD_FIELDS = ("name", "channel", "inn", "region", "manager", "contact")
+#: From this many cards on, a card field that no card has is reported once for the table, not per card.
+ABSENT_FIELD_MIN_CARDS = 10
 
 
 def _filled(clients: pd.DataFrame, drivers, channel_col: str = "channel",
@@ -776,6 +778,12 @@ def _filled(clients: pd.DataFrame, drivers, channel_col: str = "channel",
         else:
             f[col] = pd.Series(False, index=clients.index)
     app = {k: pd.Series(True, index=clients.index) for k in f}
+    # a field no card has (the export lacks the column) is the export's gap, not each card's: it does not
+    # count against completeness (incomplete_card_issues reports it once for the whole table)
+    if len(clients) >= ABSENT_FIELD_MIN_CARDS:
+        for k in CARD_FIELDS:
+            if not f[k].any():
+                app[k] = pd.Series(False, index=clients.index)
     ch = _norm_text(clients[channel_col]).fillna("") if channel_col in clients else \
         pd.Series("", index=clients.index)
     for d in drivers:
@@ -848,11 +856,14 @@ def incomplete_card_issues(clients: pd.DataFrame, drivers=(), *, min_completenes
     rows = _rows(c, row_col)
     ids = c[id_col].astype("string")
     out = []
-    no_mgr = ~f["manager"]
+    absent = [k for k in ("manager", "contact") if len(c) >= ABSENT_FIELD_MIN_CARDS and not f[k].any()]
+    whole = findings_frame("clients", [None] * len(absent), [None] * len(absent), "missing_value",
+                           [t(f"audit.detail.no_{k}_in_table", lang, n=len(c)) for k in absent])
+    no_mgr = ~f["manager"] & ("manager" not in absent)
     if no_mgr.any():
         out.append(pd.DataFrame({"k": np.flatnonzero(no_mgr.to_numpy()), "o": 0, "issue": "missing_value",
                                  "detail": t("audit.detail.no_manager", lang)}))
-    no_contact = ~f["contact"]
+    no_contact = ~f["contact"] & ("contact" not in absent)
     if no_contact.any():
         out.append(pd.DataFrame({"k": np.flatnonzero(no_contact.to_numpy()), "o": 1, "issue": "missing_value",
                                  "detail": t("audit.detail.no_contact", lang)}))
@@ -864,11 +875,12 @@ def incomplete_card_issues(clients: pd.DataFrame, drivers=(), *, min_completenes
                for v, m in zip(comp["completeness"].to_numpy()[k], comp["missing"].to_numpy()[k])]
         out.append(pd.DataFrame({"k": k, "o": 2, "issue": "incomplete_card", "detail": det}))
     if not out:
-        return empty_findings()
+        return whole if len(whole) else empty_findings()
     d = pd.concat(out, ignore_index=True).sort_values(["k", "o"], kind="mergesort")
     k = d["k"].to_numpy()
-    return findings_frame("clients", rows.to_numpy()[k].tolist(), ids.to_numpy()[k].tolist(),
-                          d["issue"].tolist(), d["detail"].tolist())
+    per_card = findings_frame("clients", rows.to_numpy()[k].tolist(), ids.to_numpy()[k].tolist(),
+                              d["issue"].tolist(), d["detail"].tolist())
+    return concat_findings([whole, per_card])
 
 
 def completeness_by_manager(clients: pd.DataFrame, completeness: pd.DataFrame, *, id_col: str = "client_id",

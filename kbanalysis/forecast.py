@@ -1388,6 +1388,9 @@ class DemandForecast:
         self.deal_share_ = 1.0 if np.isnan(share) else share
         if has_deals and self.deal_share_ < 0.95:
             notes.add("deals_partly_in_sales", share=self.deal_share_)
+        n_hist = int(self.series_.groupby("product_group")["month"].nunique().max()) if len(self.series_) else 0
+        if n_hist < 24:
+            notes.add("short_history", months=n_hist)
         hist_value = "recurring"
         self.history_ = HistoryForecaster(horizon=h, n_origins=self.n_origins, value=hist_value,
                                           models=self.models).fit(self.series_)

@@ -549,7 +549,7 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
 
     def quality():
         q = read_output(run_dir, "quality_issues.csv")
-        if len(q):
+        if len(q) and q["client_id"].notna().any():  # whole-table findings alone put no client's money at stake
             ids = q["client_id"].dropna()
             add("quality", len(q), _revenue_month_of(clients, ids), k=i18n.fmt_int(ids.nunique(), lang))
 

@@ -166,7 +166,7 @@ def turnover(wb: Workbook) -> Result:
         "upsell": wb.money(per_client["upsell_month"].sum()), "crosssell": wb.money(per_client["crosssell_month"].sum()),
         "plan": wb.money(per_client["plan_month"].sum()),
         "bias": wb.pct(est.manager_bias_) if getattr(est, "manager_bias_", None) is not None and np.isfinite(
-            est.manager_bias_) else "—",
+            est.manager_bias_) and cards["reported_turnover"].notna().any() else "—",  # no estimates: no correction
         "has_survey": wb.has("survey"), "has_drivers": bool(p["drivers"]),
     }
     return Result(tables={"per_client": per_client, "per_group": per_group, "errors": est.errors_,
@@ -231,8 +231,9 @@ def forecast(wb: Workbook) -> Result:
     flagged = table.loc[table["flag"].fillna("") != ""]
     facts = {"horizon": p["horizon"], "has_deals": deals is not None, "has_stock": stock is not None,
              "has_marketing": marketing is not None,
-             "reconciled": wb.money(alls["reconciled"].sum()), "pipeline": wb.money(alls["pipeline"].sum()),
-             "pipeline_calibrated": wb.money(alls["pipeline_calibrated"].sum()),
+             "reconciled": wb.money(alls["reconciled"].sum()),
+             "pipeline": wb.money(alls["pipeline"].sum(min_count=1)),
+             "pipeline_calibrated": wb.money(alls["pipeline_calibrated"].sum(min_count=1)),
              "history": wb.money(alls["history"].sum()), "n_flagged": len(flagged),
              "stock_gap": wb.money(table.loc[table["product_group"] != "ALL"].groupby("product_group")[
                  "stock_gap"].max().sum()) if stock is not None else "—"}
@@ -293,7 +294,7 @@ def summary(wb: Workbook) -> Result:
                    "plan_month": _f(masters["plan_month"].sum()),
                    "forecast_reconciled": _f(alls["reconciled"].sum()),
                    "stock_gap": _f(fc.loc[fc["product_group"] != "ALL"].groupby("product_group")["stock_gap"]
-                                   .max().sum())},
+                                   .max().sum(min_count=1))},
         "quality": {"findings": len(issues), "by_issue": issues["issue"].value_counts().sort_index().to_dict()},
         "duplicates": int(len(pd.read_csv(wb.rf.path / "duplicates.csv", dtype=str))),
         "lost_regular": int(len(pd.read_csv(wb.rf.path / "lost_clients.csv", dtype=str))),

@@ -83,8 +83,8 @@ class TestBaseStructure:
         c = clients_of(["buyer", "returns_only", "never", "closed_buyer", "closed_never"],
                        ["active", "active", None, "closed", "closed"])
         b = audit.base_structure(c, client_summary(s, AS_OF), AS_OF)
-        assert b["base"].tolist() == ["active", "potential", "potential", "closed", "closed"]
-        assert b["base_reason"].tolist() == ["rhythm", "no_orders", "no_orders", "closed", "closed"]
+        assert b["base"].tolist() == ["active", "lost", "potential", "closed", "closed"]
+        assert b["base_reason"].tolist() == ["rhythm", "returns_only", "no_orders", "closed", "closed"]
 
     def test_revenue_drop(self):
         # weekly buyer, on rhythm, but its last quarter is below half its usual level
