@@ -34,11 +34,11 @@ class RunFolder:
     def has_work(self, name: str) -> bool:
         return (self.work / f"{name}.parquet").exists()
 
-    def read_work(self, name: str) -> pd.DataFrame:
+    def read_work(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         p = self.work / f"{name}.parquet"
         if not p.exists():
             raise UserError(f"{p} is missing: run the notebooks in order (kbanalysis run runs them all)")
-        return pd.read_parquet(p)
+        return pd.read_parquet(p, columns=columns)
 
     def write_json(self, name: str, data: dict) -> None:
         (self.path / name).write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str),

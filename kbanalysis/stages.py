@@ -54,9 +54,13 @@ def _to_master(df: pd.DataFrame | None, to_master: pd.Series) -> pd.DataFrame | 
     return None if df is None else _remap(df, to_master)
 
 
-def master_sales(wb: Workbook) -> pd.DataFrame:
-    """The case's sales with duplicate cards' lines moved to their master card."""
-    return _to_master(wb.table("sales"), _masters(wb))
+SALES_CORE = ["date", "client_id", "product_group", "amount", "cost"]
+
+
+def master_sales(wb: Workbook, columns: list[str] | None = SALES_CORE) -> pd.DataFrame:
+    """The case's sales (by default only the columns the analysis needs) with duplicate cards' lines
+    moved to their master card."""
+    return _to_master(wb.table("sales", columns=columns), _masters(wb))
 
 
 def master_cards(wb: Workbook) -> pd.DataFrame:
@@ -218,7 +222,8 @@ def forecast(wb: Workbook) -> Result:
     from . import forecast as F
 
     p = wb.params
-    sales, deals, stock, marketing = (wb.table("sales"), wb.table("deals"), wb.table("stock"), wb.table("marketing"))
+    sales = wb.table("sales", columns=SALES_CORE + ["doc_id"])
+    deals, stock, marketing = wb.table("deals"), wb.table("stock"), wb.table("marketing")
     model = F.DemandForecast.from_params(p).fit(sales, deals, stock, marketing, wb.as_of)
     table = model.table_
     wb.rf.write_csv("forecast.csv", check_output("forecast.csv", table[list(OUTPUTS["forecast.csv"])]))
