@@ -67,7 +67,7 @@ _P = [
     Param("abcde_high", 0.8, float, "within-channel quantile of profitability/potential above which it is the highest"),
     Param("abcde_mid", 0.5, float, "within-channel quantile above which it is high"),
     Param("n_clusters", 0, int, "number of clusters; 0 = choose from the data"),
-    Param("k_min", 3, int, "smallest number of clusters searched"),
+    Param("k_min", 4, int, "smallest number of clusters searched (3 is too coarse to act on)"),
     Param("k_max", 8, int, "largest number of clusters searched"),
     Param("actions_file", "", str, "YAML with the action matrix; empty = the built-in defaults"),
     # forecast

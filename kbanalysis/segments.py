@@ -473,14 +473,14 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"log_wallet": np.r_[rng.normal(5, .1, 30), rng.normal(3, .1, 30), rng.normal(1, .1, 30)],
     ...                   "share": np.r_[rng.normal(-2, .1, 30), rng.normal(-1, .1, 30), rng.normal(-0.3, .1, 30)]})
-    >>> pc = PotentialClusters(seed=1, n_boot=3).fit(X)
+    >>> pc = PotentialClusters(k_min=3, seed=1, n_boot=3).fit(X)
     >>> pc.k_, pc.labels_.iloc[[0, 30, 60]].tolist()
     (3, [0, 1, 2])
     >>> pc.names_[0]["en"]
     'Big wallet, low share — grow'
     """
 
-    def __init__(self, n_clusters: int = 0, k_min: int = 3, k_max: int = 8, seed: int = 42, n_boot: int = 20,
+    def __init__(self, n_clusters: int = 0, k_min: int = 4, k_max: int = 8, seed: int = 42, n_boot: int = 20,
                  model: str = "kmeans", scaler: str = "standard", n_init: int = 10, sample_size: int = 5000,
                  fit_size: int = 20000, weights: Mapping[str, float] | None = None, order_by: str = "log_wallet",
                  n_threads: int | None = 1):
@@ -552,7 +552,7 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
             if not (1 <= self.k_min <= self.k_max):
                 raise ValueError(f"need 1 <= k_min <= k_max, got {self.k_min}, {self.k_max}")
             ks = [k for k in range(self.k_min, self.k_max + 1) if k < min(n, n_distinct)] or [
-                max(1, min(self.k_min, n_distinct))]
+                max(1, min(self.k_min, n_distinct, n - 1))]
         criterion = "bic" if self.model == "gmm" else "silhouette"
         scores, pipes = {}, {}
         for k in ks:
@@ -774,7 +774,7 @@ def prospects(df: pd.DataFrame, wallet: str = "wallet_month", profit: str = "mar
 
 
 def segment_clients(df: pd.DataFrame, *, channel: str = "channel", high: float = 0.8, mid: float = 0.5,
-                    n_clusters: int = 0, k_min: int = 3, k_max: int = 8, seed: int = 42, n_boot: int = 20,
+                    n_clusters: int = 0, k_min: int = 4, k_max: int = 8, seed: int = 42, n_boot: int = 20,
                     **model_kw) -> tuple[pd.DataFrame, PotentialClusters]:
     """The whole stage on the per-client frame: classes, features, clusters.
 

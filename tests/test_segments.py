@@ -244,9 +244,9 @@ def test_clusters_deterministic_k_in_range_and_ordered():
     m2, _ = _fit(df)
     assert m1.labels_.equals(m2.labels_)
     assert m1.names_ == m2.names_
-    assert 3 <= m1.k_ <= 8
+    assert m1.k_min <= m1.k_ <= m1.k_max
     assert set(m1.labels_.unique()) == set(range(m1.k_))
-    assert list(m1.scores_.index) == list(range(3, 9))
+    assert list(m1.scores_.index) == list(range(m1.k_min, m1.k_max + 1))
     # cluster 0 has the biggest mean wallet, then descending
     means = f["log_wallet"].groupby(m1.labels_.to_numpy()).mean()
     assert means.is_monotonic_decreasing
