@@ -6,10 +6,19 @@ Russian aliases), parses each column by its kind, validates the rows and returns
 canonical tables (see :mod:`kbanalysis.schema`), the quality findings of loading and exact row
 accounting (``read == used + rejected`` for every table).
 
-A row that cannot be used (a required value missing or unreadable, an unknown client …) is left
-out and listed in ``Case.issues`` with its spreadsheet row number; nothing is dropped silently.
-A problem that makes the whole case unusable (a missing required table or column, a file that is
-not a table) raises :class:`~kbanalysis.errors.UserError` with one clear message.
+A row that cannot be used (a required value missing or unreadable, an unknown client, a duplicate
+client_id, a probability outside 0–100 %, negative stock, a date before 1990 or in the future, a
+line with more fields than the header …) is left out and listed in ``Case.issues`` with its
+spreadsheet row number; nothing is dropped silently. Entirely blank lines are not rows.
+A problem that makes the whole case unusable raises :class:`~kbanalysis.errors.UserError` with one
+clear message naming the file, the column or row, and how to fix it: a missing required table or
+column, a file that is not a table (empty, binary, HTML, PDF, an old .xls, text named .xlsx), one
+column only (the delimiter), an encoding that cannot be made out (neither UTF-8, UTF-16 nor
+Windows-1251, and no KOI8-R / DOS-866 / Mac Cyrillic reading of the headers fits), no usable rows,
+sales of which none names a known client, fewer than two client cards.
+
+Reading is vectorised (the C CSV parser, pyarrow string kernels, no Python loop over rows): a CSV
+sales file loads at roughly ten seconds per million lines.
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -30,13 +39,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io as _io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from .errors import UserError
@@ -92,166 +103,473 @@ def empty_issues() -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # raw reading
 # --------------------------------------------------------------------------------------------
+#: Other formats people save under a table's name, and what to say about them.
+_OTHER_SUFFIXES = {
+    ".xls": "the old Excel 97-2003 format (.xls) is not read: open it in Excel and save it as .xlsx or CSV UTF-8",
+    ".xlsm": "save it from Excel as .xlsx (without macros) or CSV UTF-8",
+    ".xlsb": "the binary Excel format (.xlsb) is not read: save it from Excel as .xlsx or CSV UTF-8",
+    ".ods": "save it as .xlsx or CSV UTF-8",
+    ".txt": "rename it to .csv if it is a delimited text export",
+    ".tsv": "rename it to .csv (tab-delimited CSV files are read)",
+    ".json": "export the table as CSV, .xlsx or .parquet",
+    ".xml": "export the table as CSV, .xlsx or .parquet",
+    ".html": "open it in Excel and save it as .xlsx or CSV UTF-8",
+    ".htm": "open it in Excel and save it as .xlsx or CSV UTF-8",
+    ".zip": "unpack it first",
+    ".gz": "unpack it first",
+}
+
+
+def _table_files(case_dir: Path, name: str) -> tuple[list[Path], list[Path]]:
+    """Files of table ``name`` (stem matched case-insensitively): (readable formats, other formats)."""
+    ok, other = [], []
+    for p in sorted(case_dir.iterdir()):
+        if not p.is_file() or p.name.startswith((".", "~$")):
+            continue
+        stem, suffix = p.name.split(".", 1)[0].lower(), p.suffix.lower()
+        if stem != name:
+            continue
+        if suffix in FORMATS and p.name.lower() == f"{name}{suffix}":
+            ok.append(p)
+        else:
+            other.append(p)
+    return ok, other
+
+
 def find_table_file(case_dir: Path, name: str) -> Path | None:
     """The file of table ``name`` in the case folder; two formats of one table is an error."""
-    found = [p for p in (case_dir / f"{name}{ext}" for ext in FORMATS) if p.is_file()]
-    found += [p for p in case_dir.glob(f"{name}.*") if p.suffix.lower() in FORMATS and p not in found]
+    found, _ = _table_files(case_dir, name)
     if len(found) > 1:
         raise UserError(f"{case_dir}: table '{name}' is given twice ({', '.join(p.name for p in found)}); "
                         "keep one file per table")
     return found[0] if found else None
 
 
+def _missing_table_message(case_dir: Path, name: str) -> str:
+    _, other = _table_files(case_dir, name)
+    msg = (f"{case_dir}: the required table '{name}' is missing (expected {name}.csv, {name}.xlsx or "
+           f"{name}.parquet in the case folder)")
+    if other:
+        p = other[0]
+        hint = _OTHER_SUFFIXES.get(p.suffix.lower(), f"save it as {name}.csv, {name}.xlsx or {name}.parquet")
+        with open(p, "rb") as f:
+            head = f.read(2048)
+        low = head.lower().lstrip(b"\xef\xbb\xbf \t\r\n")
+        if low.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"<head", b"<meta")) or b"<html" in low:
+            hint = ("it is an HTML/XML page with an Excel name (as web systems export tables): open it in Excel and "
+                    "save it as .xlsx or CSV UTF-8")
+        elif head.startswith(b"PK\x03\x04") and p.suffix.lower() in (".xls", ".xlsm"):
+            hint = f"it is an .xlsx workbook with another name: rename it to {name}.xlsx"
+        elif head and b"\x00" not in head and _guess_encoding(head) and p.suffix.lower() in (".xls", ".txt", ".tsv"):
+            hint = f"it is a text table: rename it to {name}.csv"
+        msg += f". Found {p.name}: {hint}"
+    return msg
+
+
+def _utf16(head: bytes) -> str | None:
+    """UTF-16 by its byte order mark, or by the zero bytes of ASCII characters (no mark) in readable text."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = head[:4096]
+    if len(sample) < 16:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    ze, zo = even.count(0) / len(even), odd.count(0) / len(odd)
+    enc = "utf-16-le" if zo > 0.2 and ze < 0.02 else "utf-16-be" if ze > 0.2 and zo < 0.02 else None
+    if enc is None:
+        return None
+    text = _decode(sample[: len(sample) // 2 * 2], enc)
+    if not text or not any(ch in text for ch in "\n,;\t"):
+        return None
+    readable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    return enc if readable >= 0.98 * len(text) else None
+
+
+#: Magic numbers of files that are not tables.
+_MAGIC = ((b"%PDF", "a PDF document"), (b"\x1f\x8b", "a gzip archive"), (b"{\\rtf", "an RTF document"),
+          (b"Rar!", "a RAR archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"), (b"\x89PNG", "a PNG image"),
+          (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"), (b"PAR1", "a Parquet file"),
+          (b"SQLite format", "an SQLite database"))
+
+
+def _check_is_table(head: bytes, where: str) -> None:
+    """Raise a clear error when the first bytes of a file show that it is not a table at all."""
+    if not head.strip():
+        raise UserError(f"{where}: the file is empty; export the table again")
+    if _utf16(head):
+        return
+    low = head[:2048].lower().lstrip()
+    if low.startswith(b"\xef\xbb\xbf"):
+        low = low[3:].lstrip()
+    if low.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml", b"<head", b"<body", b"<meta")) \
+            or b"<html" in low[:512]:
+        raise UserError(f"{where}: this is an HTML/XML page saved under a table's name, not a table; "
+                        "open it in Excel and save it as .xlsx or CSV UTF-8")
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            fix = ("rename it to .parquet" if magic == b"PAR1" else "export the table as CSV UTF-8 or .xlsx")
+            raise UserError(f"{where}: this is {what}, not a table; {fix}")
+    if head.startswith(b"PK\x03\x04"):
+        raise UserError(f"{where}: this is an Excel/zip file with a .csv name; save it as CSV or rename it to .xlsx")
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise UserError(f"{where}: this is an old Excel 97-2003 (.xls) workbook with a .csv name; open it in Excel "
+                        "and save it as .xlsx or CSV UTF-8")
+    if b"\x00" in head[:4096]:
+        raise UserError(f"{where}: this is a binary file, not a table; export the table as CSV or XLSX")
+
+
+def _decode(head: bytes, enc: str) -> str | None:
+    """The sample decoded strictly (a multi-byte character cut at its end is allowed), or None."""
+    try:
+        return head.decode(enc)
+    except UnicodeDecodeError as e:
+        if enc.startswith(("utf-8", "utf-16")) and e.start >= len(head) - 4:
+            try:
+                return head[: e.start].decode(enc)
+            except UnicodeDecodeError:
+                return None
+        return None
+
+
 def detect_encoding(head: bytes, where: str) -> str:
-    """UTF-8 (with or without BOM) or Windows-1251.
+    """UTF-8 (with or without BOM), UTF-16 or Windows-1251.
 
     >>> detect_encoding("Дата;Сумма".encode("cp1251"), "x")
     'cp1251'
     >>> detect_encoding("\\ufeffДата".encode("utf-8"), "x")
     'utf-8-sig'
     """
+    enc = _guess_encoding(head)
+    if enc is None:
+        raise UserError(f"{where}: the encoding could not be detected (expected UTF-8 or Windows-1251); "
+                        "save the file as CSV UTF-8 from Excel")
+    return enc
+
+
+def _guess_encoding(head: bytes) -> str | None:
     if head.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    try:
-        head.decode("utf-8")
+    u16 = _utf16(head)
+    if u16:
+        return u16
+    if _decode(head, "utf-8") is not None:
         return "utf-8"
-    except UnicodeDecodeError as e:
-        # a multi-byte character cut at the end of the sample is still UTF-8
-        if e.start >= len(head) - 3:
-            try:
-                head[: e.start].decode("utf-8")
-                return "utf-8"
-            except UnicodeDecodeError:
-                pass
-    try:
-        head.decode("cp1251")
+    # not UTF-8 throughout, yet much UTF-8 Cyrillic: a file that mixes encodings (read as UTF-8, the rows
+    # with foreign bytes are marked); Windows-1251 text hardly ever makes such byte pairs
+    pairs = len(re.findall(rb"[\xd0\xd1][\x80-\xbf]", head))
+    if pairs and 2 * pairs >= 0.2 * (len(head) - len(head.translate(None, bytes(range(128))))):
+        return "utf-8"
+    if _decode(head, "cp1251") is not None:
         return "cp1251"
-    except UnicodeDecodeError:
-        raise UserError(f"{where}: the encoding could not be detected (expected UTF-8 or Windows-1251); "
-                        "save the file as CSV UTF-8 from Excel") from None
+    return None
 
 
-def _check_is_table(head: bytes, where: str) -> None:
-    if not head.strip():
-        raise UserError(f"{where}: the file is empty; export the table again")
-    low = head[:2048].lower().lstrip()
-    if low.startswith((b"<!doctype html", b"<html", b"<table", b"<?xml")) or b"<html" in low[:512]:
-        raise UserError(f"{where}: this is an HTML/XML page saved under a table's name, not a table; "
-                        "open it in Excel and save as CSV or XLSX")
-    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        raise UserError(f"{where}: this is an Excel/zip file with a .csv name; save it as CSV or rename it to .xlsx")
-    if b"\x00" in head[:4096]:
-        raise UserError(f"{where}: this is a binary file, not a table; export the table as CSV or XLSX")
+#: Encodings tried when the headers do not read in UTF-8 / Windows-1251 (old DOS, Unix and Mac exports).
+_OTHER_ENCODINGS = ("utf-8", "cp1251", "koi8-r", "cp866", "mac-cyrillic")
+_ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp1251": "Windows-1251", "koi8-r": "KOI8-R",
+                   "cp866": "DOS-866", "mac-cyrillic": "Mac Cyrillic", "utf-16": "UTF-16", "utf-16-le": "UTF-16",
+                   "utf-16-be": "UTF-16"}
+# signs of text decoded with the wrong code page: a replacement character; Windows-1251 symbols that
+# Russian text does not use (DOS-866 read as 1251); a quote, dash or bullet glued before a lower-case
+# letter (Mac Cyrillic capitals read as 1251); a Latin letter glued to a Cyrillic one (Latin-1 read as
+# 1251); a lower-case Cyrillic letter followed by two capitals (KOI8-R read as 1251)
+_LOWER, _UPPER = "\u0430-\u044f\u0451", "\u0410-\u042f\u0401"
+_GARBLED = re.compile(
+    "\ufffd"
+    "|[\u0402\u0403\u201a\u0453\u2020\u2021\u2030\u0409\u2039\u040a\u040c\u040b\u040f\u0452\u0459\u203a"
+    "\u045a\u045c\u045b\u045f\u0408\u00a4\u00a6\u00ac\u00b6\u0458\u0405\u0455]"
+    f"|[\u201e\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u2026\u20ac\u2030\u2122][{_LOWER}]"
+    f"|[A-Za-z][{_LOWER}]|[{_LOWER}][A-Za-z]|[{_LOWER}][{_UPPER}]{{2}}")
+
+
+def _garbled_words(text: str, limit: int = 5) -> list[str]:
+    """Words of ``text`` that look like mojibake (text decoded with the wrong code page)."""
+    out = []
+    for w in re.findall(r"\S+", text):
+        if not w.isascii() and _GARBLED.search(w):
+            out.append(w)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _looks_garbled(text: str) -> bool:
+    """Whether many non-ASCII words of ``text`` look like mojibake.
+
+    >>> _looks_garbled("Дата Сумма Контрагент ООО «Ромашка» №5")
+    False
+    >>> _looks_garbled("„ата Љод клиента ’оварнаЯ группа ‘умма")
+    True
+    >>> _looks_garbled("M\\u044cller Stra\\u00dfe Gr\\u044cn K\\u044chn")  # Latin-1 read as Windows-1251
+    True
+    """
+    words = [w for w in re.findall(r"\S+", text[:20000]) if not w.isascii()]
+    if not words:
+        return False
+    bad = sum(bool(_GARBLED.search(w)) for w in words)
+    return bad >= 2 and bad >= 0.2 * len(words)
+
+
+def _split_lines(text: str, full: bool) -> list[str]:
+    lines = re.split(r"\r\n|\r|\n", text)[:60]
+    if full and len(lines) > 1:
+        lines = lines[:-1]  # the last line of a cut sample may be partial
+    return lines
 
 
 def detect_delimiter(lines: list[str]) -> str:
-    """``,`` ``;`` or tab: the one that splits the sample into the most consistent columns.
+    """``,`` ``;`` tab or ``|``: the one that splits the sample into the most consistent columns.
 
     >>> detect_delimiter(["a;b;c", "1,5;2;3"])
     ';'
     """
-    best, best_score = ",", -1.0
+    return _sniff(lines, None, {})[0]
+
+
+def _sniff(lines: list[str], table: Table | None, mapping: dict) -> tuple[str, list[list[str]], int, int]:
+    """(delimiter, rows of the sample, index of the header row, header columns recognised).
+
+    The delimiter under which a header row names the most columns of ``table`` wins; then the one
+    that splits the sample into the most consistent columns (title lines above the header do not count).
+    """
+    best = None
+    best_score = None
     for d in (";", "\t", ",", "|"):
         try:
             rows = list(csv.reader(lines, delimiter=d))
         except csv.Error:
             continue
         widths = [len(r) for r in rows if any(x.strip() for x in r)]
-        if not widths:
+        multi = [w for w in widths if w >= 2]
+        if not multi:
             continue
-        mode = max(set(widths), key=widths.count)
-        if mode < 2:
-            continue
-        score = mode * widths.count(mode) / len(widths)
-        if score > best_score:
-            best, best_score = d, score
-    if best_score < 0:
-        return ","
+        mode = max(sorted(set(multi)), key=multi.count)
+        h, hits = _header_index(rows, table, mapping, mode)
+        score = (hits, mode * multi.count(mode) / len(widths))
+        if best_score is None or score > best_score:
+            best, best_score = (d, rows, h, hits), score
+    if best is None:
+        rows = list(csv.reader(lines, delimiter=",")) if lines else []
+        h, hits = _header_index(rows, table, mapping, 0)
+        return ",", rows, h, hits
     return best
 
 
-def _header_index(rows: list[list], table: Table, mapping: dict) -> int:
-    """Index of the header row among the first rows (title lines of 1C reports come before it)."""
-    best, best_hits = 0, -1
+def _header_index(rows: list[list], table: Table | None, mapping: dict, width: int = 0) -> tuple[int, int]:
+    """Index of the header row among the first rows (title lines of 1C reports come before it), its hits.
+
+    The row naming the most columns of ``table``; when none names any, the first row ``width`` wide.
+    """
+    best, best_hits = 0, 0
     for i, r in enumerate(rows[:30]):
-        hits = sum(_canonical_for(str(x), table, mapping) is not None for x in r if x is not None and str(x).strip())
+        if table is None:
+            break
+        hits = len({_canonical_for(str(x), table, mapping) for x in r if x is not None and str(x).strip()} - {None})
         if hits > best_hits:
             best, best_hits = i, hits
-    return best
+    if best_hits == 0 and width:
+        best = next((i for i, r in enumerate(rows[:30]) if len(r) == width), 0)
+    return best, best_hits
 
 
-def read_raw(path: Path, table: Table, mapping: dict) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read a file as strings (xlsx keeps dates and numbers); return the frame and spreadsheet row numbers."""
+@dataclass
+class RawInfo:
+    """What reading a file found out besides its cells."""
+
+    encoding: str = ""
+    delimiter: str = ""
+    garbled: bool = False
+    encoding_errors: bool = False  # undecodable bytes were replaced (a file mixing encodings)
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (row, detail) of lines that are not rows
+    notes: list[pd.DataFrame] = field(default_factory=list)  # findings about the whole file or a few rows
+
+
+def read_raw(path: Path, table: Table, mapping: dict) -> tuple[pd.DataFrame, np.ndarray, RawInfo]:
+    """Read a file as strings (xlsx keeps dates and numbers).
+
+    Returns the frame, the spreadsheet row number of each of its rows and what reading found out
+    (lines with more fields than the header are not in the frame: they are in ``RawInfo.bad_rows``).
+    """
     where = path.name
     suffix = path.suffix.lower()
+    info = RawInfo()
     if suffix == ".parquet":
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head != b"PAR1":
+            with open(path, "rb") as f:
+                _check_is_table(f.read(1 << 16), where)
+            raise UserError(f"{where}: not a Parquet file; export the table again as .parquet, .xlsx or CSV")
         try:
             df = pd.read_parquet(path)
         except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
-            raise UserError(f"{where}: not a readable Parquet file ({e.__class__.__name__})") from None
-        return df, np.arange(2, len(df) + 2)
+            raise UserError(f"{where}: not a readable Parquet file ({e.__class__.__name__}: {e})") from None
+        df.columns = _dedupe([str(c).strip() for c in df.columns])
+        return df, np.arange(2, len(df) + 2), info
     if suffix == ".xlsx":
-        head = path.read_bytes()[:8]
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+        if head.startswith(b"\xd0\xcf\x11\xe0"):
+            raise UserError(f"{where}: this is an old Excel 97-2003 workbook (.xls) or a password-protected one "
+                            "under an .xlsx name; open it in Excel and save it as .xlsx (without a password) "
+                            "or CSV UTF-8")
         if not head.startswith(b"PK"):
-            _check_is_table(path.read_bytes()[:65536], where)
-            raise UserError(f"{where}: not an Excel .xlsx file; save it from Excel as .xlsx or .csv")
+            _check_is_table(head, where)
+            raise UserError(f"{where}: not an Excel .xlsx file (it looks like a text file); rename it to .csv or "
+                            "save it from Excel as .xlsx")
         try:
             raw = pd.read_excel(path, header=None, dtype=object, engine="openpyxl")
         except Exception as e:  # noqa: BLE001
-            raise UserError(f"{where}: the Excel file could not be read ({e.__class__.__name__}: {e})") from None
+            raise UserError(f"{where}: the Excel file could not be read ({e.__class__.__name__}: {e}); "
+                            "open it in Excel and save it again as .xlsx") from None
         if raw.empty:
-            raise UserError(f"{where}: the first sheet is empty")
+            raise UserError(f"{where}: the first sheet is empty; put the table on the first sheet")
         rows = raw.head(30).values.tolist()
-        h = _header_index(rows, table, mapping)
+        h, hits = _header_index(rows, table, mapping)
+        if hits == 0:  # nothing recognised: the first row with two cells filled (title rows have one)
+            filled = raw.head(30).notna().sum(axis=1).to_numpy()
+            h = int(np.argmax(filled >= 2)) if (filled >= 2).any() else 0
         header = [str(x).strip() if x is not None and not (isinstance(x, float) and np.isnan(x)) else f"col{i}"
                   for i, x in enumerate(raw.iloc[h].tolist())]
         df = raw.iloc[h + 1:].reset_index(drop=True)
         df.columns = _dedupe(header)
-        return df, np.arange(h + 2, h + 2 + len(df))
+        return df, np.arange(h + 2, h + 2 + len(df)), info
     # csv and anything else that claims to be text
     with open(path, "rb") as f:
         head = f.read(1 << 16)
     _check_is_table(head, where)
-    enc = detect_encoding(head, where)
-    text_head = head.decode(enc, errors="ignore")
-    lines = text_head.splitlines()[:50]
-    if len(head) == 1 << 16 and len(lines) > 1:
-        lines = lines[:-1]
-    sep = detect_delimiter(lines)
-    sample = list(csv.reader(lines, delimiter=sep))
-    h = _header_index(sample, table, mapping)
-    width = len(sample[h]) if sample else 0
-    bad_lines: list[int] = []
+    full = len(head) == 1 << 16
+    need = len(table.required)
+    enc = _guess_encoding(head)
+    text = (_decode(head, enc) or head.decode(enc, errors="replace")) if enc else \
+        head.decode("cp1251", errors="replace")
+    sep, sample, h, hits = _sniff(_split_lines(text, full), table, mapping)
+    if enc is None or hits < need:  # the headers do not read: another code page?
+        for alt in _OTHER_ENCODINGS:
+            alt_text = _decode(head, alt) if alt != enc else None
+            if alt_text is None:
+                continue
+            s2 = _sniff(_split_lines(alt_text, full), table, mapping)
+            if s2[3] >= need and s2[3] > hits:
+                enc, text, (sep, sample, h, hits) = alt, alt_text, s2
+                break
+    if enc is None:
+        shown = ", ".join(repr(w) for w in _garbled_words(text, 3))
+        raise UserError(f"{where}: the encoding could not be detected: the file is neither UTF-8 nor Windows-1251"
+                        f"{' (it reads as ' + shown + ')' if shown else ''}; open it in Excel and save it as "
+                        "CSV UTF-8")
+    info.encoding, info.delimiter = enc, sep
+    info.garbled = _looks_garbled(text)
+    header = [x.strip().lstrip("\ufeff").strip() for x in sample[h]] if len(sample) > h else []
+    if len(header) < 2:
+        first = header[0] if header else ""
+        raise UserError(f"{where}: only one column was found (header {first[:80]!r}); the columns must be "
+                        "separated by ',', ';' or tab. Export the table again as CSV (or check that this is the "
+                        f"right file){_encoding_hint(info, [first])}")
+    width = len(header)
+    # room for the widest line of the sample: a wider first line would otherwise turn into an index
+    extra = max([len(r) for r in sample[h + 1:]] + [width]) - width
+    names = _dedupe([x or f"col{i}" for i, x in enumerate(header)])
+    spare = [f"\x00extra{i}" for i in range(extra)]
+    df, bad = _read_csv(path, where, table.name, enc, sep, h, head.isascii(), info, names + spare)
+    rows = np.arange(h + 2, h + 2 + len(df) + len(bad), dtype=np.int64)
+    if bad:
+        rows = rows[~np.isin(rows, [r for r, _ in bad])]
+        if len(rows) != len(df):  # line numbers of the parser's warnings not as expected: keep the order
+            rows = np.arange(h + 2, h + 2 + len(df), dtype=np.int64)
+    if spare:  # lines wider than the header with something in the extra fields are not rows
+        fields = np.zeros(len(df), dtype=np.int64)
+        for i, c in enumerate(spare):
+            fields = np.where(df[c].to_numpy(dtype=object, na_value="") != "", width + i + 1, fields)
+        wide = fields > 0
+        if wide.any():
+            bad = sorted(bad + list(zip(rows[wide].tolist(), fields[wide].tolist())))
+            df, rows = df.loc[~wide].reset_index(drop=True), rows[~wide]
+        df = df.drop(columns=spare)
+    info.bad_rows = [(r, f"the line has {saw} fields but the header has {width} (a stray "
+                      f"{_SEP_NAMES.get(sep, sep)} in a cell?); the row is left out") for r, saw in bad]
+    if info.encoding_errors:
+        _mark_undecodable_rows(df, rows, table.name, where, info)
+    return df, rows, info
 
-    def on_bad(line: list[str]):
-        bad_lines.append(1)
-        fixed = (line + [""] * width)[:width]
-        fixed[0] = "\x00BADLINE\x00" + (fixed[0] or "")
-        return fixed
 
-    kw = dict(sep=sep, dtype=str, keep_default_na=False, na_filter=False, skiprows=h, skip_blank_lines=False,
-              encoding="utf-8" if enc == "utf-8-sig" else enc, quotechar='"')
-    try:
+def _mark_undecodable_rows(df: pd.DataFrame, rows: np.ndarray, name: str, where: str, info: RawInfo) -> None:
+    """Rows holding bytes the file's encoding cannot decode: a few are listed, many stop the run."""
+    hit = np.zeros(len(df), dtype=bool)
+    for c in df.columns:
+        hit |= df[c].astype("string").str.contains("\ufffd", regex=False).fillna(False).to_numpy(dtype=bool)
+    n = int(hit.sum())
+    if not n:
+        return
+    if n > max(0.05 * len(df), 20):
+        raise UserError(f"{where}: {n:,} rows (the first is row {int(rows[hit][0])}) are not in "
+                        f"{_ENCODING_NAMES.get(info.encoding, info.encoding)} like the rest of the file: the file "
+                        "mixes encodings; export it again as CSV UTF-8")
+    info.notes.append(issue_frame(name, rows[hit], None, "bad_value",
+                                  f"the row has bytes that are not {_ENCODING_NAMES.get(info.encoding, info.encoding)} "
+                                  "(the file mixes encodings); its text shows \ufffd where they were"))
+
+
+_SEP_NAMES = {";": "';'", ",": "','", "\t": "tab", "|": "'|'"}
+
+
+def _encoding_hint(info: RawInfo, headers) -> str:
+    """A sentence on the encoding when the headers (or the text) look like mojibake."""
+    shown = _garbled_words(" ".join(str(x) for x in headers), 3)
+    if not (info.garbled or shown):
+        return ""
+    name = _ENCODING_NAMES.get(info.encoding, info.encoding)
+    ex = f" (e.g. {', '.join(repr(w) for w in shown)})" if shown else ""
+    return (f". The text looks garbled{ex}: the file was read as {name}, but it is probably in another encoding; "
+            "open it in Excel and save it as CSV UTF-8")
+
+
+def _read_csv(path: Path, where: str, name: str, enc: str, sep: str, h: int, head_ascii: bool,
+              info: RawInfo, names: list[str]) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
+    """The lines under the header as strings (C parser); lines with too many fields come back separately
+    as (spreadsheet row, fields)."""
+    kw = dict(sep=sep, dtype=str, keep_default_na=False, na_filter=False, skiprows=h + 1, header=None, names=names,
+              index_col=False, skip_blank_lines=False, encoding="utf-8" if enc == "utf-8-sig" else enc,
+              quotechar='"', engine="c", on_bad_lines="warn")
+    while True:
         try:
-            df = pd.read_csv(path, engine="c", on_bad_lines="error", **kw)
-        except pd.errors.ParserError:
-            df = pd.read_csv(path, engine="python", on_bad_lines=on_bad, **kw)
-    except UnicodeDecodeError:
-        raise UserError(f"{where}: mixed or unknown encoding (not UTF-8 nor Windows-1251 throughout); "
-                        "save it as CSV UTF-8") from None
-    except (pd.errors.ParserError, csv.Error, ValueError) as e:
-        raise UserError(f"{where}: not a readable CSV table ({e})") from None
-    except pd.errors.EmptyDataError:
-        raise UserError(f"{where}: the file has no rows") from None
-    if enc == "utf-8-sig" and len(df.columns):
-        df = df.rename(columns={df.columns[0]: str(df.columns[0]).lstrip("\ufeff")})
-    df.columns = _dedupe([str(c).strip() for c in df.columns])
-    if df.shape[1] < 2:
-        raise UserError(f"{where}: only one column was found (delimiter '{sep}'); the file must be separated by "
-                        "',', ';' or tab")
-    return df, np.arange(h + 2, h + 2 + len(df))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                df = pd.read_csv(path, **kw)
+            break
+        except UnicodeDecodeError:
+            if kw["encoding"] == "utf-8" and head_ascii:
+                kw["encoding"] = "cp1251"  # plain ASCII at the top, Windows-1251 further down
+                info.encoding = "cp1251"
+                continue
+            if kw.get("encoding_errors") != "replace":
+                kw["encoding_errors"] = "replace"  # mixed encodings: rows with undecodable bytes are marked
+                continue
+            raise UserError(f"{where}: the encoding could not be detected (expected UTF-8 or Windows-1251); "
+                            "save it as CSV UTF-8") from None
+        except pd.errors.EmptyDataError:
+            raise UserError(f"{where}: the file has no table (no header row); export the table again") from None
+        except pd.errors.ParserError as e:
+            m = re.search(r"EOF inside string starting at row (\d+)", str(e))
+            if m and kw.get("quoting") != csv.QUOTE_NONE:
+                kw["quoting"] = csv.QUOTE_NONE  # an unclosed quote: read quotes as ordinary characters
+                row = int(m.group(1)) + 1  # the parser counts lines from 0, skipped ones included
+                info.notes.append(issue_frame(
+                    name, [row], None, "bad_value",
+                    "a quote \" opened in this row is never closed; the file was read with quotes as ordinary "
+                    "characters (cells quoted because they hold the delimiter may be split: see the rows listed)"))
+                continue
+            raise UserError(f"{where}: not a readable CSV table ({str(e).strip()}); export it again as CSV "
+                            "UTF-8") from None
+        except (csv.Error, ValueError) as e:
+            raise UserError(f"{where}: not a readable CSV table ({e}); export it again as CSV UTF-8") from None
+    info.encoding_errors = kw.get("encoding_errors") == "replace"
+    bad = []
+    for w in caught:
+        for m in re.finditer(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)", str(w.message)):
+            bad.append((int(m.group(1)), int(m.group(3))))
+    bad.sort()
+    return df, bad
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -285,11 +603,11 @@ def _canonical_for(header: str, table: Table, mapping: dict) -> str | None:
     return None
 
 
-def map_headers(df: pd.DataFrame, table: Table, mapping: dict, where: str) -> pd.DataFrame:
+def map_headers(df: pd.DataFrame, table: Table, mapping: dict, where: str,
+                info: RawInfo | None = None) -> pd.DataFrame:
     """Rename source headers to canonical names; raise naming the missing required columns."""
     rename: dict[str, str] = {}
     taken: set[str] = set()
-    # exact canonical names first, then mapping, then aliases
     for src in df.columns:
         dst = _canonical_for(str(src), table, mapping)
         if dst and dst not in taken:
@@ -297,10 +615,19 @@ def map_headers(df: pd.DataFrame, table: Table, mapping: dict, where: str) -> pd
             taken.add(dst)
     missing = [c for c in table.required if c not in taken]
     if missing:
-        hint = ", ".join(f"'{c}'" for c in df.columns[:20])
+        found = [str(c) for c in df.columns]
+        shown = ", ".join(repr(c) for c in found[:20]) + (" …" if len(found) > 20 else "")
+        what = (f"required column {missing[0]!r} is missing" if len(missing) == 1 else
+                f"required columns {', '.join(repr(m) for m in missing)} are missing")
+        hint = _encoding_hint(info, found) if info is not None and info.encoding else ""
+        if not hint and info is not None and info.delimiter:
+            glued = [c for c in found if any(d in c for d in (";", "\t", ",", "|") if d != info.delimiter)]
+            if glued and len(found) <= 3:
+                hint = (f". The header was split by {_SEP_NAMES.get(info.delimiter, info.delimiter)}, but "
+                        f"{glued[0][:60]!r} still holds other separators: the delimiter may be wrong")
         raise UserError(
-            f"{where}: required column {', '.join(repr(m) for m in missing)} is missing. Columns found: {hint}. "
-            f"Rename the column or map it in mapping.yaml as {{{table.name}: {{'source header': {missing[0]}}}}}")
+            f"{where}: {what} (table {table.name}). Columns found: {shown}{hint}. Rename the column in the file "
+            f"or map it in mapping.yaml as {{{table.name}: {{'source header': {missing[0]}}}}}")
     keep = list(rename)
     if table.extra_numeric:  # client-card drivers: any other column, parsed later if numeric
         keep += [c for c in df.columns if c not in rename]
@@ -311,15 +638,33 @@ def map_headers(df: pd.DataFrame, table: Table, mapping: dict, where: str) -> pd
 # --------------------------------------------------------------------------------------------
 # parsing of values
 # --------------------------------------------------------------------------------------------
-_SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
-_CURRENCY = re.compile(r"(руб\.?|р\.|₽|rub|usd|eur|\$|€|£)", re.I)
+# Patterns are plain strings (not compiled) so that pandas runs them in pyarrow (RE2) on Arrow-backed text.
+#: thousands separators: every kind of space (as Python's \\s, spelt out for RE2) and the apostrophe
+_SPACES = "[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x1c-\x1f\x85']"
+_CURRENCY = "(?i)(руб\\.?|р\\.|₽|rub|usd|eur|\\$|€|£)"
+_PLAIN_NUMBER = "^[-+]?(?:[0-9]+\\.?[0-9]*|\\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
 
 
 def _strings(s: pd.Series) -> pd.Series:
     """Values as stripped strings, missing as ''."""
     if s.dtype == object:
-        s = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+        kind = pd.api.types.infer_dtype(s, skipna=True)
+        if kind not in ("string", "empty"):
+            s = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     return s.astype("string").fillna("").str.strip()
+
+
+def _to_float(t: pd.Series) -> pd.Series:
+    """Plain numbers (``-1234.5``, ``1e3``) as float64, correctly rounded; anything else NaN."""
+    arr = pa.array(t.array) if hasattr(t.array, "__arrow_array__") else pa.array(t.to_numpy(object), pa.string())
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    ok = pc.match_substring_regex(arr, _PLAIN_NUMBER)
+    clean = pc.replace_substring_regex(pc.if_else(ok, arr, pa.scalar(None, arr.type)), pattern="^[+]",
+                                       replacement="")
+    vals = pc.cast(clean, pa.float64())
+    out = vals.to_numpy(zero_copy_only=False) if isinstance(vals, pa.Array) else vals.to_numpy()
+    return pd.Series(np.asarray(out, dtype="float64"), index=t.index)
 
 
 def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -335,25 +680,30 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         v = pd.to_numeric(s, errors="coerce").astype("float64")
         return v, pd.Series(False, index=s.index)
     raw = _strings(s)
-    t = raw.str.replace(_SPACES, "", regex=True).str.replace(_CURRENCY, "", regex=True).str.rstrip("%")
+    t = raw.str.replace(_SPACES, "", regex=True)
+    t = t.str.replace(_CURRENCY, "", regex=True).str.rstrip("%")
     neg = t.str.startswith("(") & t.str.endswith(")")
-    t = t.where(~neg, "-" + t.str.strip("()"))
+    if neg.any():
+        t = t.where(~neg, "-" + t.str.strip("()"))
     t = t.str.replace("\u2212", "-", regex=False)
     has_c, has_d = t.str.contains(",", regex=False), t.str.contains(".", regex=False)
     both = has_c & has_d
-    comma_last = t.str.rfind(",") > t.str.rfind(".")
-    # both separators: the last one is the decimal separator
-    t = t.where(~(both & comma_last), t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
-    t = t.where(~(both & ~comma_last), t.str.replace(",", "", regex=False))
+    if both.any():  # both separators: the last one is the decimal separator
+        comma_last = t.str.contains(",[^.]*$", regex=True)
+        t = t.where(~(both & comma_last), t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+        t = t.where(~(both & ~comma_last), t.str.replace(",", "", regex=False))
     only_c = has_c & ~has_d
-    many_c = t.str.count(r",") > 1
-    grouped_c = t.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+")
-    t = t.where(~(only_c & many_c & grouped_c), t.str.replace(",", "", regex=False))  # 1,234,567 (12,3,4 stays bad)
-    t = t.where(~(only_c & ~many_c), t.str.replace(",", ".", regex=False))  # 12,5
-    grouped_d = t.str.fullmatch(r"[-+]?\d{1,3}(\.\d{3})+")
-    t = t.where(~(has_d & ~has_c & (t.str.count(r"\.") > 1) & grouped_d), t.str.replace(".", "", regex=False))
-    empty = t.isin(["", "-", "—", "–"])
-    v = pd.to_numeric(t.where(~empty, None), errors="coerce").astype("float64")
+    if only_c.any():
+        many_c = t.str.count(",") > 1
+        grouped_c = t.str.contains("^[-+]?[0-9]{1,3}(?:,[0-9]{3})+$", regex=True)
+        t = t.where(~(only_c & many_c & grouped_c), t.str.replace(",", "", regex=False))  # 1,234,567 (12,3,4 stays bad)
+        t = t.where(~(only_c & ~many_c), t.str.replace(",", ".", regex=False))  # 12,5
+    many_d = has_d & ~has_c & (t.str.count("\\.") > 1)
+    if many_d.any():
+        grouped_d = t.str.contains("^[-+]?[0-9]{1,3}(?:\\.[0-9]{3})+$", regex=True)
+        t = t.where(~(many_d & grouped_d), t.str.replace(".", "", regex=False))
+    empty = (raw == "") | t.isin(["-", "—", "–"])  # blank, or a dash for nothing ("- руб.")
+    v = _to_float(t.where(~empty, ""))
     bad = v.isna() & ~empty
     return v, bad.astype(bool)
 
@@ -373,10 +723,16 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         v = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         return v.astype("datetime64[ns]").dt.normalize(), pd.Series(False, index=s.index)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-    if s.dtype == object:  # xlsx cells: datetime objects and numbers mixed with text
-        is_dt = s.map(lambda x: isinstance(x, (pd.Timestamp, np.datetime64)) or hasattr(x, "year"))
-        if is_dt.any():
-            out[is_dt] = pd.to_datetime(s[is_dt], errors="coerce").astype("datetime64[ns]")
+    if s.dtype == object:  # xlsx cells: datetime objects and numbers mixed with text; parquet date32
+        kind = pd.api.types.infer_dtype(s, skipna=True)
+        if kind in ("date", "datetime", "datetime64"):
+            v = pd.to_datetime(s, errors="coerce")
+            v = v.dt.tz_localize(None) if getattr(v.dt, "tz", None) is not None else v
+            return v.astype("datetime64[ns]").dt.normalize(), pd.Series(False, index=s.index)
+        if kind not in ("string", "empty", "integer", "floating", "mixed-integer-float"):
+            is_dt = s.map(lambda x: isinstance(x, (pd.Timestamp, np.datetime64)) or hasattr(x, "year"))
+            if is_dt.any():
+                out[is_dt] = pd.to_datetime(s[is_dt], errors="coerce").astype("datetime64[ns]")
     raw = _strings(s)
     todo = out.isna() & (raw != "")
     for fmt in _DATE_FORMATS:
@@ -442,12 +798,19 @@ def parse_months(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"), bad.astype(bool)
 
 
+_WHITESPACE_RUN = "[" + _SPACES[1:-2] + "]+"  # the spaces of _SPACES without the apostrophe
+
+
 def parse_text(s: pd.Series, *, is_id: bool = False) -> pd.Series:
-    """Text stripped; empty -> <NA>; identifiers exported as floats (``17850.0``) lose the ``.0``."""
+    """Text stripped; empty -> <NA>; identifiers exported as floats (``17850.0``) lose the ``.0``.
+
+    >>> parse_text(pd.Series(["  ООО  «Ива» ", "", "17850.0"]), is_id=True).tolist()
+    ['ООО «Ива»', <NA>, '17850']
+    """
     t = _strings(s)
     if is_id:
-        t = t.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    t = t.str.replace(r"\s+", " ", regex=True)
+        t = t.str.replace("^([0-9]+)[.]0+$", "\\1", regex=True)
+    t = t.str.replace(_WHITESPACE_RUN, " ", regex=True)
     return t.mask(t == "", pd.NA).astype("string")
 
 
@@ -464,27 +827,26 @@ def _normalise_choice(s: pd.Series, choices: dict[str, tuple[str, ...]]) -> tupl
 
 
 def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
-                drivers_wanted: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+                drivers_wanted: list[str] | None = None,
+                bad_rows: list[tuple[int, str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Parse a mapped raw frame into the canonical table; return (usable rows, findings, rows read).
 
-    Entirely blank lines are not rows of data: they are neither read nor rejected.
+    Entirely blank lines are not rows of data: they are neither read nor rejected. ``bad_rows``
+    (spreadsheet row, detail) are lines the reader could not split into the header's columns: they
+    count as read and rejected.
     """
     name = table.name
     issues = []
+    bad_rows = list(bad_rows or [])
     out = pd.DataFrame(index=df.index)
-    out["_row"] = rows.astype("int64")
+    out["_row"] = np.asarray(rows).astype("int64")
+    rows = out["_row"].to_numpy()
     reject = pd.Series(False, index=df.index)
-    badline = pd.Series(False, index=df.index)
-    if len(df.columns):
-        first = _strings(df.iloc[:, 0]) if df.dtypes.iloc[0] == object or df.dtypes.iloc[0] == "string" else None
-        if first is not None:
-            badline = first.str.startswith("\x00BADLINE\x00")
-            if badline.any():
-                df = df.copy()
-                df.iloc[:, 0] = first.str.replace("\x00BADLINE\x00", "", regex=False)
     # rows that are entirely empty are not data rows (blank lines of an export)
-    blank = df.apply(lambda c: _strings(c) == "").all(axis=1) if len(df.columns) else pd.Series(True, index=df.index)
-    cid_for = None
+    blank = pd.Series(True, index=df.index)
+    for c in df.columns:
+        blank &= _strings(df[c]) == ""
+    today = pd.Timestamp.today().normalize()
 
     for col in table.columns:
         if col.name not in df.columns:
@@ -496,6 +858,7 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
                 out[col.name] = pd.Series(pd.NA, index=df.index, dtype="string")
             continue
         src = df[col.name]
+        wrong = pd.Series(False, index=df.index)
         if col.kind == "text":
             v = parse_text(src, is_id=col.name in ("client_id", "deal_id"))
             bad = pd.Series(False, index=df.index)
@@ -505,20 +868,31 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
             v, bad = parse_numbers(src)
             pct = _strings(src).str.endswith("%") if not pd.api.types.is_numeric_dtype(src) else \
                 pd.Series(False, index=src.index)
-            if (v > 1).any() or pct.any():
+            # percent when a value is written with % or most values are above 1; 150 or -5 are wrong either way
+            nonzero = v.abs()[v.notna() & (v != 0)]
+            if pct.any() or (len(nonzero) and nonzero.median() > 1):
                 v = v / 100.0
-            out_of = v.notna() & ((v < 0) | (v > 1))
-            if out_of.any():
-                issues.append(issue_frame(name, rows[out_of.to_numpy()], None, "bad_probability",
-                                          [f"{col.name} {x!r} is outside 0–100 %" for x in _strings(src)[out_of]]))
-                reject |= out_of
+            wrong = v.notna() & ((v < 0) | (v > 1))
+            if wrong.any():
+                issues.append(issue_frame(name, rows[wrong.to_numpy()], None, "bad_probability",
+                                          [f"{col.name} \"{x}\" is outside 0–100 %; the row is left out"
+                                           for x in _strings(src)[wrong]]))
+                reject |= wrong
         elif col.kind == "date":
             v, bad = parse_dates(src)
-            wrong = v.notna() & ((v < EARLIEST) | (v > pd.Timestamp.today().normalize() + pd.Timedelta(days=1)))
+            early = v.notna() & (v < EARLIEST)
+            late = v.notna() & (v > today + pd.Timedelta(days=1))
+            fate = "the row is left out" if col.required else "the value is ignored"
+            if early.any():
+                issues.append(issue_frame(name, rows[early.to_numpy()], None, "bad_date",
+                                          [f"{col.name} \"{x}\" is before 1990: check the year; {fate}"
+                                           for x in _strings(src)[early]]))
+            if late.any():
+                issues.append(issue_frame(name, rows[late.to_numpy()], None, "future_date",
+                                          [f"{col.name} \"{x}\" is in the future (after {today.date()}): check the "
+                                           f"year; {fate}" for x in _strings(src)[late]]))
+            wrong = early | late
             if wrong.any():
-                issues.append(issue_frame(name, rows[wrong.to_numpy()], None, "bad_date",
-                                          [f"{col.name} {str(x.date())} is in the future or before 1990"
-                                           for x in v[wrong]]))
                 if col.required:
                     reject |= wrong
                 v = v.mask(wrong)
@@ -534,10 +908,8 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
             if col.required:
                 reject |= bad
         out[col.name] = v
-        if col.required:
-            miss = v.isna() & ~bad & ~blank
-            if col.name == "probability":
-                miss = pd.Series(False, index=df.index)
+        if col.required and col.name != "probability":
+            miss = v.isna() & ~bad & ~wrong & ~blank
             if miss.any():
                 issues.append(issue_frame(name, rows[miss.to_numpy()], None, "missing_value",
                                           f"required {col.name} is empty"))
@@ -559,23 +931,18 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
                 out[c] = v
                 drivers.append(c)
 
-    if badline.any():
-        issues.append(issue_frame(name, rows[badline.to_numpy()], None, "bad_value",
-                                  "the line has a different number of fields than the header"))
-        reject |= badline
+    if bad_rows:
+        issues.append(issue_frame(name, [r for r, _ in bad_rows], None, "bad_value", [d for _, d in bad_rows]))
 
     out = out.loc[~blank]
     reject = reject.loc[~blank]
-    # client ids in findings
-    if "client_id" in out.columns:
-        cid_for = pd.Series(out["client_id"].to_numpy(), index=out["_row"].to_numpy())
     good = out.loc[~reject].reset_index(drop=True)
     found = pd.concat(issues, ignore_index=True) if issues else empty_issues()
-    if cid_for is not None and len(found):
-        found["client_id"] = found["row"].map(lambda r: cid_for.get(r, pd.NA) if not pd.isna(r) else pd.NA).astype(
-            "string")
+    if "client_id" in out.columns and len(found):  # the card each finding is about
+        cid_for = pd.Series(out["client_id"].to_numpy(), index=out["_row"].to_numpy())
+        found["client_id"] = found["row"].astype("float64").map(cid_for).astype("string")
     good.attrs["drivers"] = drivers
-    return good, found, int((~blank).sum())
+    return good, found, int((~blank).sum()) + len(bad_rows)
 
 
 def _finish_table(name: str, df: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -600,7 +967,8 @@ def _finish_table(name: str, df: pd.DataFrame, where: str) -> tuple[pd.DataFrame
         st, bad = _normalise_choice(df["status"], DEAL_STATUS)
         if bad.any():
             issues.append(issue_frame(name, df.loc[bad, "_row"], df.loc[bad, "client_id"], "bad_value",
-                                      [f"status \"{x}\" is not open/won/lost" for x in df.loc[bad, "status"]]))
+                                      [f"status \"{x}\" is not open/won/lost; the row is left out"
+                                       for x in df.loc[bad, "status"]]))
             drop |= bad
         df["status"] = st.astype("string")
         nop = (df["status"] == "open") & df["probability"].isna()
@@ -618,7 +986,10 @@ def _finish_table(name: str, df: pd.DataFrame, where: str) -> tuple[pd.DataFrame
         neg = (df["on_hand"] < 0) | (df["incoming"].fillna(0) < 0)
         if neg.any():
             issues.append(issue_frame(name, df.loc[neg, "_row"], None, "negative_stock",
-                                      [f"stock of {g} is negative" for g in df.loc[neg, "product_group"]]))
+                                      [f"stock of {g} is negative (on_hand {a:g}, incoming {b:g}); the row is left "
+                                       "out: check the warehouse export" for g, a, b in
+                                       zip(df.loc[neg, "product_group"], df.loc[neg, "on_hand"],
+                                           df.loc[neg, "incoming"].fillna(0))]))
             drop |= neg
         df["incoming"] = df["incoming"].fillna(0.0)
     out = df.loc[~drop].reset_index(drop=True)
@@ -645,7 +1016,13 @@ def read_mapping(case_dir: Path) -> dict:
     unknown = [t for t in m if t not in TABLES]
     if unknown:
         raise UserError(f"{p.name}: unknown table {unknown[0]!r}; tables are {', '.join(TABLES)}")
-    return {t: {str(k): str(v) for k, v in cols.items()} for t, cols in m.items()}
+    out = {t: {str(k): str(v) for k, v in (cols or {}).items()} for t, cols in m.items()}
+    for t, cols in out.items():
+        for src, dst in cols.items():
+            if dst not in TABLES[t].names and not TABLES[t].extra_numeric:
+                raise UserError(f"{p.name}: {t}: {src!r} is mapped to {dst!r}, which is not a column of {t} "
+                                f"(columns: {', '.join(TABLES[t].names)})")
+    return out
 
 
 def file_hash(path: Path) -> str:
@@ -661,11 +1038,20 @@ def load_table(path: Path, name: str, mapping: dict | None = None,
     """Load one table file: (usable canonical rows, findings, rows read)."""
     table = TABLES[name]
     mapping = mapping or {}
-    raw, rows = read_raw(path, table, mapping)
-    mapped = map_headers(raw, table, mapping, path.name)
-    good, issues, n_read = parse_table(mapped, rows, table, path.name, drivers)
+    raw, rows, info = read_raw(path, table, mapping)
+    mapped = map_headers(raw, table, mapping, path.name, info)
+    good, issues, n_read = parse_table(mapped, rows, table, path.name, drivers, info.bad_rows)
     good, more = _finish_table(name, good, path.name)
-    issues = pd.concat([issues, more], ignore_index=True) if len(more) else issues
+    notes = list(info.notes)
+    if info.garbled:
+        shown = ", ".join(repr(w) for w in _garbled_words(" ".join(
+            str(x) for c in raw.columns[:30] for x in raw[c].head(200).tolist()), 3))
+        notes.append(issue_frame(name, [pd.NA], None, "bad_value",
+                                 f"the text of {path.name} looks garbled{' (e.g. ' + shown + ')' if shown else ''}: "
+                                 f"it was read as {_ENCODING_NAMES.get(info.encoding, info.encoding)} but is probably "
+                                 "in another encoding; names may be wrong: save the file as CSV UTF-8"))
+    parts = [x for x in (issues, more, *notes) if len(x)]
+    issues = pd.concat(parts, ignore_index=True) if parts else empty_issues()
     return good, issues, n_read
 
 
@@ -685,8 +1071,7 @@ def load_case(case_dir, drivers: list[str] | None = None) -> Case:
         path = find_table_file(case_dir, name)
         if path is None:
             if table.required_table:
-                raise UserError(f"{case_dir}: the required table '{name}' is missing (expected {name}.csv, "
-                                f"{name}.xlsx or {name}.parquet)")
+                raise UserError(_missing_table_message(case_dir, name))
             continue
         df, found, n_read = load_table(path, name, mapping.get(name), drivers)
         if name == "clients":
@@ -697,11 +1082,16 @@ def load_case(case_dir, drivers: list[str] | None = None) -> Case:
         issues.append(found)
         counts[name] = {"read": n_read, "used": len(df), "rejected": n_read - len(df)}
         if name in ("clients", "sales") and len(df) == 0:
-            raise UserError(f"{path.name}: no usable rows ({n_read} read, all rejected: see the first problems: "
-                            + "; ".join(f"row {r}: {d}" for r, d in found[["row", "detail"]].head(3).itertuples(
-                                index=False)) + ")")
-    if (case_dir / "mapping.yaml").exists():
-        hashes["mapping.yaml"] = file_hash(case_dir / "mapping.yaml")
+            if n_read == 0:
+                raise UserError(f"{path.name}: the table has a header but no data rows; export it again with its "
+                                "rows")
+            first = found.dropna(subset=["row"]).head(3)
+            raise UserError(f"{path.name}: no usable rows ({n_read} read, all rejected). The first problems: "
+                            + "; ".join(f"row {r}: {d}" for r, d in first[["row", "detail"]].itertuples(index=False))
+                            + ". Fix them in the file (every problem is listed by kbanalysis validate)")
+    for m in ("mapping.yaml", "mapping.yml"):
+        if (case_dir / m).exists():
+            hashes[m] = file_hash(case_dir / m)
 
     # references to clients
     known = set(tables["clients"]["client_id"].dropna())
@@ -712,17 +1102,19 @@ def load_case(case_dir, drivers: list[str] | None = None) -> Case:
         unk = ~df["client_id"].isin(known)
         if unk.any():
             issues.append(issue_frame(name, df.loc[unk, "_row"], df.loc[unk, "client_id"], "unknown_client",
-                                      [f"client_id {c} is not in clients" for c in df.loc[unk, "client_id"]]))
+                                      [f"client_id {c} is not in {files['clients']}; the row is left out"
+                                       for c in df.loc[unk, "client_id"]]))
             tables[name] = df.loc[~unk].reset_index(drop=True)
             counts[name]["used"] -= int(unk.sum())
             counts[name]["rejected"] += int(unk.sum())
             if name == "sales" and len(tables[name]) == 0:
-                raise UserError(f"{files[name]}: none of the {int(unk.sum())} sales rows names a client of "
-                                f"{files['clients']} (e.g. client_id {df['client_id'].iloc[0]}); check that both "
-                                "files use the same client code")
+                raise UserError(f"{files[name]}: none of the {int(unk.sum())} usable sales rows names a client of "
+                                f"{files['clients']} (e.g. client_id {df['client_id'].iloc[0]!r}, while the cards "
+                                f"have e.g. {tables['clients']['client_id'].iloc[0]!r}); check that both files use "
+                                "the same client code")
     if len(tables["clients"]) < 2:
-        raise UserError(f"{files['clients']}: only {len(tables['clients'])} usable client card; an audit needs a "
-                        "client base of at least two clients")
+        raise UserError(f"{files['clients']}: only {len(tables['clients'])} usable client card "
+                        f"({counts['clients']['read']} read); an audit needs a client base of at least two clients")
     all_issues = pd.concat([i for i in issues if len(i)], ignore_index=True) if any(len(i) for i in issues) \
         else empty_issues()
     all_issues = all_issues.sort_values(["table", "row", "issue"], kind="mergesort", ignore_index=True)

@@ -77,6 +77,12 @@ class Workbook:
             raise UserError(f"{case.files['sales']}: no sales in the 12 months before {as_of.date()} (the last sale "
                             f"is {past['date'].max().date()}); set -p as_of=YYYY-MM-DD to the end of the data")
         found = []
+        last = past["date"].max()
+        if not self.params["as_of"] and last < pd.Timestamp.today().normalize() - pd.DateOffset(months=12):
+            found.append(issue_frame("sales", [pd.NA], [pd.NA], "no_recent_sales",
+                                     f"the last sale is on {last.date()}, more than 12 months before today: the "
+                                     f"audit is made as of {as_of.date()}; set -p as_of=YYYY-MM-DD if that is not "
+                                     "what you want"))
         months = past["date"].dt.to_period("M").nunique()
         if months < 2:
             found.append(issue_frame("sales", [pd.NA], [pd.NA], "short_history",

@@ -1,0 +1,18 @@
+"""Shared test configuration."""
+import pytest
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Make ``--dist loadgroup`` work: pytest >= 9 keeps the node id in ``item._id``, where xdist 3.8's
+    group suffix is otherwise lost, so tests of one ``xdist_group`` (sharing an expensive run) would be
+    spread over workers."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid.rsplit("]", 1)[-1]:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")
