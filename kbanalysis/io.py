@@ -48,9 +48,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
-from .errors import UserError
+from .errors import UserError, read_yaml_mapping
 from .schema import (CLIENT_CONTRACT_COLUMNS, CLIENT_STATUS, DEAL_STATUS, DRIVER_ALIASES, TABLES, Table,
                      canonical_header)
 
@@ -1007,11 +1006,8 @@ def read_mapping(case_dir: Path) -> dict:
         p = case_dir / "mapping.yml"
         if not p.exists():
             return {}
-    try:
-        m = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise UserError(f"{p.name}: not valid YAML ({e})") from None
-    if not isinstance(m, dict) or not all(isinstance(v, dict) for v in m.values()):
+    m = read_yaml_mapping(p, "column mapping")
+    if not all(isinstance(v, dict) for v in m.values()):
         raise UserError(f"{p.name}: expected {{table: {{source column: canonical column}}}}")
     unknown = [t for t in m if t not in TABLES]
     if unknown:

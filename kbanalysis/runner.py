@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-import yaml
 
 from . import params as P
-from .errors import UserError
+from .errors import UserError, read_yaml_mapping
 
 NOTEBOOKS = ("01-audit", "02-turnover", "03-segments", "04-forecast", "05-summary")
 
@@ -49,16 +48,7 @@ class RunResult:
 
 def read_params_file(path) -> dict:
     """Parameters from a YAML file (a mapping of name: value)."""
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"{p}: parameters file not found")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8-sig")) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"{p}: not valid YAML ({e})") from None
-    if not isinstance(data, dict):
-        raise UserError(f"{p}: expected a mapping of parameter: value")
-    return data
+    return read_yaml_mapping(path, "parameters file")
 
 
 def parse_assignments(items: list[str] | None) -> dict:

@@ -49,7 +49,6 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
@@ -60,7 +59,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from .errors import UserError
+from .errors import UserError, read_yaml_mapping
 from .i18n import LANGS, t
 from .schema import ABCDE
 
@@ -825,12 +824,7 @@ def load_actions(actions_file: str | Path | None = None) -> dict:
     True
     """
     path = Path(actions_file) if actions_file else ACTIONS_FILE
-    if not path.exists():
-        raise UserError(f"actions file {path} does not exist (parameter actions_file)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise UserError(f"actions file {path} is not valid YAML: {e}") from None
+    data = read_yaml_mapping(path, "actions file (parameter actions_file)")
     data.setdefault("cells", {})
     missing = [k for k in ("classes", "archetypes") if not isinstance(data.get(k), dict)]
     if missing:
