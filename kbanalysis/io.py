@@ -86,13 +86,29 @@ def issue_frame(table: str, rows, client_ids, issue: str, details) -> pd.DataFra
     0  sales    3        c1  bad_date  date '31.02.2024' is not a date
     """
     n = len(rows)
+    detail = pd.Series(list(details) if not isinstance(details, str) else [details] * n, dtype="string")
     return pd.DataFrame({
         "table": pd.Series([table] * n, dtype="string"),
         "row": pd.array(rows, dtype="Int64"),
         "client_id": pd.array(list(client_ids) if client_ids is not None else [pd.NA] * n, dtype="string"),
         "issue": pd.Series([issue] * n, dtype="string"),
-        "detail": pd.array(list(details) if not isinstance(details, str) else [details] * n, dtype="string"),
+        "detail": one_line(detail).array,
     })
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(details: pd.Series) -> pd.Series:
+    """Details that quote raw cells, made printable on one line: control characters (a line break
+    inside a quoted cell) are shown escaped.
+
+    >>> one_line(pd.Series(['date "a\\nb" is not a date'], dtype="string")).tolist()
+    ['date "a\\\\nb" is not a date']
+    """
+    if not details.str.contains(_CONTROL, regex=True).fillna(False).any():
+        return details
+    return details.str.replace(_CONTROL, lambda m: repr(m.group(0))[1:-1], regex=True)
 
 
 def empty_issues() -> pd.DataFrame:

@@ -200,3 +200,12 @@ def test_malformed_grouping_is_not_a_number(value):
 def test_months_are_nanosecond_datetimes():
     m, _ = parse_months(pd.Series(["2025-03"]))
     assert str(m.dtype) == "datetime64[ns]"
+
+
+def test_error_quoting_a_cell_with_a_line_break_stays_on_one_line(tmp_path):
+    # found by the property test: a quoted cell holding a line break, quoted back in the message
+    write(tmp_path, "clients.csv", CLIENTS_PLAIN)
+    (tmp_path / "sales.csv").write_bytes("Дата;Код клиента;Товарная группа;Сумма\n".encode() + b'"\x01\n"\x01')
+    with pytest.raises(UserError) as e:
+        load_case(tmp_path)
+    assert "\n" not in str(e.value) and "\\n" in str(e.value)
