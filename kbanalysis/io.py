@@ -486,7 +486,11 @@ def read_raw(path: Path, table: Table, mapping: dict) -> tuple[pd.DataFrame, np.
     extra = max([len(r) for r in sample[h + 1:]] + [width]) - width
     names = _dedupe([x or f"col{i}" for i, x in enumerate(header)])
     spare = [f"\x00extra{i}" for i in range(extra)]
-    df, bad = _read_csv(path, where, table.name, enc, sep, h, head.isascii(), info, names + spare)
+    df = _read_csv_fast(path, enc, sep, h, names) if not spare and path.stat().st_size >= FAST_CSV_BYTES else None
+    if df is not None:
+        bad = []
+    else:
+        df, bad = _read_csv(path, where, table.name, enc, sep, h, head.isascii(), info, names + spare)
     rows = np.arange(h + 2, h + 2 + len(df) + len(bad), dtype=np.int64)
     if bad:
         rows = rows[~np.isin(rows, [r for r, _ in bad])]
@@ -537,6 +541,46 @@ def _encoding_hint(info: RawInfo, headers) -> str:
     ex = f" (e.g. {', '.join(repr(w) for w in shown)})" if shown else ""
     return (f". The text looks garbled{ex}: the file was read as {name}, but it is probably in another encoding; "
             "open it in Excel and save it as CSV UTF-8")
+
+
+#: CSV files from this size on are first read with pyarrow's multi-threaded reader (falling back to
+#: the C parser below on anything it does not read exactly the same way).
+FAST_CSV_BYTES = 32 << 20
+
+
+def _read_csv_fast(path: Path, enc: str, sep: str, h: int, names: list[str]) -> pd.DataFrame | None:
+    """The lines under the header as strings, read by pyarrow (several threads, Arrow strings).
+
+    Returns None, for the C parser to read the file, whenever the result could differ from it: a
+    line with more or fewer fields than the header, bytes the encoding cannot decode, any error.
+    Blank lines come back as rows of empty strings, as from the C parser.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_text("a;b\\n1;x\\n\\n2; y \\n", encoding="utf-8")
+    >>> _read_csv_fast(p, "utf-8", ";", 0, ["a", "b"]).to_dict("list")
+    {'a': ['1', '', '2'], 'b': ['x', '', ' y ']}
+    >>> _ = p.write_text("a;b\\n1;x;3\\n", encoding="utf-8")
+    >>> _read_csv_fast(p, "utf-8", ";", 0, ["a", "b"]) is None
+    True
+    """
+    import pyarrow.csv as pcsv
+
+    codec = {"utf-8": "utf8", "utf-8-sig": "utf8"}.get(enc, enc)
+    try:
+        tb = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=h + 1, encoding=codec,
+                                          block_size=16 << 20),
+            parse_options=pcsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True,
+                                            ignore_empty_lines=False),  # a line of another width raises
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowException, UnicodeDecodeError, LookupError, ValueError, OSError):
+        return None
+    df = tb.to_pandas()  # Arrow-backed ``str`` columns, as the C parser's with ``dtype=str``
+    df.columns = names
+    return df
 
 
 def _read_csv(path: Path, where: str, name: str, enc: str, sep: str, h: int, head_ascii: bool,
@@ -681,6 +725,38 @@ def _to_float(t: pd.Series) -> pd.Series:
     out = vals.to_numpy(zero_copy_only=False) if isinstance(vals, pa.Array) else vals.to_numpy()
     return pd.Series(np.asarray(out, dtype="float64"), index=t.index)
 
+#: Columns from this length on take the vectorised shortcuts for cells that need no cleaning.
+FAST_MIN_CELLS = 50_000
+
+
+def _arrow_text(s: pd.Series) -> pa.ChunkedArray | None:
+    """The column's Arrow strings without a copy, or None for other data (numbers, objects from xlsx)."""
+    arr = s.array
+    if isinstance(arr, pd.arrays.ArrowStringArray) or type(arr).__name__ == "ArrowStringArrayNumpySemantics":
+        a = arr._pa_array  # noqa: SLF001 - zero-copy view of the immutable Arrow buffers
+        return a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
+    return None
+
+
+def _plain_numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a long text column: (values, mask of the cells that are plain numbers such as ``-1234.5``
+    or ``12,5`` — one comma, no point, no space); None for short or non-text columns.
+
+    Those cells get exactly the values :func:`parse_numbers` gives them; the others are left to it.
+    """
+    a = _arrow_text(s) if len(s) >= FAST_MIN_CELLS else None
+    if a is None:
+        return None
+    plain = pc.match_substring_regex(a, _PLAIN_NUMBER)
+    comma = pc.and_(pc.invert(plain), pc.match_substring_regex(a, "^[-+]?[0-9]+,[0-9]+$"))
+    text = pc.if_else(comma, pc.replace_substring(a, ",", "."), a)
+    ok = pc.or_(plain, comma)
+    clean = pc.replace_substring_regex(pc.if_else(ok, text, pa.scalar(None, pa.string())), pattern="^[+]",
+                                       replacement="")
+    v = pc.cast(clean, pa.float64()).to_numpy()
+    done = ok.to_numpy()
+    return np.asarray(v, dtype="float64").copy(), np.asarray(done, dtype=bool)
+
 
 def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numbers as people type them -> (float values, mask of unreadable non-empty cells).
@@ -694,6 +770,19 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         v = pd.to_numeric(s, errors="coerce").astype("float64")
         return v, pd.Series(False, index=s.index)
+    plain = _plain_numbers(s)
+    if plain is not None:  # large columns: cells already written as plain numbers skip the rules below
+        v, done = plain
+        bad = np.zeros(len(s), dtype=bool)
+        if not done.all():
+            rest, rest_bad = _parse_numbers_by_rules(s[~done])
+            v[~done], bad[~done] = rest.to_numpy(), rest_bad.to_numpy()
+        return pd.Series(v, index=s.index), pd.Series(bad, index=s.index)
+    return _parse_numbers_by_rules(s)
+
+
+def _parse_numbers_by_rules(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """:func:`parse_numbers` of text cells: spaces, currencies, brackets, both separators."""
     raw = _strings(s)
     t = raw.str.replace(_SPACES, "", regex=True)
     t = t.str.replace(_CURRENCY, "", regex=True).str.rstrip("%")
@@ -737,6 +826,49 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_datetime64_any_dtype(s):
         v = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         return v.astype("datetime64[ns]").dt.normalize(), pd.Series(False, index=s.index)
+    plain = _plain_dates(s)
+    if plain is not None:  # large columns: YYYY-MM-DD and DD.MM.YYYY cells skip the rules below
+        ns, done = plain
+        bad = np.zeros(len(s), dtype=bool)
+        if not done.all():
+            rest, rest_bad = _parse_dates_by_rules(s[~done])
+            ns[~done], bad[~done] = rest.to_numpy().view(np.int64), rest_bad.to_numpy()
+        return pd.Series(ns.view("datetime64[ns]"), index=s.index), pd.Series(bad, index=s.index)
+    return _parse_dates_by_rules(s)
+
+
+def _plain_dates(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a long text column: (nanoseconds, mask of the cells that are plain ``YYYY-MM-DD`` or
+    ``DD.MM.YYYY`` dates of the years 1700–2199); None for short or non-text columns."""
+    a = _arrow_text(s) if len(s) >= FAST_MIN_CELLS else None
+    if a is None:
+        return None
+    ns = np.full(len(s), np.iinfo(np.int64).min, dtype=np.int64)
+    done = np.zeros(len(s), dtype=bool)
+    for pattern, fmt, day_at, month_at in (
+            ("^(1[7-9]|2[01])[0-9]{2}-[0-9]{2}-[0-9]{2}$", "%Y-%m-%d", 8, 5),
+            ("^[0-9]{2}[.][0-9]{2}[.](1[7-9]|2[01])[0-9]{2}$", "%d.%m.%Y", 0, 3)):
+        hit = pc.and_(pc.match_substring_regex(a, pattern), pa.array(~done))
+        if not pc.any(hit).as_py():
+            continue
+        text = pc.if_else(hit, a, pa.scalar(None, pa.string()))
+        got = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+        # Arrow rolls 31.02 over into March: a date is kept only when its day and month are as written
+        same = pc.and_(pc.equal(pc.day(got), pc.cast(pc.utf8_slice_codeunits(text, day_at, day_at + 2), pa.int64())),
+                       pc.equal(pc.month(got), pc.cast(pc.utf8_slice_codeunits(text, month_at, month_at + 2),
+                                                       pa.int64())))
+        ok = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+        sec = pc.fill_null(pc.cast(got, pa.int64()), 0).to_numpy(zero_copy_only=False)
+        ns[ok] = sec[ok] * 1_000_000_000
+        done |= ok
+    return ns, done
+
+
+_NS_MIN, _NS_MAX = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
+
+
+def _parse_dates_by_rules(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """:func:`parse_dates` cell by cell kind: datetimes from xlsx, the formats in turn, Excel serials."""
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if s.dtype == object:  # xlsx cells: datetime objects and numbers mixed with text; parquet date32
         kind = pd.api.types.infer_dtype(s, skipna=True)
@@ -754,7 +886,7 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
         if not todo.any():
             break
         got = pd.to_datetime(raw[todo], format=fmt, errors="coerce")
-        ok = got.notna()
+        ok = got.notna() & (got >= _NS_MIN) & (got <= _NS_MAX)  # year 0024 is no date (and no datetime64[ns])
         if ok.any():
             out[got.index[ok]] = got[ok].astype("datetime64[ns]")
             todo = out.isna() & (raw != "")
@@ -822,6 +954,23 @@ def parse_text(s: pd.Series, *, is_id: bool = False) -> pd.Series:
     >>> parse_text(pd.Series(["  ООО  «Ива» ", "", "17850.0"]), is_id=True).tolist()
     ['ООО «Ива»', <NA>, '17850']
     """
+    a = _arrow_text(s) if len(s) >= FAST_MIN_CELLS else None
+    if a is not None:  # large columns: only the cells that need cleaning go through the rules
+        a = a.combine_chunks()
+        todo = pc.match_substring_regex(a, _NEEDS_CLEANING + ("|^[0-9]+[.]0+$" if is_id else ""))
+        if pc.any(todo).as_py():
+            fixed = _text_by_rules(s[todo.to_numpy(zero_copy_only=False)], is_id).array
+            a = pc.replace_with_mask(a, todo, pa.array(fixed, type=a.type).fill_null(""))
+        a = pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
+        return pd.Series(pd.arrays.ArrowStringArray(a), index=s.index, copy=False)
+    return _text_by_rules(s, is_id)
+
+
+#: what :func:`parse_text` would change: a space other than ' ', or ' ' at an end or twice in a row
+_NEEDS_CLEANING = "[" + _SPACES[1:-2].replace(" ", "") + "]|^ | $|  "
+
+
+def _text_by_rules(s: pd.Series, is_id: bool) -> pd.Series:
     t = _strings(s)
     if is_id:
         t = t.str.replace("^([0-9]+)[.]0+$", "\\1", regex=True)
@@ -859,8 +1008,9 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
     reject = pd.Series(False, index=df.index)
     # rows that are entirely empty are not data rows (blank lines of an export)
     blank = pd.Series(True, index=df.index)
-    for c in df.columns:
-        blank &= _strings(df[c]) == ""
+    for c in df.columns:  # each column only where the row is still blank (after one, hardly any row is)
+        if blank.any():
+            blank[blank] = (_strings(df.loc[blank, c]) == "").to_numpy()
     today = pd.Timestamp.today().normalize()
 
     for col in table.columns:

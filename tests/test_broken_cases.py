@@ -34,6 +34,18 @@ SALES = ("date,client_id,product_group,amount,cost\n2024-01-15,1,tools,1234.5,10
 DEALS_HEAD = "deal_id,client_id,amount,probability,stage,planned_month,status\n"
 
 
+@pytest.fixture(autouse=True, params=["c-parser", "fast-path"])
+def reader(request, monkeypatch):
+    """Every case twice: as small files are read (the C parser, rule by rule) and as large ones are
+    (pyarrow's reader and the vectorised shortcuts, forced here by zero thresholds)."""
+    if request.param == "fast-path":
+        from kbanalysis import io as kio
+
+        monkeypatch.setattr(kio, "FAST_CSV_BYTES", 0)
+        monkeypatch.setattr(kio, "FAST_MIN_CELLS", 1)
+    return request.param
+
+
 def make_case(d: Path, **files) -> Path:
     """Write a case folder: ``name=text`` (UTF-8) or ``name=bytes``; clients and sales default to good ones."""
     d.mkdir(parents=True, exist_ok=True)
