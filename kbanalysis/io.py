@@ -738,6 +738,31 @@ def _arrow_text(s: pd.Series) -> pa.ChunkedArray | None:
     return None
 
 
+
+def _distinct(s: pd.Series, most: float = 0.5) -> tuple[pd.Series, np.ndarray] | None:
+    """For a long text column with repeated values: (its distinct values, the position of each cell's
+    value among them), so that a cell-by-cell rule runs once per distinct value; None otherwise.
+
+    >>> import kbanalysis.io as kio
+    >>> kio.FAST_MIN_CELLS, old = 1, kio.FAST_MIN_CELLS
+    >>> values, index = _distinct(pd.Series(["b", "a", "b", "b"], dtype="str"))
+    >>> values.tolist(), index.tolist()
+    (['b', 'a'], [0, 1, 0, 0])
+    >>> kio.FAST_MIN_CELLS = old
+    """
+    a = _arrow_text(s) if len(s) >= FAST_MIN_CELLS else None
+    if a is None:
+        return None
+    enc = pc.dictionary_encode(a.combine_chunks())
+    if len(enc.dictionary) > most * len(s):
+        return None
+    index = pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy(zero_copy_only=False)
+    values = pd.Series(pd.array(enc.dictionary, dtype=s.dtype))
+    if enc.indices.null_count:  # a missing cell is its own distinct value, last
+        values = pd.concat([values, pd.Series([None], dtype=s.dtype)], ignore_index=True)
+    return values, index
+
+
 def _plain_numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """For a long text column: (values, mask of the cells that are plain numbers such as ``-1234.5``
     or ``12,5`` — one comma, no point, no space); None for short or non-text columns.
@@ -747,6 +772,12 @@ def _plain_numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     a = _arrow_text(s) if len(s) >= FAST_MIN_CELLS else None
     if a is None:
         return None
+    try:  # the usual large export: every cell a plain number (arrow reads "nan"/"inf" too: not plain)
+        v = pc.cast(a, pa.float64())
+        if pc.all(pc.is_finite(v)).as_py() is not False and v.null_count == 0:
+            return np.asarray(v.to_numpy(), dtype="float64").copy(), np.ones(len(s), dtype=bool)
+    except pa.ArrowInvalid:
+        pass
     plain = pc.match_substring_regex(a, _PLAIN_NUMBER)
     comma = pc.and_(pc.invert(plain), pc.match_substring_regex(a, "^[-+]?[0-9]+,[0-9]+$"))
     text = pc.if_else(comma, pc.replace_substring(a, ",", "."), a)
@@ -826,42 +857,13 @@ def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_datetime64_any_dtype(s):
         v = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         return v.astype("datetime64[ns]").dt.normalize(), pd.Series(False, index=s.index)
-    plain = _plain_dates(s)
-    if plain is not None:  # large columns: YYYY-MM-DD and DD.MM.YYYY cells skip the rules below
-        ns, done = plain
-        bad = np.zeros(len(s), dtype=bool)
-        if not done.all():
-            rest, rest_bad = _parse_dates_by_rules(s[~done])
-            ns[~done], bad[~done] = rest.to_numpy().view(np.int64), rest_bad.to_numpy()
-        return pd.Series(ns.view("datetime64[ns]"), index=s.index), pd.Series(bad, index=s.index)
+    distinct = _distinct(s)
+    if distinct is not None:  # long columns repeat their dates: each distinct text is parsed once
+        values, index = distinct
+        v, bad = _parse_dates_by_rules(values)
+        return (pd.Series(v.to_numpy()[index], index=s.index),
+                pd.Series(bad.to_numpy()[index], index=s.index))
     return _parse_dates_by_rules(s)
-
-
-def _plain_dates(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """For a long text column: (nanoseconds, mask of the cells that are plain ``YYYY-MM-DD`` or
-    ``DD.MM.YYYY`` dates of the years 1700–2199); None for short or non-text columns."""
-    a = _arrow_text(s) if len(s) >= FAST_MIN_CELLS else None
-    if a is None:
-        return None
-    ns = np.full(len(s), np.iinfo(np.int64).min, dtype=np.int64)
-    done = np.zeros(len(s), dtype=bool)
-    for pattern, fmt, day_at, month_at in (
-            ("^(1[7-9]|2[01])[0-9]{2}-[0-9]{2}-[0-9]{2}$", "%Y-%m-%d", 8, 5),
-            ("^[0-9]{2}[.][0-9]{2}[.](1[7-9]|2[01])[0-9]{2}$", "%d.%m.%Y", 0, 3)):
-        hit = pc.and_(pc.match_substring_regex(a, pattern), pa.array(~done))
-        if not pc.any(hit).as_py():
-            continue
-        text = pc.if_else(hit, a, pa.scalar(None, pa.string()))
-        got = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
-        # Arrow rolls 31.02 over into March: a date is kept only when its day and month are as written
-        same = pc.and_(pc.equal(pc.day(got), pc.cast(pc.utf8_slice_codeunits(text, day_at, day_at + 2), pa.int64())),
-                       pc.equal(pc.month(got), pc.cast(pc.utf8_slice_codeunits(text, month_at, month_at + 2),
-                                                       pa.int64())))
-        ok = pc.fill_null(same, False).to_numpy(zero_copy_only=False)
-        sec = pc.fill_null(pc.cast(got, pa.int64()), 0).to_numpy(zero_copy_only=False)
-        ns[ok] = sec[ok] * 1_000_000_000
-        done |= ok
-    return ns, done
 
 
 _NS_MIN, _NS_MAX = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
@@ -954,8 +956,13 @@ def parse_text(s: pd.Series, *, is_id: bool = False) -> pd.Series:
     >>> parse_text(pd.Series(["  ООО  «Ива» ", "", "17850.0"]), is_id=True).tolist()
     ['ООО «Ива»', <NA>, '17850']
     """
+    distinct = _distinct(s, most=0.2)
+    if distinct is not None:  # names, groups, managers repeat: each distinct text is cleaned once
+        values, index = distinct
+        clean = pa.array(_text_by_rules(values, is_id).array)
+        return pd.Series(pd.arrays.ArrowStringArray(clean.take(pa.array(index))), index=s.index, copy=False)
     a = _arrow_text(s) if len(s) >= FAST_MIN_CELLS else None
-    if a is not None:  # large columns: only the cells that need cleaning go through the rules
+    if a is not None:  # large columns of mostly distinct values: only cells that need cleaning get the rules
         a = a.combine_chunks()
         todo = pc.match_substring_regex(a, _NEEDS_CLEANING + ("|^[0-9]+[.]0+$" if is_id else ""))
         if pc.any(todo).as_py():
@@ -1256,12 +1263,13 @@ def load_case(case_dir, drivers: list[str] | None = None) -> Case:
             hashes[m] = file_hash(case_dir / m)
 
     # references to clients
-    known = set(tables["clients"]["client_id"].dropna())
+    known = pa.array(tables["clients"]["client_id"].dropna().unique(), type=pa.string())
     for name in ("sales", "deals", "survey", "contacts"):
         if name not in tables:
             continue
         df = tables[name]
-        unk = ~df["client_id"].isin(known)
+        ids = pa.array(df["client_id"].array, type=pa.string())  # Arrow's hash lookup (pandas' isin lists the set)
+        unk = pd.Series(~pc.is_in(ids, value_set=known).to_numpy(zero_copy_only=False), index=df.index)
         if unk.any():
             issues.append(issue_frame(name, df.loc[unk, "_row"], df.loc[unk, "client_id"], "unknown_client",
                                       [f"client_id {c} is not in {files['clients']}; the row is left out"

@@ -54,18 +54,18 @@ def test_shortcuts_equal_the_rules_on_awkward_cells(monkeypatch, fn, values, kw)
     assert_same(rules, fast)
 
 
-def test_shortcuts_take_the_plain_cells_and_leave_the_rest():
-    s = pd.Series(["12,5", "1 234,5", "2024-01-05"] * 3).astype("str")
-    old = kio.FAST_MIN_CELLS
-    try:
-        kio.FAST_MIN_CELLS = 1
-        v, done = kio._plain_numbers(s)
-        ns, dd = kio._plain_dates(s)
-    finally:
-        kio.FAST_MIN_CELLS = old
-    assert done.tolist() == [True, False, False] * 3 and v[0] == 12.5
-    assert dd.tolist() == [False, False, True] * 3
-    assert pd.Timestamp(ns[2]) == pd.Timestamp("2024-01-05")
+def test_shortcuts_take_the_plain_cells_and_leave_the_rest(monkeypatch):
+    monkeypatch.setattr(kio, "FAST_MIN_CELLS", 1)
+    v, done = kio._plain_numbers(pd.Series(["12,5", "1 234,5", "-3"] * 3).astype("str"))
+    assert done.tolist() == [True, False, True] * 3 and v[0] == 12.5 and v[2] == -3
+    v, done = kio._plain_numbers(pd.Series(["12.5", "-3", "1e3"] * 3).astype("str"))  # one cast for all
+    assert done.all() and v.tolist()[:3] == [12.5, -3.0, 1000.0]
+    v, done = kio._plain_numbers(pd.Series(["12.5", "nan", "inf"] * 3).astype("str"))  # arrow's nan is no number
+    assert done.tolist() == [True, False, False] * 3
+    values, index = kio._distinct(pd.Series(["05.01.2024", None, "05.01.2024", "x"] * 3).astype("str"))
+    assert values.tolist()[:2] == ["05.01.2024", "x"] and pd.isna(values.iloc[2])
+    assert index.tolist() == [0, 2, 0, 1] * 3
+    assert kio._distinct(pd.Series([str(i) for i in range(10)]).astype("str")) is None  # nothing repeats
 
 
 @settings(**SETTINGS)
