@@ -136,9 +136,32 @@ def _fast_source(sales, as_of, engine: str, groups: bool = False) -> "_Lines | N
     if "cost" in sales and sales["cost"].dtype != np.float64:
         return None
     try:
-        return _Lines(sales, _as_ts(as_of))
+        return _lines_of(sales, _as_ts(as_of))
     except _NotCovered:
         return None
+
+
+_LINE_COLUMNS = ("date", "client_id", "product_group", "amount", "cost")
+
+
+def _lines_of(sales: pd.DataFrame, as_of: pd.Timestamp) -> "_Lines":
+    """The encoded lines of ``sales``, reused while a stage asks several aggregations of one frame.
+
+    The key is the identity of the columns' arrays (kept alive by the cache, so it cannot be reused)
+    plus a fingerprint of the dates and amounts, which catches a frame edited in place.
+    """
+    arrays = [_arrow(sales[c]) if _is_text(sales[c]) else sales[c].to_numpy() for c in _LINE_COLUMNS if c in sales]
+    ident = [id(a) if not isinstance(a, np.ndarray) else (a.__array_interface__["data"][0], a.dtype.str)
+             for a in arrays]
+    key = (tuple(c for c in _LINE_COLUMNS if c in sales), as_of.value, tuple(ident), len(sales))
+    amount = sales["amount"].to_numpy()
+    fp = (float(np.nansum(amount)), int(sales["date"].to_numpy().view(np.int64).sum()))
+    for k, refs, f, lines in _cache.get("lines", []):
+        if k == key and f == fp:
+            return lines
+    lines = _Lines(sales, as_of)
+    _cache["lines"] = [(key, arrays, fp, lines)]  # one frame: a stage works on one sales table at a time
+    return lines
 
 
 class _NotCovered(Exception):

@@ -19,6 +19,27 @@ import pandas as pd
 from .errors import UserError
 
 
+def _formatted_floats(df: pd.DataFrame) -> pd.DataFrame:
+    """Float columns as ``%.10g`` text (empty for NaN), formatted in one pass per column: pandas'
+    ``float_format`` calls back into Python for every cell, about four times slower on big tables.
+
+    >>> _formatted_floats(pd.DataFrame({"a": [1.5, float("nan"), 1 / 3], "b": ["x", "y", "z"]}))["a"].tolist()
+    ['1.5', '', '0.3333333333']
+    """
+    out = df.copy(deep=False)
+    for c in df.columns:
+        if pd.api.types.is_float_dtype(df[c]) and not isinstance(df[c].dtype, pd.api.extensions.ExtensionDtype):
+            out[c] = pd.Series(["" if v != v else "%.10g" % v for v in df[c].to_numpy().tolist()],
+                               index=df.index, dtype=object)
+    return out
+
+
+def write_table_csv(df: pd.DataFrame, path) -> None:
+    """A table as the run writes them: UTF-8, ``\\n`` lines, ``.`` decimals with 10 significant digits."""
+    _formatted_floats(df).to_csv(path, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g",
+                                 date_format="%Y-%m-%d")
+
+
 class RunFolder:
     def __init__(self, path):
         self.path = Path(path)
@@ -53,7 +74,7 @@ class RunFolder:
         """Write an output table sorted by its first column, UTF-8, ``.`` decimals, deterministic."""
         out = df.sort_values(df.columns[0], kind="mergesort") if len(df) else df
         p = self.path / name
-        out.to_csv(p, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g")
+        write_table_csv(out, p)
         return p
 
     def chart_path(self, name: str) -> Path:

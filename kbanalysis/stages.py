@@ -23,6 +23,7 @@ import pandas as pd
 from . import aggregate
 from .contract import check_output
 from .io import empty_issues
+from .runfolder import write_table_csv
 from .schema import BASES, LOYALTY, OUTPUTS
 from .workbook import Workbook
 
@@ -93,8 +94,7 @@ def audit(wb: Workbook) -> Result:
     lost_out = check_output("lost_clients.csv", lost[list(OUTPUTS["lost_clients.csv"])]).sort_values(
         "priority", kind="mergesort")
     p_ = wb.rf.path / "lost_clients.csv"  # best first (the contract's reactivation order)
-    lost_out.to_csv(p_, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g",
-                    date_format="%Y-%m-%d")
+    write_table_csv(lost_out, p_)
 
     masters = per_client.loc[per_client["merged_into"].isna()]
     rev = masters.set_index("client_id")["revenue_12m"].fillna(0.0)
