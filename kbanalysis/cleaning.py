@@ -44,22 +44,22 @@ def empty_findings() -> pd.DataFrame:
 
 
 def findings_frame(table, row, client_id, issue, detail) -> pd.DataFrame:
-    """Build a findings frame (scalars are broadcast) with ``row`` as ``Int64``.
+    """Build a findings frame (scalars are broadcast) with ``row`` as ``Int64``: :func:`kbanalysis.io.issue_frame`
+    (details that quote raw cells are made printable on one line).
 
     >>> findings_frame("clients", [5], ["c1"], "invalid_inn", ["bad"]).dtypes["row"]
     Int64Dtype()
     """
-    row = pd.array(pd.Series(row, dtype="object").tolist(), dtype="Int64") if len(np.atleast_1d(row)) else \
-        pd.array([], dtype="Int64")
-    n = len(row)
+    from .io import issue_frame
 
-    def col(v):
+    rows = pd.Series(row, dtype="object").tolist() if len(np.atleast_1d(row)) else []
+
+    def each(v):
         if isinstance(v, (str, type(None))) or np.ndim(v) == 0:
-            return pd.array([v] * n, dtype="string")
-        return pd.array(pd.Series(v, dtype="object").tolist(), dtype="string")
+            return [v] * len(rows)
+        return pd.Series(v, dtype="object").tolist()
 
-    return pd.DataFrame({"table": col(table), "row": row, "client_id": col(client_id),
-                         "issue": col(issue), "detail": col(detail)})
+    return issue_frame(table, rows, each(client_id), issue if isinstance(issue, str) else each(issue), each(detail))
 
 
 def concat_findings(frames) -> pd.DataFrame:

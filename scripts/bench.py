@@ -315,6 +315,7 @@ def markdown(results: list[dict], meta: dict) -> str:
     for st in STAGES:
         row(f"stage {st}", lambda r, st=st: (_g(r, "stages", st, "wall"), _g(r, "stages", st, "cpu"),
                                            _g(r, "stages", st, "rss_gb")) if st in r.get("stages", {}) else None)
+    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"] + targets(results, meta)
     lines += ["", "## Core aggregation (per client + per client-month)", "",
               "`kbanalysis` = `aggregate.client_summary` + `aggregate.client_months`; pandas and lifetimes "
               "work on the same frame (read from the run's `work/sales.parquet`: 'read+agg' includes that "
@@ -346,6 +347,38 @@ def markdown(results: list[dict], meta: dict) -> str:
                       "|---|---|---|"]
             lines += [f"| {c['notebook']} | {c['seconds']} | `{c['cell']}` |" for c in r["workbook"]["slow_cells"]]
     return "\n".join(lines) + "\n"
+
+
+def targets(results: list[dict], meta: dict) -> list[str]:
+    """The issue's targets against the figures (rows of a markdown table)."""
+    out = []
+    by = {r["clients"]: r for r in results}
+    big, small = by.get(100_000), by.get(10_000)
+
+    def yes(ok):
+        return "yes" if ok else "**no**"
+
+    if big and "workbook" in big:
+        w = big["workbook"]
+        out.append(f"| `kbanalysis run`, 100k clients / {big['lines'] / 1e6:.1f}M lines: ≤ 120 s wall | {w['wall']} s "
+                   f"| {yes(w['rc'] == 0 and w['wall'] <= 120)} |")
+        out.append(f"| … ≤ 6 GB peak memory (process tree) | {w['peak_gb']} GB | {yes(w['peak_gb'] <= 6)} |")
+        if small and "workbook" in small and "startup" in meta:
+            st = meta["startup"]["wall"]
+            lim = round(w["wall"] / 10 + st, 1)
+            out.append(f"| 10k clients ≤ 1/10 of 100k + start-up ({w['wall']} / 10 + {st} s for the 400-client "
+                       f"sample = {lim} s) | {small['workbook']['wall']} s | {yes(small['workbook']['wall'] <= lim)} |")
+    for r in results:
+        ag = r.get("aggregation", {})
+        k, d, lt = ag.get("kbanalysis"), ag.get("duckdb"), ag.get("lifetimes")
+        if k and d and "wall" in k and "wall" in d:
+            tot = k["wall"] + k.get("read", 0.0)
+            out.append(f"| {r['clients'] // 1000}k: aggregation (read + group-bys) within 2× of DuckDB | "
+                       f"{tot:.2f} s vs {d['wall']} s = {tot / d['wall']:.2f}× | {yes(tot <= 2 * d['wall'])} |")
+        if k and lt and "wall" in k and "wall" in lt and r["clients"] == 100_000:
+            out.append(f"| {r['clients'] // 1000}k: aggregation ≥ 8× faster than lifetimes | {lt['wall']} s / "
+                       f"{k['wall']} s = {lt['wall'] / k['wall']:.1f}× | {yes(lt['wall'] >= 8 * k['wall'])} |")
+    return out
 
 
 def main(argv=None) -> int:
@@ -382,6 +415,13 @@ def main(argv=None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(), "seed": a.seed, "sizes": sizes}
+    if not a.no_workbook:  # the fixed cost of a run: kernels, imports, HTML, on the bundled 400-client sample
+        print("== start-up (the bundled sample, 400 clients)", flush=True)
+        logs = root / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        meta["startup"] = measure([str(Path(sys.executable).parent / "kbanalysis"), "run", str(REPO / "data" / "sample"),
+                                   "--out", str(root / "run_sample")], log=logs / "workbook_sample.log")
+        print(f"  workbook: {meta['startup']['wall']} s wall", flush=True)
     results = [bench_size(n, a, root) for n in sizes]
     (root / "bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2, ensure_ascii=False))
     md = markdown(results, meta)
