@@ -172,11 +172,12 @@ def _arrow(s: pd.Series):
     """The column as Arrow strings (zero-copy for Arrow-backed text)."""
     import pyarrow as pa
 
-    arr = s.array
-    if isinstance(arr, pd.arrays.ArrowStringArray):
-        a = arr._pa_array  # noqa: SLF001 - zero-copy view of the (immutable) Arrow buffers
-        return a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
-    return pa.chunked_array([pa.array(np.asarray(arr, dtype=object), type=pa.string(), from_pandas=True)])
+    from .io import _arrow_text
+
+    a = _arrow_text(s)
+    if a is not None:
+        return a
+    return pa.chunked_array([pa.array(np.asarray(s.array, dtype=object), type=pa.string(), from_pandas=True)])
 
 
 def _ranked_codes(s: pd.Series):

@@ -49,6 +49,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .cleaning import isin
 from .errors import UserError, read_yaml_mapping
 from .schema import (CLIENT_CONTRACT_COLUMNS, CLIENT_STATUS, DEAL_STATUS, DRIVER_ALIASES, TABLES, Table,
                      canonical_header)
@@ -726,6 +727,7 @@ def _to_float(t: pd.Series) -> pd.Series:
     out = vals.to_numpy(zero_copy_only=False) if isinstance(vals, pa.Array) else vals.to_numpy()
     return pd.Series(np.asarray(out, dtype="float64"), index=t.index)
 
+
 #: Columns from this length on take the vectorised shortcuts for cells that need no cleaning.
 FAST_MIN_CELLS = 50_000
 
@@ -733,11 +735,10 @@ FAST_MIN_CELLS = 50_000
 def _arrow_text(s: pd.Series) -> pa.ChunkedArray | None:
     """The column's Arrow strings without a copy, or None for other data (numbers, objects from xlsx)."""
     arr = s.array
-    if isinstance(arr, pd.arrays.ArrowStringArray) or type(arr).__name__ == "ArrowStringArrayNumpySemantics":
+    if isinstance(arr, pd.arrays.ArrowStringArray):  # both "string" and pandas 3's default "str"
         a = arr._pa_array  # noqa: SLF001 - zero-copy view of the immutable Arrow buffers
         return a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
     return None
-
 
 
 def _distinct(s: pd.Series, most: float = 0.5) -> tuple[pd.Series, np.ndarray] | None:
@@ -1264,13 +1265,11 @@ def load_case(case_dir, drivers: list[str] | None = None) -> Case:
             hashes[m] = file_hash(case_dir / m)
 
     # references to clients
-    known = pa.array(tables["clients"]["client_id"].dropna().unique(), type=pa.string())
     for name in ("sales", "deals", "survey", "contacts"):
         if name not in tables:
             continue
         df = tables[name]
-        ids = pa.array(df["client_id"].array, type=pa.string())  # Arrow's hash lookup (pandas' isin lists the set)
-        unk = pd.Series(~pc.is_in(ids, value_set=known).to_numpy(zero_copy_only=False), index=df.index)
+        unk = pd.Series(~isin(df["client_id"], tables["clients"]["client_id"]), index=df.index)
         if unk.any():
             issues.append(issue_frame(name, df.loc[unk, "_row"], df.loc[unk, "client_id"], "unknown_client",
                                       [f"client_id {c} is not in {files['clients']}; the row is left out"
