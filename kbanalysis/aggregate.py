@@ -30,6 +30,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .io import _arrow_text
+
 #: Tables with fewer lines are aggregated by pandas (the fixed cost of encoding dominates there).
 FAST_MIN_ROWS = 100_000
 _DAY_NS = 86_400_000_000_000
@@ -67,7 +69,7 @@ def has_cost(sales: pd.DataFrame) -> bool:
 def client_days(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.DataFrame:
     """Per client and day: ``client_id, date, amount`` (days before ``as_of``)."""
     src = _fast_source(sales, as_of, engine)
-    return _pd_client_days(sales, as_of) if src is None else src.client_days()
+    return _pd_client_days(as_text_labels(sales), as_of) if src is None else src.client_days()
 
 
 def client_months(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.DataFrame:
@@ -76,19 +78,19 @@ def client_months(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.Dat
     ``month`` is the first day of the month; ``margin`` is NaN when the case has no cost.
     """
     src = _fast_source(sales, as_of, engine)
-    return _pd_client_months(sales, as_of) if src is None else src.client_months()
+    return _pd_client_months(as_text_labels(sales), as_of) if src is None else src.client_months()
 
 
 def group_months(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.DataFrame:
     """Per product group and calendar month: ``product_group, month, revenue``."""
     src = _fast_source(sales, as_of, engine, groups=True)
-    return _pd_group_months(sales, as_of) if src is None else src.group_months()
+    return _pd_group_months(as_text_labels(sales), as_of) if src is None else src.group_months()
 
 
 def client_groups(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str = "auto") -> pd.DataFrame:
     """Per client and product group over the last ``months``: ``client_id, product_group, revenue``."""
     src = _fast_source(sales, as_of, engine, groups=True)
-    return _pd_client_groups(sales, as_of, months) if src is None else src.client_groups(months)
+    return _pd_client_groups(as_text_labels(sales), as_of, months) if src is None else src.client_groups(months)
 
 
 def client_summary(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str = "auto") -> pd.DataFrame:
@@ -100,7 +102,7 @@ def client_summary(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str 
     the median of the gaps between consecutive orders (NaN with fewer than two orders).
     """
     src = _fast_source(sales, as_of, engine, groups=True)
-    return _pd_client_summary(sales, as_of, months) if src is None else src.client_summary(months)
+    return _pd_client_summary(as_text_labels(sales), as_of, months) if src is None else src.client_summary(months)
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,6 +110,8 @@ def client_summary(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str 
 # --------------------------------------------------------------------------------------------
 #: Most cells of a dense (client, day) grid held at once: clients are taken in blocks below it.
 _GRID_CELLS = 8_000_000
+#: Most cells of the (client × day) mark grid of orders (one byte each); beyond, blocks of sums.
+_ORDER_GRID = 400_000_000
 #: A dense grid larger than this (absurd date ranges) goes to pandas instead.
 _MAX_GRID = 400_000_000
 _NAT = np.iinfo(np.int64).min
@@ -116,6 +120,31 @@ _cache: dict = {}
 
 def _is_text(s: pd.Series) -> bool:
     return isinstance(s.dtype, pd.StringDtype)
+
+
+def _is_label(s: pd.Series) -> bool:
+    """Text, or categorical with text categories (ids read as Parquet dictionaries, see
+    :func:`kbanalysis.runfolder.RunFolder.read_work`)."""
+    return _is_text(s) or (isinstance(s.dtype, pd.CategoricalDtype) and _is_text(s.cat.categories.to_series()))
+
+
+def as_text_labels(sales: pd.DataFrame) -> pd.DataFrame:
+    """``sales`` with categorical ``client_id`` / ``product_group`` turned back into text.
+
+    The pandas engine works on text so that both engines return text ids whatever the input.
+
+    >>> s = pd.DataFrame({"client_id": pd.Categorical(["b", "a"]), "amount": [1.0, 2.0]})
+    >>> as_text_labels(s)["client_id"].dtype
+    <StringDtype(na_value=nan)>
+    """
+    cols = [c for c in ("client_id", "product_group") if c in sales and isinstance(sales[c].dtype, pd.CategoricalDtype)]
+    if not cols:
+        return sales
+    out = sales.copy()
+    for c in cols:
+        cats = out[c].cat.categories
+        out[c] = out[c].astype(cats.dtype if _is_text(cats.to_series()) else "str")
+    return out
 
 
 def _fast_source(sales, as_of, engine: str, groups: bool = False) -> "_Lines | None":
@@ -131,7 +160,7 @@ def _fast_source(sales, as_of, engine: str, groups: bool = False) -> "_Lines | N
         return None
     if sales["date"].dtype != np.dtype("datetime64[ns]") or sales["amount"].dtype != np.float64:
         return None
-    if not _is_text(sales["client_id"]) or ("product_group" in sales and not _is_text(sales["product_group"])):
+    if not _is_label(sales["client_id"]) or ("product_group" in sales and not _is_label(sales["product_group"])):
         return None
     if "cost" in sales and sales["cost"].dtype != np.float64:
         return None
@@ -150,12 +179,14 @@ def _lines_of(sales: pd.DataFrame, as_of: pd.Timestamp) -> "_Lines":
     The key is the identity of the columns' arrays (kept alive by the cache, so it cannot be reused)
     plus a fingerprint of the dates and amounts, which catches a frame edited in place.
     """
-    arrays = [_arrow(sales[c]) if _is_text(sales[c]) else sales[c].to_numpy() for c in _LINE_COLUMNS if c in sales]
-    ident = [id(a) if not isinstance(a, np.ndarray) else (a.__array_interface__["data"][0], a.dtype.str)
-             for a in arrays]
+    arrays = [_arrow(sales[c]) if _is_text(sales[c]) else
+              (sales[c].array.codes, sales[c].cat.categories) if isinstance(sales[c].dtype, pd.CategoricalDtype)
+              else sales[c].to_numpy() for c in _LINE_COLUMNS if c in sales]
+    ident = [(a.__array_interface__["data"][0], a.dtype.str) if isinstance(a, np.ndarray) else
+             (a[0].__array_interface__["data"][0], id(a[1])) if isinstance(a, tuple) else id(a) for a in arrays]
     key = (tuple(c for c in _LINE_COLUMNS if c in sales), as_of.value, tuple(ident), len(sales))
     amount = sales["amount"].to_numpy()
-    fp = (float(np.nansum(amount)), int(sales["date"].to_numpy().view(np.int64).sum()))
+    fp = (int(amount.view(np.int64).sum()), int(sales["date"].to_numpy().view(np.int64).sum()))  # bits: no copies
     for k, refs, f, lines in _cache.get("lines", []):
         if k == key and f == fp:
             return lines
@@ -172,8 +203,6 @@ def _arrow(s: pd.Series):
     """The column as Arrow strings (zero-copy for Arrow-backed text)."""
     import pyarrow as pa
 
-    from .io import _arrow_text
-
     a = _arrow_text(s)
     if a is not None:
         return a
@@ -189,6 +218,8 @@ def _ranked_codes(s: pd.Series):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return _ranked_category_codes(s)
     a = _arrow(s)
     for hit in _cache.get("codes", []):
         if hit[0] is a:
@@ -212,9 +243,31 @@ def _ranked_codes(s: pd.Series):
     return out
 
 
+def _ranked_category_codes(s: pd.Series):
+    """:func:`_ranked_codes` of a categorical column: its codes re-ranked by a sort of the categories
+    (unused categories keep a rank, no line has it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cats = s.cat.categories
+    values = _arrow_text(cats.to_series())
+    values = values.combine_chunks() if values is not None else pa.array(np.asarray(cats, dtype=object),
+                                                                        type=pa.large_string())
+    order = pc.sort_indices(values).to_numpy()
+    rank = np.empty(len(cats) + 1, dtype=np.int32)
+    rank[order] = np.arange(len(cats), dtype=np.int32)
+    rank[-1] = -1  # code -1 (missing) indexes the last slot
+    return rank[s.array.codes], values.take(order)
+
+
 def _text(values, dtype) -> pd.Series:
     """Arrow strings as a pandas Series of ``dtype`` (the input column's text dtype)."""
     return pd.Series(values.to_pandas(types_mapper={values.type: dtype}.get), dtype=dtype, copy=False)
+
+
+def _text_dtype(s: pd.Series):
+    """The text dtype ids come out in: the column's, or its categories' for a categorical."""
+    return s.cat.categories.dtype if isinstance(s.dtype, pd.CategoricalDtype) else s.dtype
 
 
 def _wsum(key: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
@@ -230,7 +283,7 @@ def _days(d: np.ndarray) -> np.ndarray:
 
 def _months(m: np.ndarray) -> np.ndarray:
     """Months since 1970-01 -> first days of the months, as pandas' ``to_period("M").to_timestamp()``."""
-    return pd.PeriodIndex.from_ordinals(np.asarray(m, dtype=np.int64), freq="M").to_timestamp().to_numpy()
+    return np.asarray(m, dtype=np.int64).astype("datetime64[M]").astype("datetime64[us]")  # as pandas 3 gives
 
 
 class _Lines:
@@ -240,24 +293,28 @@ class _Lines:
         self.as_of = as_of
         ns = sales["date"].to_numpy().view(np.int64)
         amount = sales["amount"].to_numpy()
-        keep = (ns < as_of.value) & (ns != _NAT)
-        if not keep.any():
-            raise _NotCovered  # nothing before as_of: pandas' empty frames
-        if bool((ns[keep] % _DAY_NS).any()) or bool(np.isnan(amount[keep]).any()):
-            raise _NotCovered  # times of day or missing amounts: pandas' rules
+        keep = ns < as_of.value
+        keep &= ns != _NAT
         codes, self.cid_values = _ranked_codes(sales["client_id"])
         keep &= codes >= 0
+        if not keep.any():
+            raise _NotCovered  # nothing before as_of: pandas' empty frames
         if "product_group" in sales:
             pg, self.pg_values = _ranked_codes(sales["product_group"])
         else:
             pg, self.pg_values = np.full(len(sales), -1, np.int32), None
-        self.cid_dtype = sales["client_id"].dtype
-        self.pg_dtype = sales["product_group"].dtype if "product_group" in sales else None
+        self.cid_dtype = _text_dtype(sales["client_id"])
+        self.pg_dtype = _text_dtype(sales["product_group"]) if "product_group" in sales else None
         all_kept = bool(keep.all())
         take = (lambda x: x) if all_kept else (lambda x: x[keep])
+        day, rest = np.divmod(take(ns), _DAY_NS)
+        if bool(rest.any()) or bool(np.isnan(take(amount)).any()):
+            raise _NotCovered  # times of day or missing amounts: pandas' rules
+        del rest
         self.code = take(codes)
         self.pg = take(pg)
-        self.day = (take(ns) // _DAY_NS).astype(np.int32)
+        self.day = day.astype(np.int32)
+        del day
         if len(self.day):  # calendar month of each day through a table over the date range
             d0 = int(self.day.min())
             span = np.arange(d0, int(self.day.max()) + 1).astype("datetime64[D]")
@@ -267,7 +324,10 @@ class _Lines:
         self.amount = take(amount)
         cost = take(sales["cost"].to_numpy()) if "cost" in sales else None
         self.cost_known = cost is not None and bool((~np.isnan(cost)).any())
-        self.margin = self.amount - np.nan_to_num(cost, nan=0.0) if self.cost_known else None
+        self.margin = None
+        if self.cost_known:  # amount - cost, unknown cost counted as 0
+            self.margin = self.amount - cost
+            np.copyto(self.margin, self.amount, where=np.isnan(cost))
         self.n_codes = len(self.cid_values)
         self.n_groups = len(self.pg_values) if self.pg_values is not None else 0
         self.m0 = int(self.month.min()) if len(self.month) else 0
@@ -281,10 +341,17 @@ class _Lines:
     # -------------------------------------------------------------- grid helpers
     def _grid(self, key: np.ndarray, size: int, weights: list[np.ndarray]):
         """Occupied cells of a dense grid (ascending) and the line count and sums of each."""
-        lines = np.bincount(key, minlength=size)
-        cells = np.flatnonzero(lines)
-        sums = [_wsum(key, w, size)[cells] for w in weights]
-        return cells, lines[cells], sums
+        if len(key) < FAST_MIN_ROWS:
+            lines = np.bincount(key, minlength=size)
+            cells = np.flatnonzero(lines)
+            return cells, lines[cells], [_wsum(key, w, size)[cells] for w in weights]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:  # weighted bincounts release the GIL; each sum is as alone
+            sums = [pool.submit(_wsum, key, w, size) for w in weights]
+            lines = np.bincount(key, minlength=size)
+            cells = np.flatnonzero(lines)
+            return cells, lines[cells], [f.result()[cells] for f in sums]
 
     def _per_day(self):
         """Per (client, day) with lines, in (client, day) order: codes, days, amount sums."""
@@ -311,6 +378,39 @@ class _Lines:
             days.append(cells % n_days + d0)
             sums.append(amt)
         return np.concatenate(codes), np.concatenate(days).astype(np.int64), np.concatenate(sums)
+
+    def _orders(self):
+        """Orders (client-days with a positive total) in (client, day) order: codes, days.
+
+        A day with only positive lines is an order whatever its sum, so one (client × day) mark
+        grid answers for most days; only cells that also hold a return or a zero line are summed
+        (in line order, as :meth:`_per_day` does). Grids too large for that go through
+        :meth:`_per_day`.
+        """
+        if not len(self.day):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        d0 = int(self.day.min())
+        n_days = int(self.day.max()) - d0 + 1
+        if self.n_codes * n_days > _ORDER_GRID:
+            code, day, amt = self._per_day()
+            pos = amt > 0
+            return code[pos].astype(np.int64), day[pos]
+        key = self.code.astype(np.int64)  # client * n_days + day - d0, in place
+        key *= n_days
+        key += self.day
+        key -= d0
+        grid = np.zeros(self.n_codes * n_days, dtype=np.uint8)
+        grid[key] = 1
+        nonpositive = self.amount <= 0
+        if nonpositive.any():  # cells with a return or a zero line: 3, summed below
+            grid[key[nonpositive]] |= 2
+            mixed = grid[key] >= 2
+            cells, where = np.unique(key[mixed], return_inverse=True)
+            total = np.bincount(where, weights=self.amount[mixed], minlength=len(cells))
+            grid[cells] = total > 0
+        client, day = np.divmod(np.flatnonzero(grid.view(bool)), n_days)  # all 0 / 1 now: bool's fast nonzero
+        day += d0
+        return client, day
 
     # -------------------------------------------------------------- the aggregations
     def client_days(self) -> pd.DataFrame:
@@ -342,14 +442,10 @@ class _Lines:
                              "product_group": _text(self.pg_values.take(cells % self.n_groups), self.pg_dtype),
                              "revenue": rev})
 
-    def client_summary(self, months: int = 12) -> pd.DataFrame:
+    def _order_stats(self):
+        """Per client code: orders, first and last order day (``_NAT`` = none), median gap in days."""
         n = self.n_codes
-        present = np.bincount(self.code, minlength=n) > 0
-        total = _wsum(self.code, self.amount, n)
-        # orders: days with a positive total
-        code, day, amt = self._per_day()
-        pos = amt > 0
-        oc, od = code[pos], day[pos]
+        oc, od = self._orders()
         orders = np.bincount(oc, minlength=n)
         first = np.full(n, _NAT, np.int64)
         last = np.full(n, _NAT, np.int64)
@@ -364,7 +460,10 @@ class _Lines:
             gc, gap = oc[1:][same].astype(np.int64), np.diff(od)[same]
             if len(gc):
                 span = int(gap.max()) + 1
-                g = np.sort(gc * span + gap)  # by client, then gap
+                key = gc * span + gap
+                if n * span < 2**31:
+                    key = key.astype(np.int32)
+                g = np.sort(key, kind="stable").astype(np.int64)  # by client, then gap (runs: fast)
                 gc, gap = g // span, (g % span).astype(np.float64)
                 cnt = np.bincount(gc, minlength=n)
                 at = np.r_[0, np.cumsum(cnt)[:-1]]
@@ -372,26 +471,40 @@ class _Lines:
                 lo = at[has] + (cnt[has] - 1) // 2
                 hi = at[has] + cnt[has] // 2
                 med[has] = (gap[lo] + gap[hi]) / 2.0
-        # the last ``months`` months
-        w = self.day >= self._day_of(months_back(self.as_of, months))
-        wc = self.code[w]
-        a = self.amount[w]
-        wd = self.day[w]
-        m6, m3 = self._day_of(months_back(self.as_of, 6)), self._day_of(months_back(self.as_of, 3))
-        r12 = _wsum(wc, a, n)
-        m12 = _wsum(wc, self.margin[w], n) if self.cost_known else np.full(n, np.nan)
-        l6 = _wsum(wc, np.where(wd >= m6, a, 0.0), n)
-        p6 = _wsum(wc, np.where(wd < m6, a, 0.0), n)
-        l3 = _wsum(wc, np.where(wd >= m3, a, 0.0), n)
-        wm = self.month[w]
-        n_m = int(wm.max()) - int(wm.min()) + 1 if len(wm) else 1
-        seen = np.zeros(n * n_m, dtype=bool)
-        seen[wc.astype(np.int64) * n_m + (wm - (int(wm.min()) if len(wm) else 0))] = True
-        act = seen.reshape(n, n_m).sum(axis=1)
-        gsel = self.pg[w] >= 0
-        seen = np.zeros(n * max(self.n_groups, 1), dtype=bool)
-        seen[wc[gsel].astype(np.int64) * max(self.n_groups, 1) + self.pg[w][gsel]] = True
-        grp = seen.reshape(n, max(self.n_groups, 1)).sum(axis=1)
+        return orders, first, last, med
+
+    def client_summary(self, months: int = 12) -> pd.DataFrame:
+        from concurrent.futures import ThreadPoolExecutor
+
+        n = self.n_codes
+        # orders in a second thread (numpy's sorts, gathers and nonzero release the GIL): the
+        # window sums below run meanwhile; each part is computed as alone, so the same numbers
+        with ThreadPoolExecutor(1) as pool:
+            order_stats = pool.submit(self._order_stats)
+            present = np.zeros(n, dtype=bool)
+            present[self.code] = True
+            total = _wsum(self.code, self.amount, n)
+            # the last ``months`` months
+            w = self.day >= self._day_of(months_back(self.as_of, months))
+            wc = self.code[w]
+            a = self.amount[w]
+            wd = self.day[w]
+            m6, m3 = self._day_of(months_back(self.as_of, 6)), self._day_of(months_back(self.as_of, 3))
+            r12 = _wsum(wc, a, n)
+            m12 = _wsum(wc, self.margin[w], n) if self.cost_known else np.full(n, np.nan)
+            l6 = _wsum(wc, np.where(wd >= m6, a, 0.0), n)
+            p6 = _wsum(wc, np.where(wd < m6, a, 0.0), n)
+            l3 = _wsum(wc, np.where(wd >= m3, a, 0.0), n)
+            wm = self.month[w]
+            n_m = int(wm.max()) - int(wm.min()) + 1 if len(wm) else 1
+            seen = np.zeros(n * n_m, dtype=bool)
+            seen[wc.astype(np.int64) * n_m + (wm - (int(wm.min()) if len(wm) else 0))] = True
+            act = np.count_nonzero(seen.reshape(n, n_m), axis=1)
+            gsel = self.pg[w] >= 0
+            seen = np.zeros(n * max(self.n_groups, 1), dtype=bool)
+            seen[wc[gsel].astype(np.int64) * max(self.n_groups, 1) + self.pg[w][gsel]] = True
+            grp = np.count_nonzero(seen.reshape(n, max(self.n_groups, 1)), axis=1)
+            orders, first, last, med = order_stats.result()
         ids = np.flatnonzero(present)
         return pd.DataFrame({
             "client_id": _text(self.cid_values.take(ids), self.cid_dtype),

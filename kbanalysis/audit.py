@@ -347,11 +347,37 @@ def _remap(df: pd.DataFrame, to_master: pd.Series, id_col: str = "client_id") ->
     """``df`` with the ids of duplicate cards replaced by their master's (only those rows touched)."""
     moved = to_master[to_master.index != to_master.to_numpy()]
     out = df.copy()
+    if isinstance(out[id_col].dtype, pd.CategoricalDtype):  # remap the categories, not the lines
+        out[id_col] = _remap_categories(out[id_col], moved)
+        return out
     out[id_col] = out[id_col].astype("string")
     if len(moved):
         m = cleaning.isin(out[id_col], moved.index)
         out.loc[m, id_col] = moved.reindex(out.loc[m, id_col].to_numpy()).to_numpy()
     return out
+
+
+def _remap_categories(ids: pd.Series, moved: pd.Series) -> pd.Series:
+    """Categorical ids with duplicate cards' categories replaced by their masters' (merged codes)."""
+    cats = ids.cat.categories
+    text = pd.Series(cats.astype("string").to_numpy(dtype=object))
+    inv, uniq = pd.factorize(text.map(moved.astype(object)).fillna(text))
+    lookup = np.append(inv.astype(np.int32), -1)  # code -1 (missing) stays missing
+    codes = lookup[ids.array.codes]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniq).astype(cats.dtype), validate=False),
+                     index=ids.index, name=ids.name)
+
+
+def distinct_ids(ids: pd.Series) -> np.ndarray:
+    """The distinct non-missing ids as text (a categorical's used categories, without reading lines as text).
+
+    >>> distinct_ids(pd.Series(pd.Categorical(["b", None, "b"], categories=["a", "b"]))).tolist()
+    ['b']
+    """
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        used = np.unique(ids.array.codes)
+        return np.asarray(ids.cat.categories.astype("string")[used[used >= 0]], dtype=object)
+    return pd.unique(ids.astype("string").dropna())
 
 
 def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFrame | None, as_of,
@@ -412,7 +438,7 @@ def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFra
     # cleaning ------------------------------------------------------------------------
     pairs = cleaning.duplicate_pairs(clients, fuzzy_threshold=p["fuzzy_name_threshold"])
     pos_sales = sales.loc[(sales["date"] < as_of) & (sales["amount"] > 0), "client_id"]
-    buyers = pd.unique(pos_sales.astype("string").dropna())
+    buyers = distinct_ids(pos_sales)
     mm = cleaning.merge_map(clients, pairs, buyers=buyers)
     comp = cleaning.card_completeness(clients, drivers)
 

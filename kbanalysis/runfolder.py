@@ -55,11 +55,30 @@ class RunFolder:
     def has_work(self, name: str) -> bool:
         return (self.work / f"{name}.parquet").exists()
 
-    def read_work(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    def read_work(self, name: str, columns: list[str] | None = None, labels: tuple[str, ...] = ()) -> pd.DataFrame:
+        """A work table; ``labels`` are text columns read as categoricals.
+
+        Parquet stores repeated text (client ids, product groups) as dictionaries: read as
+        categoricals, 10M ids cost one small dictionary and an array of codes instead of 10M
+        strings, and the aggregation engine works on the codes. The categories keep the text
+        dtype a plain read gives.
+        """
         p = self.work / f"{name}.parquet"
         if not p.exists():
             raise UserError(f"{p} is missing: run the notebooks in order (kbanalysis run runs them all)")
-        return pd.read_parquet(p, columns=columns)
+        if not labels:
+            return pd.read_parquet(p, columns=columns)
+        import pyarrow.parquet as pq
+
+        plain = pq.read_schema(p).empty_table().to_pandas().dtypes
+        labels = [c for c in labels if c in plain.index and (columns is None or c in columns)]
+        df = pd.read_parquet(p, columns=columns, read_dictionary=labels)
+        for c in labels:
+            cats = df[c].cat.categories
+            if cats.dtype != plain[c]:
+                df[c] = pd.Categorical.from_codes(df[c].array.codes, categories=cats.astype(plain[c]),
+                                                  validate=False)
+        return df
 
     def write_json(self, name: str, data: dict) -> None:
         (self.path / name).write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str),

@@ -56,12 +56,14 @@ def _to_master(df: pd.DataFrame | None, to_master: pd.Series) -> pd.DataFrame | 
 
 
 SALES_CORE = ["date", "client_id", "product_group", "amount", "cost"]
+#: Sales columns read as categoricals (Parquet dictionaries) by the stages that aggregate per client.
+SALES_LABELS = ("client_id", "product_group")
 
 
 def master_sales(wb: Workbook, columns: list[str] | None = SALES_CORE) -> pd.DataFrame:
     """The case's sales (by default only the columns the analysis needs) with duplicate cards' lines
     moved to their master card."""
-    return _to_master(wb.table("sales", columns=columns), _masters(wb))
+    return _to_master(wb.table("sales", columns=columns, labels=SALES_LABELS), _masters(wb))
 
 
 def master_cards(wb: Workbook) -> pd.DataFrame:
@@ -81,7 +83,7 @@ def audit(wb: Workbook) -> Result:
     from . import cleaning
 
     p = wb.params
-    clients, sales, contacts = wb.table("clients"), wb.table("sales"), wb.table("contacts")
+    clients, sales, contacts = wb.table("clients"), wb.table("sales", labels=SALES_LABELS), wb.table("contacts")
     per_client, findings, dups, lost = A.audit_table(clients, sales, contacts, wb.as_of, p)
     wb.rf.write_work("audit", per_client)
     load_issues = wb.rf.read_work("load_issues")

@@ -116,16 +116,17 @@ class Workbook:
         """Whether the case has table ``name`` (optional tables may be absent)."""
         return name in self.meta.get("tables", [])
 
-    def table(self, name: str, columns: list[str] | None = None) -> pd.DataFrame | None:
+    def table(self, name: str, columns: list[str] | None = None, labels: tuple[str, ...] = ()) -> pd.DataFrame | None:
         """A canonical input table of the case (None when the case lacks it).
 
-        ``columns`` reads only those columns (large sales tables: less memory, faster).
+        ``columns`` reads only those columns (large sales tables: less memory, faster); ``labels``
+        reads those text columns as categoricals (see :meth:`RunFolder.read_work`).
         """
         if not self.has(name):
             return None
-        key = name if columns is None else f"{name}:{','.join(columns)}"
+        key = f"{name}:{','.join(columns or ['*'])}:{','.join(labels)}"
         if key not in self._cache:
-            self._cache[key] = self.rf.read_work(name, columns=columns)
+            self._cache[key] = self.rf.read_work(name, columns=columns, labels=labels)
         return self._cache[key]
 
     def counts(self) -> pd.DataFrame:

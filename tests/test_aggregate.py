@@ -48,17 +48,51 @@ def sales_frames(draw):
     return df, as_of
 
 
+def as_categories(df: pd.DataFrame, rng) -> pd.DataFrame:
+    """Ids and groups as categoricals, as Parquet dictionaries are read: categories in first-seen
+    order, with a few that no line uses."""
+    out = df.copy()
+    for col, extra in (("client_id", ["zz-unused", "0-unused"]), ("product_group", ["unused"])):
+        seen = list(pd.unique(out[col].dropna()))
+        cats = seen + extra
+        rng.shuffle(cats)
+        out[col] = pd.Categorical(out[col], categories=pd.Index(cats, dtype=out[col].dtype))
+    return out
+
+
 @settings(max_examples=150, deadline=None)
-@given(sales_frames(), st.sampled_from(FUNCS))
-def test_fast_engine_equals_pandas_reference(case, func):
+@given(sales_frames(), st.sampled_from(FUNCS), st.booleans(), st.booleans())
+def test_fast_engine_equals_pandas_reference(case, func, categorical, small_grid):
+    """Text or categorical ids, the orders' mark grid or its fallback: the pandas reference's frame."""
     df, as_of = case
     ref = getattr(A, func)(df, as_of, engine="pandas")
+    src = as_categories(df, np.random.default_rng(len(df))) if categorical else df
+    old = A._ORDER_GRID
+    A._ORDER_GRID = 0 if small_grid else old
     try:
-        got = getattr(A, func)(df, as_of, engine="fast")
+        got = getattr(A, func)(src, as_of, engine="fast")
+        cat_ref = getattr(A, func)(src, as_of, engine="pandas")
     finally:
         A._cache.clear()
+        A._ORDER_GRID = old
     pd.testing.assert_frame_equal(got, ref, check_exact=True)
     assert got.equals(ref)
+    pd.testing.assert_frame_equal(cat_ref, ref, check_exact=True)
+
+
+def test_orders_mark_grid_sums_mixed_days():
+    """A day with a return is an order only when its total is positive; a day with only
+    positive lines always is (hand-checked)."""
+    df = pd.DataFrame({
+        "date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02", "2024-01-03",
+                                "2024-01-04", "2024-01-04"]).astype("datetime64[ns]"),
+        "client_id": pd.array(["a", "a", "a", "a", "a", "b", "b"], dtype="str"),
+        "product_group": pd.array(["x"] * 7, dtype="str"),
+        "amount": [5.0, -5.0, 3.0, -1.0, 0.0, 2.0, 2.0]})
+    got = A.client_summary(df, "2024-02-01", engine="fast").set_index("client_id")
+    # a: 01-01 sums to 0 (no order), 01-02 to 2 (order), 01-03 zero (no order); b: one order on 01-04
+    assert got.loc["a", "orders"] == 1 and got.loc["a", "first_date"] == pd.Timestamp("2024-01-02")
+    assert got.loc["b", "orders"] == 1 and got.loc["b", "last_date"] == pd.Timestamp("2024-01-04")
 
 
 def test_float_sums_agree_to_rounding():
@@ -85,8 +119,9 @@ def test_auto_dispatch_and_unsupported_frames_fall_back():
     # a time of day: the array engine does not cover it, pandas answers
     pd.testing.assert_frame_equal(A.client_days(df, "2024-02-01", engine="fast"),
                                   A.client_days(df, "2024-02-01", engine="pandas"))
-    cat = df.assign(client_id=df["client_id"].astype("category"))
+    cat = df.assign(client_id=df["client_id"].astype("category"))  # categories of object dtype
     pd.testing.assert_frame_equal(A.client_months(cat, "2024-02-01", engine="fast"),
                                   A.client_months(cat, "2024-02-01", engine="pandas"))
+    assert not isinstance(A.client_months(cat, "2024-02-01")["client_id"].dtype, pd.CategoricalDtype)
     with pytest.raises(ValueError):
         A.client_summary(df, "2024-02-01", engine="duck")
