@@ -83,7 +83,9 @@ def audit(wb: Workbook) -> Result:
     from . import cleaning
 
     p = wb.params
-    clients, sales, contacts = wb.table("clients"), wb.table("sales", labels=SALES_LABELS), wb.table("contacts")
+    clients, contacts = wb.table("clients"), wb.table("contacts")
+    sales = wb.table("sales", columns=wb.rf.work_columns("sales", SALES_CORE + ["manager"]),
+                     labels=SALES_LABELS + ("manager",))
     per_client, findings, dups, lost = A.audit_table(clients, sales, contacts, wb.as_of, p)
     wb.rf.write_work("audit", per_client)
     load_issues = wb.rf.read_work("load_issues")
@@ -224,7 +226,7 @@ def forecast(wb: Workbook) -> Result:
     from . import forecast as F
 
     p = wb.params
-    sales = wb.table("sales", columns=SALES_CORE + ["doc_id"])
+    sales = wb.table("sales", columns=wb.rf.work_columns("sales", SALES_CORE + ["doc_id"]), labels=SALES_LABELS)
     deals, stock, marketing = wb.table("deals"), wb.table("stock"), wb.table("marketing")
     model = F.DemandForecast.from_params(p).fit(sales, deals, stock, marketing, wb.as_of)
     table = model.table_
