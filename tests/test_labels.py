@@ -1,0 +1,60 @@
+"""Sales ids read as Parquet dictionaries (categoricals) give the same analysis as text ids."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from kbanalysis import aggregate
+from kbanalysis.audit import _remap, distinct_ids
+from kbanalysis.runfolder import RunFolder
+
+
+@pytest.fixture
+def folder(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 5_000
+    df = pd.DataFrame({
+        "date": pd.to_datetime("2024-01-01") + pd.to_timedelta(rng.integers(0, 400, n), unit="D"),
+        "client_id": pd.array([f"c{i:03d}" if i else None for i in rng.integers(0, 300, n)], dtype="string"),
+        "product_group": pd.array(rng.choice(["x", "y", "Ω"], n), dtype="string"),
+        "amount": rng.integers(-10, 500, n) / 4.0, "doc_id": pd.array([f"d{i}" for i in range(n)], dtype="string")})
+    rf = RunFolder(tmp_path / "run")
+    rf.write_work("sales", df)
+    return rf
+
+
+def test_labels_read_as_categoricals_of_the_plain_text_dtype(folder):
+    plain = folder.read_work("sales")
+    cat = folder.read_work("sales", columns=["date", "client_id", "amount"], labels=("client_id", "product_group"))
+    assert list(cat.columns) == ["date", "client_id", "amount"]  # a label outside ``columns`` is not read
+    assert isinstance(cat["client_id"].dtype, pd.CategoricalDtype)
+    assert cat["client_id"].cat.categories.dtype == plain["client_id"].dtype
+    pd.testing.assert_series_equal(cat["client_id"].astype(plain["client_id"].dtype), plain["client_id"])
+    assert cat["client_id"].isna().sum() == plain["client_id"].isna().sum() > 0
+
+
+def test_work_columns_keeps_the_present_ones_in_order(folder):
+    assert folder.work_columns("sales", ["cost", "amount", "manager", "date"]) == ["amount", "date"]
+
+
+def test_aggregations_of_categorical_and_text_ids_are_equal(folder):
+    plain = folder.read_work("sales")
+    cat = folder.read_work("sales", labels=("client_id", "product_group"))
+    for func in ("client_summary", "client_months", "client_groups"):
+        for engine in ("pandas", "fast"):
+            got = getattr(aggregate, func)(cat, "2025-01-15", engine=engine)
+            aggregate._cache.clear()
+            pd.testing.assert_frame_equal(got, getattr(aggregate, func)(plain, "2025-01-15", engine=engine),
+                                          check_exact=True)
+            aggregate._cache.clear()
+
+
+def test_remap_of_categorical_ids_merges_duplicate_cards():
+    ids = pd.Series(["a", "b", "c", None, "b", "d"], dtype="string")
+    to_master = pd.Series(["a", "a", "c", "d"], index=["a", "b", "c", "d"])  # b is a's duplicate
+    text = _remap(pd.DataFrame({"client_id": ids}), to_master)["client_id"]
+    cat = _remap(pd.DataFrame({"client_id": ids.astype("category")}), to_master)["client_id"]
+    assert isinstance(cat.dtype, pd.CategoricalDtype)
+    assert list(cat.cat.categories) == ["a", "c", "d"]  # b's category merged into a's
+    pd.testing.assert_series_equal(cat.astype("string"), text)
+    assert sorted(distinct_ids(cat)) == ["a", "c", "d"]
+    assert sorted(distinct_ids(ids)) == ["a", "b", "c", "d"]
