@@ -176,8 +176,11 @@ class Workbook:
         style.apply_style()
         import matplotlib.pyplot as plt
 
+        sized = "figsize" in kw
         fig, ax = plt.subplots(figsize=kw.pop("figsize", (9, 4.8)))
         plot(*args, ax=ax, lang=self.lang, **kw)
+        if not sized:
+            fig.set_figheight(fitted_height(ax, fig.get_figheight()))
         fig.tight_layout()
         path = self.rf.chart_path(name)
         fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -185,3 +188,20 @@ class Workbook:
         from IPython.display import Image
 
         return Image(filename=str(path))
+
+
+def fitted_height(ax, height: float = 4.8, per_bar: float = 0.35, frame: float = 1.9) -> float:
+    """Figure height for ``ax``: a horizontal bar chart with few bars and no legend gets ``frame +
+    per_bar`` inches per bar (one manager's bar no longer fills a screen); anything else keeps ``height``.
+
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.barh([0], [0.8])
+    >>> fitted_height(ax)
+    2.25
+    >>> plt.close(fig)
+    """
+    bars = [len(c) for c in ax.containers if getattr(c, "orientation", None) == "horizontal"]
+    if not bars or ax.get_legend() is not None:
+        return height
+    return min(height, frame + per_bar * max(bars))

@@ -205,3 +205,21 @@ def test_notebook_titles():
     for name in ("01-audit", "02-turnover", "03-segments", "04-forecast", "05-summary"):
         assert CYRILLIC.search(report.notebook_title(name, "ru"))
         assert not CYRILLIC.search(report.notebook_title(name, "en"))
+
+
+def test_chart_height_follows_the_number_of_bars(tmp_path):
+    """One manager's completeness bar is a short figure; many keep the full height."""
+    from PIL import Image as PILImage
+
+    from kbanalysis.plots.audit import completeness_bars
+    from kbanalysis.workbook import Workbook
+
+    wb = Workbook(run_dir=str(tmp_path / "run"), lang="en")
+    one = pd.DataFrame({"manager": [None], "cards": [40], "completeness": [0.5]})
+    many = pd.DataFrame({"manager": [f"m{i}" for i in range(12)], "cards": [5] * 12,
+                         "completeness": np.linspace(0.3, 0.9, 12)})
+    wb.chart("one", completeness_bars, one)
+    wb.chart("many", completeness_bars, many)
+    h_one = PILImage.open(wb.rf.chart_path("one")).size[1]
+    h_many = PILImage.open(wb.rf.chart_path("many")).size[1]
+    assert h_one < 0.6 * h_many
