@@ -1001,12 +1001,15 @@ def _normalise_choice(s: pd.Series, choices: dict[str, tuple[str, ...]]) -> tupl
 
 def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
                 drivers_wanted: list[str] | None = None,
-                bad_rows: list[tuple[int, str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+                bad_rows: list[tuple[int, str]] | None = None, *,
+                consume: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Parse a mapped raw frame into the canonical table; return (usable rows, findings, rows read).
 
     Entirely blank lines are not rows of data: they are neither read nor rejected. ``bad_rows``
     (spreadsheet row, detail) are lines the reader could not split into the header's columns: they
-    count as read and rejected.
+    count as read and rejected. ``consume=True`` drops each raw column from ``df`` once it is
+    parsed, so a large file's text is freed column by column (the caller must hold no other
+    reference to the raw frame).
     """
     name = table.name
     issues = []
@@ -1082,6 +1085,8 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
             if col.required:
                 reject |= bad
         out[col.name] = v
+        if consume:
+            del df[col.name], src
         if col.required and col.name != "probability":
             miss = v.isna() & ~bad & ~wrong & ~blank
             if miss.any():
@@ -1210,13 +1215,15 @@ def load_table(path: Path, name: str, mapping: dict | None = None,
     table = TABLES[name]
     mapping = mapping or {}
     raw, rows, info = read_raw(path, table, mapping)
+    sample = " ".join(str(x) for c in raw.columns[:30] for x in raw[c].head(200).tolist()) if info.garbled else ""
     mapped = map_headers(raw, table, mapping, path.name, info)
-    good, issues, n_read = parse_table(mapped, rows, table, path.name, drivers, info.bad_rows)
+    del raw  # parse_table frees the raw text column by column (the peak of a large load)
+    good, issues, n_read = parse_table(mapped, rows, table, path.name, drivers, info.bad_rows, consume=True)
+    del mapped
     good, more = _finish_table(name, good, path.name)
     notes = list(info.notes)
     if info.garbled:
-        shown = ", ".join(repr(w) for w in _garbled_words(" ".join(
-            str(x) for c in raw.columns[:30] for x in raw[c].head(200).tolist()), 3))
+        shown = ", ".join(repr(w) for w in _garbled_words(sample, 3))
         notes.append(issue_frame(name, [pd.NA], None, "bad_value",
                                  f"the text of {path.name} looks garbled{' (e.g. ' + shown + ')' if shown else ''}: "
                                  f"it was read as {_ENCODING_NAMES.get(info.encoding, info.encoding)} but is probably "

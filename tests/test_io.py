@@ -209,3 +209,25 @@ def test_error_quoting_a_cell_with_a_line_break_stays_on_one_line(tmp_path):
     with pytest.raises(UserError) as e:
         load_case(tmp_path)
     assert "\n" not in str(e.value) and "\\n" in str(e.value)
+
+
+def test_parse_table_consume_frees_raw_columns_and_gives_the_same_table():
+    """``consume=True`` (what load_table uses, to keep a large load's peak down) parses exactly as
+    without it and leaves only the columns it did not parse in the raw frame."""
+    import numpy as np
+
+    from kbanalysis.io import parse_table
+    from kbanalysis.schema import TABLES
+
+    raw = pd.DataFrame({"date": ["05.02.2024", "", "31.02.2024", "2024-03-01"],
+                        "client_id": ["a", "", "b", "c"], "amount": ["12,5", "", "н/д", "7"],
+                        "product_group": ["x", "", "y", "x"], "note": ["", "", "", "кто-то"]}, dtype="str")
+    rows = np.arange(2, 6)
+    ref = parse_table(raw.copy(), rows, TABLES["sales"], "sales.csv")
+    eaten = raw.copy()
+    got = parse_table(eaten, rows, TABLES["sales"], "sales.csv", consume=True)
+    pd.testing.assert_frame_equal(got[0], ref[0])
+    pd.testing.assert_frame_equal(got[1], ref[1])
+    assert got[2] == ref[2] == 3  # the blank line is not a row
+    assert list(eaten.columns) == ["note"]
+    assert list(ref[1]["issue"]) == ["bad_date", "bad_number"]
