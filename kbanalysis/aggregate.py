@@ -5,11 +5,13 @@ analysis date ``as_of``; only sales strictly before ``as_of`` count. An *order* 
 which the client's shipments sum to a positive amount (returns alone are not orders).
 
 Large tables (at least :data:`FAST_MIN_ROWS` lines) go through an array engine: client ids and
-product groups are dictionary-encoded once (Arrow, ranked in sorted order), and every group-by is a
-``numpy.bincount`` over a dense (client × month / day / group) grid, so no line is hashed or sorted
-per group-by and results come out in sorted order. Small tables, and frames that engine does not
-cover (categorical or numeric ids, dates with a time of day, missing amounts), use pandas. Both give
-the same frames (rows, order, columns, dtypes, counts, dates); money sums are added in line order,
+product groups are dictionary-encoded once (Arrow, ranked in sorted order; ids that come as
+categoricals, as the stages read them from Parquet, only have their categories ranked), and every
+group-by is a ``numpy.bincount`` over a dense (client × month / day / group) grid, so no line is
+hashed or sorted per group-by and results come out in sorted order; orders (days with a positive
+total) come from a client × day mark grid. Small tables, and frames that engine does not cover
+(numeric ids, dates with a time of day, missing amounts), use pandas, on text ids. Both give the
+same frames, with text ids whatever the input (rows, order, columns, dtypes, counts, dates); money sums are added in line order,
 pandas adds them with Kahan compensation, so sums can differ in the last bit (~1e-16 relative) and
 are exactly equal whenever they are exact (e.g. whole kopecks as binary fractions).
 ``engine="pandas"`` / ``"fast"`` forces one.
@@ -26,6 +28,8 @@ are exactly equal whenever they are exact (e.g. whole kopecks as binary fraction
 True
 """
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -243,6 +247,14 @@ def _ranked_codes(s: pd.Series):
     return out
 
 
+def _label_codes(sales: pd.DataFrame):
+    """Ranked codes and sorted values of ``client_id`` and of ``product_group`` (-1 / None without it)."""
+    codes, values = _ranked_codes(sales["client_id"])
+    if "product_group" not in sales:
+        return codes, values, np.full(len(sales), -1, np.int32), None
+    return (codes, values, *_ranked_codes(sales["product_group"]))
+
+
 def _ranked_category_codes(s: pd.Series):
     """:func:`_ranked_codes` of a categorical column: its codes re-ranked by a sort of the categories
     (unused categories keep a rank, no line has it)."""
@@ -293,24 +305,23 @@ class _Lines:
         self.as_of = as_of
         ns = sales["date"].to_numpy().view(np.int64)
         amount = sales["amount"].to_numpy()
-        keep = ns < as_of.value
-        keep &= ns != _NAT
-        codes, self.cid_values = _ranked_codes(sales["client_id"])
+        with ThreadPoolExecutor(1) as pool:  # ids and groups ranked (gathers, GIL released) beside the dates
+            labels = pool.submit(_label_codes, sales)
+            keep = ns < as_of.value
+            keep &= ns != _NAT
+            day, rest = np.divmod(ns, _DAY_NS)  # every line; the kept ones are taken below
+            codes, self.cid_values, pg, self.pg_values = labels.result()
         keep &= codes >= 0
         if not keep.any():
             raise _NotCovered  # nothing before as_of: pandas' empty frames
-        if "product_group" in sales:
-            pg, self.pg_values = _ranked_codes(sales["product_group"])
-        else:
-            pg, self.pg_values = np.full(len(sales), -1, np.int32), None
         self.cid_dtype = _text_dtype(sales["client_id"])
         self.pg_dtype = _text_dtype(sales["product_group"]) if "product_group" in sales else None
         all_kept = bool(keep.all())
         take = (lambda x: x) if all_kept else (lambda x: x[keep])
-        day, rest = np.divmod(take(ns), _DAY_NS)
-        if bool(rest.any()) or bool(np.isnan(take(amount)).any()):
+        if bool(take(rest).any()) or bool(np.isnan(take(amount)).any()):
             raise _NotCovered  # times of day or missing amounts: pandas' rules
         del rest
+        day = take(day)
         self.code = take(codes)
         self.pg = take(pg)
         self.day = day.astype(np.int32)
@@ -345,8 +356,6 @@ class _Lines:
             lines = np.bincount(key, minlength=size)
             cells = np.flatnonzero(lines)
             return cells, lines[cells], [_wsum(key, w, size)[cells] for w in weights]
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(2) as pool:  # weighted bincounts release the GIL; each sum is as alone
             sums = [pool.submit(_wsum, key, w, size) for w in weights]
             lines = np.bincount(key, minlength=size)
@@ -419,7 +428,10 @@ class _Lines:
                              "date": _days(day), "amount": amt})
 
     def client_months(self) -> pd.DataFrame:
-        key = self.code.astype(np.int64) * self.n_months + (self.month - self.m0)
+        key = self.code.astype(np.int64)  # client * n_months + month - m0, in place
+        key *= self.n_months
+        key += self.month
+        key -= self.m0
         w = [self.amount] + ([self.margin] if self.cost_known else [])
         cells, lines, sums = self._grid(key, self.n_codes * self.n_months, w)
         code = cells // self.n_months
@@ -474,8 +486,6 @@ class _Lines:
         return orders, first, last, med
 
     def client_summary(self, months: int = 12) -> pd.DataFrame:
-        from concurrent.futures import ThreadPoolExecutor
-
         n = self.n_codes
         # orders in a second thread (numpy's sorts, gathers and nonzero release the GIL): the
         # window sums below run meanwhile; each part is computed as alone, so the same numbers
