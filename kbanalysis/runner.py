@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-
 from . import params as P
 from .errors import UserError, read_yaml_mapping
 

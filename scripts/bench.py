@@ -305,7 +305,6 @@ def markdown(results: list[dict], meta: dict) -> str:
              f"Machine: {meta['cpus']} CPUs, Python {meta['python']}, {meta['platform']}. Seed {meta['seed']}. "
              "Wall and CPU in seconds, peak RSS in GB (whole process tree for the workbook, the process "
              "for a stage: imports + reading its inputs included).", ""]
-    sizes = [r["clients"] for r in results]
     head = "| | " + " | ".join(f"{r['clients'] // 1000}k clients / {r['lines'] / 1e6:.1f}M lines" for r in results)
     sep = "|---" * (len(results) + 1) + "|"
     growth = len(results) == 2
@@ -352,7 +351,6 @@ def markdown(results: list[dict], meta: dict) -> str:
             if not a:
                 cells.append("—")
                 continue
-            ratio = f"{a['wall'] / d:.2f}×" if isinstance(d, (int, float)) and d > 0 and "wall" in a else "—"
             tot = round(a["wall"] + a.get("read", 0.0), 2) if "wall" in a else "—"
             ratio = f"{tot / d:.2f}×" if isinstance(d, (int, float)) and d > 0 and "wall" in a else "—"
             cells.append(f"{a.get('wall')} / {tot} / {a.get('rss_gb')} / {ratio}")

@@ -17,13 +17,12 @@ import textwrap
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..audit import key_accounts, pareto_share, pareto_table, revenue_shares
 from ..i18n import fmt_int, fmt_pct, money_short, t
 from ..schema import BASES
-from .style import money_ticks, new_axes, wrapped_title  # noqa: F401
+from .style import money_ticks, new_axes, wrapped_title
 
 BASE_COLORS = {"active": "#1a9850", "sleeping": "#fdae61", "lost": "#d73027", "potential": "#4575b4",
                "closed": "#969696"}

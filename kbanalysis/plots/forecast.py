@@ -21,12 +21,11 @@ import textwrap
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from ..forecast import ALL, calibration_curve, manager_calibration, stated_vs_actual
 from ..i18n import fmt_pct, money_short, t
-from .style import money_ticks, new_axes, wrapped_title  # noqa: F401
+from .style import money_ticks, new_axes, wrapped_title
 
 COLORS = {"revenue": "#bdbdbd", "recurring": "#4575b4", "history": "#4575b4", "fan": "#91bfdb",
           "reconciled": "#d73027", "pipeline": "#fdae61", "pipeline_calibrated": "#1a9850",

@@ -18,11 +18,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
 from ..i18n import fmt_pct, t
 from ..schema import ABCDE
-from .style import money_ticks, new_axes, wrapped_title  # noqa: F401
+from .style import new_axes
 
 ABCDE_COLORS = {"A": "#1a9850", "B": "#91cf60", "C": "#fee08b", "D": "#bdbdbd", "E": "#d73027"}
 PROSPECT_COLOR = "#9e9e9e"

@@ -18,12 +18,10 @@ import textwrap
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from ..i18n import fmt_int, fmt_pct, money_short, t
 from ..schema import LOYALTY
-from .style import money_ticks, new_axes, wrapped_title  # noqa: F401
+from .style import money_ticks, new_axes, wrapped_title
 
 LOYALTY_COLORS = {"indifferent": "#d73027", "secondary": "#fdae61", "main": "#1a9850"}
 SOURCE_COLORS = {"manager_raw": "#bdbdbd", "manager": "#4575b4", "drivers": "#1a9850", "lookalike": "#984ea3",
