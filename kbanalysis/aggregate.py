@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from .io import _arrow_text
+from .io import arrow_strings
 
 #: Tables with fewer lines are aggregated by pandas (the fixed cost of encoding dominates there).
 FAST_MIN_ROWS = 100_000
@@ -183,7 +183,7 @@ def _lines_of(sales: pd.DataFrame, as_of: pd.Timestamp) -> "_Lines":
     The key is the identity of the columns' arrays (kept alive by the cache, so it cannot be reused)
     plus a fingerprint of the dates and amounts, which catches a frame edited in place.
     """
-    arrays = [_arrow(sales[c]) if _is_text(sales[c]) else
+    arrays = [arrow_strings(sales[c]) if _is_text(sales[c]) else
               (sales[c].array.codes, sales[c].cat.categories) if isinstance(sales[c].dtype, pd.CategoricalDtype)
               else sales[c].to_numpy() for c in _LINE_COLUMNS if c in sales]
     ident = [(a.__array_interface__["data"][0], a.dtype.str) if isinstance(a, np.ndarray) else
@@ -203,16 +203,6 @@ class _NotCovered(Exception):
     pass
 
 
-def _arrow(s: pd.Series):
-    """The column as Arrow strings (zero-copy for Arrow-backed text)."""
-    import pyarrow as pa
-
-    a = _arrow_text(s)
-    if a is not None:
-        return a
-    return pa.chunked_array([pa.array(np.asarray(s.array, dtype=object), type=pa.string(), from_pandas=True)])
-
-
 def _ranked_codes(s: pd.Series):
     """(codes ranked in sorted text order, -1 for missing; the sorted distinct values as Arrow).
 
@@ -224,7 +214,7 @@ def _ranked_codes(s: pd.Series):
 
     if isinstance(s.dtype, pd.CategoricalDtype):
         return _ranked_category_codes(s)
-    a = _arrow(s)
+    a = arrow_strings(s)
     for hit in _cache.get("codes", []):
         if hit[0] is a:
             return hit[1], hit[2]
@@ -232,16 +222,14 @@ def _ranked_codes(s: pd.Series):
     dictionary = enc.chunk(0).dictionary if enc.num_chunks else pa.array([], type=pa.string())
     idx = pa.chunked_array([c.indices for c in enc.chunks], type=pa.int32()) if enc.num_chunks else \
         pa.chunked_array([], type=pa.int32())
-    order = pc.sort_indices(dictionary).to_numpy()  # byte order of UTF-8 = code point order, as pandas sorts
-    rank = np.empty(len(dictionary), dtype=np.int32)
-    rank[order] = np.arange(len(dictionary), dtype=np.int32)
+    rank, ranked = _sort_rank(dictionary)
     if idx.null_count:
         valid = pc.is_valid(idx).to_numpy(zero_copy_only=False)
         codes = rank[pc.fill_null(idx, 0).to_numpy()] if len(dictionary) else np.zeros(len(idx), np.int32)
         codes[~valid] = -1
     else:
         codes = rank[idx.to_numpy()]
-    out = (codes, dictionary.take(order))
+    out = (codes, ranked)
     if isinstance(s.array, pd.arrays.ArrowStringArray):
         _cache["codes"] = [(a, *out)] + _cache.get("codes", [])[:3]
     return out
@@ -258,18 +246,22 @@ def _label_codes(sales: pd.DataFrame):
 def _ranked_category_codes(s: pd.Series):
     """:func:`_ranked_codes` of a categorical column: its codes re-ranked by a sort of the categories
     (unused categories keep a rank, no line has it)."""
-    import pyarrow as pa
+    rank, ranked = _sort_rank(arrow_strings(s.cat.categories.to_series()).combine_chunks())
+    rank = np.append(rank, np.int32(-1))  # code -1 (missing) indexes the last slot
+    return rank[s.array.codes], ranked
+
+
+def _sort_rank(values):
+    """(the rank of each of the Arrow strings ``values`` in sorted order, as int32; the values sorted).
+
+    Sorted by UTF-8 bytes, which is code point order, as pandas sorts text.
+    """
     import pyarrow.compute as pc
 
-    cats = s.cat.categories
-    values = _arrow_text(cats.to_series())
-    values = values.combine_chunks() if values is not None else pa.array(np.asarray(cats, dtype=object),
-                                                                        type=pa.large_string())
     order = pc.sort_indices(values).to_numpy()
-    rank = np.empty(len(cats) + 1, dtype=np.int32)
-    rank[order] = np.arange(len(cats), dtype=np.int32)
-    rank[-1] = -1  # code -1 (missing) indexes the last slot
-    return rank[s.array.codes], values.take(order)
+    rank = np.empty(len(values), dtype=np.int32)
+    rank[order] = np.arange(len(values), dtype=np.int32)
+    return rank, values.take(order)
 
 
 def _text(values, dtype) -> pd.Series:

@@ -716,16 +716,12 @@ def _strings(s: pd.Series) -> pd.Series:
 
 
 def _to_float(t: pd.Series) -> pd.Series:
-    """Plain numbers (``-1234.5``, ``1e3``) as float64, correctly rounded; anything else NaN."""
-    arr = pa.array(t.array) if hasattr(t.array, "__arrow_array__") else pa.array(t.to_numpy(object), pa.string())
-    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.string())
+    """Plain numbers (``-1234.5``, ``1e3``) of a text column as float64, correctly rounded; anything else NaN."""
+    arr = arrow_strings(t)
     ok = pc.match_substring_regex(arr, _PLAIN_NUMBER)
     clean = pc.replace_substring_regex(pc.if_else(ok, arr, pa.scalar(None, arr.type)), pattern="^[+]",
                                        replacement="")
-    vals = pc.cast(clean, pa.float64())
-    out = vals.to_numpy(zero_copy_only=False) if isinstance(vals, pa.Array) else vals.to_numpy()
-    return pd.Series(np.asarray(out, dtype="float64"), index=t.index)
+    return pd.Series(np.asarray(pc.cast(clean, pa.float64()).to_numpy(), dtype="float64"), index=t.index)
 
 
 #: Columns from this length on take the vectorised shortcuts for cells that need no cleaning.
@@ -739,6 +735,19 @@ def _arrow_text(s: pd.Series) -> pa.ChunkedArray | None:
         a = arr._pa_array  # noqa: SLF001 - zero-copy view of the immutable Arrow buffers
         return a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a])
     return None
+
+
+def arrow_strings(s: pd.Series) -> pa.ChunkedArray:
+    """A text column as Arrow strings: :func:`_arrow_text` without a copy when it is Arrow-backed,
+    else converted (missing values null).
+
+    >>> arrow_strings(pd.Series(["a", None], dtype="object")).to_pylist()
+    ['a', None]
+    """
+    a = _arrow_text(s)
+    if a is not None:
+        return a
+    return pa.chunked_array([pa.array(np.asarray(s.array, dtype=object), type=pa.string(), from_pandas=True)])
 
 
 def _distinct(s: pd.Series, most: float = 0.5) -> tuple[pd.Series, np.ndarray] | None:
