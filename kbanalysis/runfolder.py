@@ -55,13 +55,6 @@ class RunFolder:
     def has_work(self, name: str) -> bool:
         return (self.work / f"{name}.parquet").exists()
 
-    def work_columns(self, name: str, wanted: list[str]) -> list[str]:
-        """Those of ``wanted`` that work table ``name`` has (optional input columns may be absent)."""
-        import pyarrow.parquet as pq
-
-        have = set(pq.read_schema(self.work / f"{name}.parquet").names)
-        return [c for c in wanted if c in have]
-
     def read_work(self, name: str, columns: list[str] | None = None, labels: tuple[str, ...] = ()) -> pd.DataFrame:
         """A work table; ``labels`` are text columns read as categoricals.
 

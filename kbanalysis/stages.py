@@ -55,6 +55,8 @@ def _to_master(df: pd.DataFrame | None, to_master: pd.Series) -> pd.DataFrame | 
     return None if df is None else _remap(df, to_master)
 
 
+#: The sales columns the per-client analysis reads (the loaded table has every canonical column,
+#: empty when the case lacks it, so the stages can name any of them).
 SALES_CORE = ["date", "client_id", "product_group", "amount", "cost"]
 #: Sales columns read as categoricals (Parquet dictionaries) by the stages that aggregate per client.
 SALES_LABELS = ("client_id", "product_group")
@@ -84,8 +86,7 @@ def audit(wb: Workbook) -> Result:
 
     p = wb.params
     clients, contacts = wb.table("clients"), wb.table("contacts")
-    sales = wb.table("sales", columns=wb.rf.work_columns("sales", SALES_CORE + ["manager"]),
-                     labels=SALES_LABELS + ("manager",))
+    sales = wb.table("sales", columns=SALES_CORE + ["manager"], labels=SALES_LABELS + ("manager",))
     per_client, findings, dups, lost = A.audit_table(clients, sales, contacts, wb.as_of, p)
     wb.rf.write_work("audit", per_client)
     load_issues = wb.rf.read_work("load_issues")
@@ -226,7 +227,7 @@ def forecast(wb: Workbook) -> Result:
     from . import forecast as F
 
     p = wb.params
-    sales = wb.table("sales", columns=wb.rf.work_columns("sales", SALES_CORE + ["doc_id"]), labels=SALES_LABELS)
+    sales = wb.table("sales", columns=SALES_CORE + ["doc_id"], labels=SALES_LABELS)
     deals, stock, marketing = wb.table("deals"), wb.table("stock"), wb.table("marketing")
     model = F.DemandForecast.from_params(p).fit(sales, deals, stock, marketing, wb.as_of)
     table = model.table_

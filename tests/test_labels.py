@@ -32,10 +32,6 @@ def test_labels_read_as_categoricals_of_the_plain_text_dtype(folder):
     assert cat["client_id"].isna().sum() == plain["client_id"].isna().sum() > 0
 
 
-def test_work_columns_keeps_the_present_ones_in_order(folder):
-    assert folder.work_columns("sales", ["cost", "amount", "manager", "date"]) == ["amount", "date"]
-
-
 def test_aggregations_of_categorical_and_text_ids_are_equal(folder):
     plain = folder.read_work("sales")
     cat = folder.read_work("sales", labels=("client_id", "product_group"))
@@ -58,3 +54,25 @@ def test_remap_of_categorical_ids_merges_duplicate_cards():
     pd.testing.assert_series_equal(cat.astype("string"), text)
     assert sorted(distinct_ids(cat)) == ["a", "c", "d"]
     assert sorted(distinct_ids(ids)) == ["a", "b", "c", "d"]
+
+
+def test_stages_read_sales_columns_the_case_lacks(tmp_path):
+    """The loaded sales table has every canonical column (empty when the case lacks it), so the
+    stages name their columns without checking: a case without manager, doc_id or cost runs."""
+    from kbanalysis import stages
+    from kbanalysis.schema import TABLES
+    from kbanalysis.workbook import Workbook
+
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "clients.csv").write_text("client_id,name,channel\n1,ООО Ромашка,retail\n2,ИП Иванов,dealer\n",
+                                      encoding="utf-8")
+    (case / "sales.csv").write_text("date,client_id,product_group,amount\n2024-01-15,1,tools,100\n"
+                                    "2024-02-03,2,paint,50\n2024-03-01,1,tools,70\n", encoding="utf-8")
+    wb = Workbook(case_dir=str(case), run_dir=str(tmp_path / "run"))
+    wb.load()
+    assert list(wb.rf.read_work("sales").columns) == ["_row", *TABLES["sales"].names]
+    assert wb.rf.read_work("sales")[["cost", "doc_id", "manager"]].isna().all().all()
+    res = stages.audit(wb)
+    assert set(res["per_client"]["client_id"]) == {"1", "2"}
+    assert len(stages.forecast(wb)["forecast"])
