@@ -86,6 +86,11 @@ def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) ->
             "max_single_gb": round(after.ru_maxrss / 1e6, 3)}
 
 
+def workbook_cmd(case, run) -> list[str]:
+    """``kbanalysis run CASE --out RUN`` with this interpreter's entry point."""
+    return [str(Path(sys.executable).parent / "kbanalysis"), "run", str(case), "--out", str(run)]
+
+
 def child(*args: str) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), *args]
 
@@ -265,8 +270,7 @@ def bench_size(n_clients: int, args, root: Path) -> dict:
 
     if not args.no_workbook:
         run = out / "workbook"
-        m = measure([str(Path(sys.executable).parent / "kbanalysis"), "run", str(case), "--out", str(run)],
-                    log=logs / f"workbook_{n_clients}.log")
+        m = measure(workbook_cmd(case, run), log=logs / f"workbook_{n_clients}.log")
         rec = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
         m["notebooks"] = rec.get("seconds", {})
         m["slow_cells"] = slow_cells(run)
@@ -437,8 +441,8 @@ def main(argv=None) -> int:
         print("== start-up (the bundled sample, 400 clients)", flush=True)
         logs = root / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        meta["startup"] = measure([str(Path(sys.executable).parent / "kbanalysis"), "run", str(REPO / "data" / "sample"),
-                                   "--out", str(root / "run_sample")], log=logs / "workbook_sample.log")
+        meta["startup"] = measure(workbook_cmd(REPO / "data" / "sample", root / "run_sample"),
+                                  log=logs / "workbook_sample.log")
         print(f"  workbook: {meta['startup']['wall']} s wall", flush=True)
     results = [bench_size(n, a, root) for n in sizes]
     (root / "bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2, ensure_ascii=False))
