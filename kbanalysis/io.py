@@ -20,6 +20,11 @@ sales of which none names a known client, fewer than two client cards.
 Reading is vectorised (pyarrow's or the C CSV parser, pyarrow string kernels, no Python loop over rows): a CSV
 sales file loads at about two seconds per million lines (files from 32 MB on are read by pyarrow).
 
+A sales table larger than the memory loads with ``load_case(case_dir, sales_to=PATH)``: its lines are
+read, parsed and checked in batches (``batch_rows``) by the same code, and the usable ones appended to
+the Parquet file ``PATH`` instead of ``Case.tables``; the findings and counts are those of the
+in-memory load, and the peak memory is that of a batch (see :func:`stream_table`).
+
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> _ = (d / "clients.csv").write_text("Код клиента;Контрагент;Канал сбыта\\n1;ООО Ромашка;retail\\n2;ИП Ива;dealer\\n",
@@ -39,8 +44,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import re
 import warnings
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +68,29 @@ EARLIEST = pd.Timestamp("1990-01-01")
 
 @dataclass
 class Case:
-    """A loaded case: canonical tables, loading findings, row accounting, file fingerprints."""
+    """A loaded case: canonical tables, loading findings, row accounting, file fingerprints.
+
+    Attributes
+    ----------
+    path : Path
+        The case folder.
+    tables : dict of str to DataFrame
+        The canonical tables the case has. Without ``"sales"`` when the sales lines were streamed to
+        a Parquet file (``load_case(..., sales_to=...)``): see ``sales_path``.
+    issues : DataFrame
+        The findings of loading (:data:`ISSUE_COLUMNS`), sorted by table, row and issue.
+    counts : dict of str to dict
+        ``{table: {"read": n, "used": n, "rejected": n}}``, with ``read == used + rejected``.
+    files : dict of str to str
+        The file name of each table.
+    hashes : dict of str to str
+        SHA-256 of each file read (tables and ``mapping.yaml``).
+    drivers : list of str
+        The numeric client-card columns kept as potential drivers.
+    sales_path : Path or None
+        The Parquet file holding the usable sales lines when they were streamed to disk, else None.
+        ``pd.read_parquet(sales_path)`` equals the ``tables["sales"]`` an in-memory load gives.
+    """
 
     path: Path
     tables: dict[str, pd.DataFrame]
@@ -70,9 +99,15 @@ class Case:
     files: dict[str, str] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)
     drivers: list[str] = field(default_factory=list)
+    sales_path: Path | None = None
+
+    @property
+    def sales_on_disk(self) -> bool:
+        """Whether the sales lines are in the Parquet file ``sales_path`` instead of ``tables``."""
+        return self.sales_path is not None
 
     def table(self, name: str) -> pd.DataFrame | None:
-        """The table, or None when the case does not have it."""
+        """The table, or None when the case does not have it (nor ``"sales"`` when it is on disk)."""
         return self.tables.get(name)
 
 
@@ -452,6 +487,41 @@ def read_raw(path: Path, table: Table, mapping: dict) -> tuple[pd.DataFrame, np.
         df.columns = _dedupe(header)
         return df, np.arange(h + 2, h + 2 + len(df)), info
     # csv and anything else that claims to be text
+    layout = _csv_layout(path, table, mapping, info)
+    df = _read_csv_fast(path, layout.enc, layout.sep, layout.h, layout.names) if layout.fast else None
+    bad: list[tuple[int, int]] = []
+    if df is None:
+        df, bad = _read_csv(path, where, table.name, layout.enc, layout.sep, layout.h, layout.head_ascii, info,
+                            layout.names + layout.spare)
+    rows = _spreadsheet_rows(len(df), bad, layout.h + 2)
+    df, rows, bad = _without_wide_lines(df, rows, bad, layout)
+    info.bad_rows = _bad_line_details(bad, layout)
+    if info.encoding_errors:
+        _mark_undecodable_rows(df, rows, table.name, where, info)
+    return df, rows, info
+
+
+@dataclass
+class _CsvLayout:
+    """How a CSV file holds its table, as made out from its first 64 KB."""
+
+    enc: str  # the encoding
+    sep: str  # the delimiter
+    h: int  # index of the header line (title lines of 1C reports come before it)
+    names: list[str]  # the columns of the header (deduplicated)
+    spare: list[str]  # extra columns for the widest line of the sample, when it is wider than the header
+    head_ascii: bool  # the first 64 KB are plain ASCII
+    fast: bool  # pyarrow's reader is tried first (a large file and no spare columns)
+
+    @property
+    def width(self) -> int:
+        return len(self.names)
+
+
+def _csv_layout(path: Path, table: Table, mapping: dict, info: RawInfo) -> _CsvLayout:
+    """The encoding, delimiter, header line and columns of a CSV file, from its head (sets ``info``'s
+    encoding, delimiter and garbled flag); a file that is no table of at least two columns is an error."""
+    where = path.name
     with open(path, "rb") as f:
         head = f.read(1 << 16)
     _check_is_table(head, where)
@@ -488,45 +558,70 @@ def read_raw(path: Path, table: Table, mapping: dict) -> tuple[pd.DataFrame, np.
     extra = max([len(r) for r in sample[h + 1:]] + [width]) - width
     names = _dedupe([x or f"col{i}" for i, x in enumerate(header)])
     spare = [f"\x00extra{i}" for i in range(extra)]
-    df = _read_csv_fast(path, enc, sep, h, names) if not spare and path.stat().st_size >= FAST_CSV_BYTES else None
-    if df is not None:
-        bad = []
-    else:
-        df, bad = _read_csv(path, where, table.name, enc, sep, h, head.isascii(), info, names + spare)
-    rows = np.arange(h + 2, h + 2 + len(df) + len(bad), dtype=np.int64)
-    if bad:
-        rows = rows[~np.isin(rows, [r for r, _ in bad])]
-        if len(rows) != len(df):  # line numbers of the parser's warnings not as expected: keep the order
-            rows = np.arange(h + 2, h + 2 + len(df), dtype=np.int64)
-    if spare:  # lines wider than the header with something in the extra fields are not rows
-        fields = np.zeros(len(df), dtype=np.int64)
-        for i, c in enumerate(spare):
-            fields = np.where(df[c].to_numpy(dtype=object, na_value="") != "", width + i + 1, fields)
-        wide = fields > 0
-        if wide.any():
-            bad = sorted(bad + list(zip(rows[wide].tolist(), fields[wide].tolist())))
-            df, rows = df.loc[~wide].reset_index(drop=True), rows[~wide]
-        df = df.drop(columns=spare)
-    info.bad_rows = [(r, f"the line has {saw} fields but the header has {width} (a stray "
-                      f"{_SEP_NAMES.get(sep, sep)} in a cell?); the row is left out") for r, saw in bad]
-    if info.encoding_errors:
-        _mark_undecodable_rows(df, rows, table.name, where, info)
-    return df, rows, info
+    return _CsvLayout(enc, sep, h, names, spare, head.isascii(),
+                      fast=not spare and path.stat().st_size >= FAST_CSV_BYTES)
+
+
+def _spreadsheet_rows(n: int, skipped: list[tuple[int, int]], first: int) -> np.ndarray:
+    """Spreadsheet row numbers of the ``n`` lines a reader gave, the ``skipped`` lines (row, fields) left
+    out; when the parser's line numbers do not fit (quoted line breaks), plain order from ``first``.
+
+    >>> _spreadsheet_rows(3, [(3, 7)], 2).tolist()
+    [2, 4, 5]
+    """
+    rows = np.arange(first, first + n + len(skipped), dtype=np.int64)
+    if skipped:
+        rows = rows[~np.isin(rows, [r for r, _ in skipped])]
+        if len(rows) != n:  # line numbers of the parser's warnings not as expected: keep the order
+            rows = np.arange(first, first + n, dtype=np.int64)
+    return rows
+
+
+def _without_wide_lines(df: pd.DataFrame, rows: np.ndarray, bad: list[tuple[int, int]],
+                        layout: _CsvLayout) -> tuple[pd.DataFrame, np.ndarray, list[tuple[int, int]]]:
+    """The lines read without the spare columns; lines wider than the header with something in the extra
+    fields are not rows: they join ``bad`` as (row, fields)."""
+    if not layout.spare:
+        return df, rows, bad
+    fields = np.zeros(len(df), dtype=np.int64)
+    for i, c in enumerate(layout.spare):
+        fields = np.where(df[c].to_numpy(dtype=object, na_value="") != "", layout.width + i + 1, fields)
+    wide = fields > 0
+    if wide.any():
+        bad = sorted(bad + list(zip(rows[wide].tolist(), fields[wide].tolist())))
+        df, rows = df.loc[~wide].reset_index(drop=True), rows[~wide]
+    return df.drop(columns=layout.spare), rows, bad
+
+
+def _bad_line_details(bad: list[tuple[int, int]], layout: _CsvLayout) -> list[tuple[int, str]]:
+    """(row, detail) of lines with more fields than the header."""
+    return [(r, f"the line has {saw} fields but the header has {layout.width} (a stray "
+             f"{_SEP_NAMES.get(layout.sep, layout.sep)} in a cell?); the row is left out") for r, saw in bad]
 
 
 def _mark_undecodable_rows(df: pd.DataFrame, rows: np.ndarray, name: str, where: str, info: RawInfo) -> None:
     """Rows holding bytes the file's encoding cannot decode: a few are listed, many stop the run."""
+    _note_undecodable(rows[_undecodable(df)], len(df), name, where, info)
+
+
+def _undecodable(df: pd.DataFrame) -> np.ndarray:
+    """Mask of the rows with a cell holding U+FFFD (bytes the encoding could not decode, replaced)."""
     hit = np.zeros(len(df), dtype=bool)
     for c in df.columns:
         hit |= df[c].astype("string").str.contains("\ufffd", regex=False).fillna(False).to_numpy(dtype=bool)
-    n = int(hit.sum())
+    return hit
+
+
+def _note_undecodable(hit: np.ndarray, n_rows: int, name: str, where: str, info: RawInfo) -> None:
+    """List the rows ``hit`` (of ``n_rows`` read) in ``info.notes``; raise when they are too many."""
+    n = len(hit)
     if not n:
         return
-    if n > max(0.05 * len(df), 20):
-        raise UserError(f"{where}: {n:,} rows (the first is row {int(rows[hit][0])}) are not in "
+    if n > max(0.05 * n_rows, 20):
+        raise UserError(f"{where}: {n:,} rows (the first is row {int(hit[0])}) are not in "
                         f"{_ENCODING_NAMES.get(info.encoding, info.encoding)} like the rest of the file: the file "
                         "mixes encodings; export it again as CSV UTF-8")
-    info.notes.append(issue_frame(name, rows[hit], None, "bad_value",
+    info.notes.append(issue_frame(name, hit, None, "bad_value",
                                   f"the row has bytes that are not {_ENCODING_NAMES.get(info.encoding, info.encoding)} "
                                   "(the file mixes encodings); its text shows \ufffd where they were"))
 
@@ -568,69 +663,107 @@ def _read_csv_fast(path: Path, enc: str, sep: str, h: int, names: list[str]) -> 
     """
     import pyarrow.csv as pcsv
 
-    codec = {"utf-8": "utf8", "utf-8-sig": "utf8"}.get(enc, enc)
     try:
-        tb = pcsv.read_csv(
-            path,
-            read_options=pcsv.ReadOptions(column_names=names, skip_rows=h + 1, encoding=codec,
-                                          block_size=16 << 20),
-            parse_options=pcsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True,
-                                            ignore_empty_lines=False),  # a line of another width raises
-            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except (pa.ArrowException, UnicodeDecodeError, LookupError, ValueError, OSError):
+        tb = pcsv.read_csv(path, **_arrow_csv_options(enc, sep, h, names))
+    except _ARROW_READ_ERRORS:
         return None
     df = tb.to_pandas()  # Arrow-backed ``str`` columns, as the C parser's with ``dtype=str``
     df.columns = names
     return df
 
 
+#: What pyarrow's CSV reader raises on a file it does not read (the C parser reads it then).
+_ARROW_READ_ERRORS = (pa.ArrowException, UnicodeDecodeError, LookupError, ValueError, OSError)
+
+
+def _arrow_csv_options(enc: str, sep: str, h: int, names: list[str]) -> dict:
+    """Options of pyarrow's CSV readers (whole-file and streaming alike): every column a string, a line of
+    another width an error."""
+    import pyarrow.csv as pcsv
+
+    codec = {"utf-8": "utf8", "utf-8-sig": "utf8"}.get(enc, enc)
+    return dict(
+        read_options=pcsv.ReadOptions(column_names=names, skip_rows=h + 1, encoding=codec, block_size=16 << 20),
+        parse_options=pcsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True,
+                                        ignore_empty_lines=False),  # a line of another width raises
+        convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                            strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+
 def _read_csv(path: Path, where: str, name: str, enc: str, sep: str, h: int, head_ascii: bool,
               info: RawInfo, names: list[str]) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
     """The lines under the header as strings (C parser); lines with too many fields come back separately
     as (spreadsheet row, fields)."""
-    kw = dict(sep=sep, dtype=str, keep_default_na=False, na_filter=False, skiprows=h + 1, header=None, names=names,
-              index_col=False, skip_blank_lines=False, encoding="utf-8" if enc == "utf-8-sig" else enc,
-              quotechar='"', engine="c", on_bad_lines="warn")
+    kw = _c_parser_options(enc, sep, h, names)
     while True:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", pd.errors.ParserWarning)
                 df = pd.read_csv(path, **kw)
             break
-        except UnicodeDecodeError:
-            if kw["encoding"] == "utf-8" and head_ascii:
-                kw["encoding"] = "cp1251"  # plain ASCII at the top, Windows-1251 further down
-                info.encoding = "cp1251"
-                continue
-            if kw.get("encoding_errors") != "replace":
-                kw["encoding_errors"] = "replace"  # mixed encodings: rows with undecodable bytes are marked
-                continue
-            raise UserError(f"{where}: the encoding could not be detected (expected UTF-8 or Windows-1251); "
-                            "save it as CSV UTF-8") from None
-        except pd.errors.EmptyDataError:
-            raise UserError(f"{where}: the file has no table (no header row); export the table again") from None
-        except pd.errors.ParserError as e:
-            m = re.search(r"EOF inside string starting at row (\d+)", str(e))
-            if m and kw.get("quoting") != csv.QUOTE_NONE:
-                kw["quoting"] = csv.QUOTE_NONE  # an unclosed quote: read quotes as ordinary characters
-                row = int(m.group(1)) + 1  # the parser counts lines from 0, skipped ones included
-                info.notes.append(issue_frame(
-                    name, [row], None, "bad_value",
-                    "a quote \" opened in this row is never closed; the file was read with quotes as ordinary "
-                    "characters (cells quoted because they hold the delimiter may be split: see the rows listed)"))
-                continue
-            raise UserError(f"{where}: not a readable CSV table ({str(e).strip()}); export it again as CSV "
-                            "UTF-8") from None
-        except (csv.Error, ValueError) as e:
-            raise UserError(f"{where}: not a readable CSV table ({e}); export it again as CSV UTF-8") from None
+        except _C_READ_ERRORS as e:
+            if not _read_again(e, kw, name, head_ascii, info):
+                raise _read_error(e, where) from None
     info.encoding_errors = kw.get("encoding_errors") == "replace"
+    return df, _skipped_lines(caught)
+
+
+#: What the C parser raises on a file it cannot read as it is (see :func:`_read_again`).
+_C_READ_ERRORS = (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError, csv.Error, ValueError)
+
+
+def _c_parser_options(enc: str, sep: str, h: int, names: list[str]) -> dict:
+    """``pd.read_csv`` options: every cell a string as written, blank lines kept, long lines warned of."""
+    return dict(sep=sep, dtype=str, keep_default_na=False, na_filter=False, skiprows=h + 1, header=None,
+                names=names, index_col=False, skip_blank_lines=False,
+                encoding="utf-8" if enc == "utf-8-sig" else enc, quotechar='"', engine="c", on_bad_lines="warn")
+
+
+def _read_again(e: Exception, kw: dict, name: str, head_ascii: bool, info: RawInfo) -> bool:
+    """Change the C parser's options ``kw`` for reading the file again after ``e`` (True), or False when
+    ``e`` is final: Windows-1251 after an ASCII start, undecodable bytes replaced (a file mixing
+    encodings), quotes as ordinary characters after an unclosed one (noted in ``info``)."""
+    if isinstance(e, UnicodeDecodeError):
+        if kw["encoding"] == "utf-8" and head_ascii:
+            kw["encoding"] = "cp1251"  # plain ASCII at the top, Windows-1251 further down
+            info.encoding = "cp1251"
+            return True
+        if kw.get("encoding_errors") != "replace":
+            kw["encoding_errors"] = "replace"  # mixed encodings: rows with undecodable bytes are marked
+            return True
+        return False
+    if isinstance(e, pd.errors.ParserError):
+        m = re.search(r"EOF inside string starting at row (\d+)", str(e))
+        if m and kw.get("quoting") != csv.QUOTE_NONE:
+            kw["quoting"] = csv.QUOTE_NONE  # an unclosed quote: read quotes as ordinary characters
+            row = int(m.group(1)) + 1  # the parser counts lines from 0, skipped ones included
+            info.notes.append(issue_frame(
+                name, [row], None, "bad_value",
+                "a quote \" opened in this row is never closed; the file was read with quotes as ordinary "
+                "characters (cells quoted because they hold the delimiter may be split: see the rows listed)"))
+            return True
+    return False
+
+
+def _read_error(e: Exception, where: str) -> UserError:
+    """The message for an error of the C parser that reading again does not get round."""
+    if isinstance(e, UnicodeDecodeError):
+        return UserError(f"{where}: the encoding could not be detected (expected UTF-8 or Windows-1251); "
+                         "save it as CSV UTF-8")
+    if isinstance(e, pd.errors.EmptyDataError):
+        return UserError(f"{where}: the file has no table (no header row); export the table again")
+    if isinstance(e, pd.errors.ParserError):
+        return UserError(f"{where}: not a readable CSV table ({str(e).strip()}); export it again as CSV UTF-8")
+    return UserError(f"{where}: not a readable CSV table ({e}); export it again as CSV UTF-8")
+
+
+def _skipped_lines(caught) -> list[tuple[int, int]]:
+    """(line, fields) of the lines the C parser skipped for having too many fields, from its warnings."""
     bad = []
     for w in caught:
         for m in re.finditer(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)", str(w.message)):
             bad.append((int(m.group(1)), int(m.group(3))))
-    bad.sort()
-    return df, bad
+    return sorted(bad)
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -1011,17 +1144,39 @@ def _normalise_choice(s: pd.Series, choices: dict[str, tuple[str, ...]]) -> tupl
 def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
                 drivers_wanted: list[str] | None = None,
                 bad_rows: list[tuple[int, str]] | None = None, *,
-                consume: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+                consume: bool = False, today: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Parse a mapped raw frame into the canonical table; return (usable rows, findings, rows read).
 
     Entirely blank lines are not rows of data: they are neither read nor rejected. ``bad_rows``
     (spreadsheet row, detail) are lines the reader could not split into the header's columns: they
     count as read and rejected. ``consume=True`` drops each raw column from ``df`` once it is
     parsed, so a large file's text is freed column by column (the caller must hold no other
-    reference to the raw frame).
+    reference to the raw frame). ``today`` (default: the current date) is the limit of future dates.
+
+    Every rule is cell by cell, except two that look at a whole column: a ``prob`` column is read
+    as percent when most of its values are above 1, and an unknown client-card column is kept as
+    a driver when nearly all its cells are numbers. A table without them (:func:`row_by_row`:
+    sales) parses to the same rows and findings in batches of lines as at once, given one ``today``.
     """
+    good, parts, n_read = _parse_table_parts(df, rows, table, where, drivers_wanted, bad_rows, consume=consume,
+                                             today=today)
+    found = pd.concat([f for _, f in parts], ignore_index=True) if parts else empty_issues()
+    return good, found, n_read
+
+
+def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
+                       drivers_wanted: list[str] | None = None,
+                       bad_rows: list[tuple[int, str]] | None = None, *, consume: bool = False,
+                       today: pd.Timestamp | None = None) -> tuple[pd.DataFrame, list, int]:
+    """:func:`parse_table` with its findings as a list of ``(key, frame)``: the keys increase in the
+    order the frames come (by column, then by check), so that findings of several batches sorted
+    stably by key come in the order one call on all the lines gives them."""
     name = table.name
-    issues = []
+    parts: list[tuple[tuple[int, int], pd.DataFrame]] = []
+
+    def note(key: tuple[int, int], frame: pd.DataFrame) -> None:
+        parts.append((key, frame))
+
     bad_rows = list(bad_rows or [])
     out = pd.DataFrame(index=df.index)
     out["_row"] = np.asarray(rows).astype("int64")
@@ -1032,9 +1187,9 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
     for c in df.columns:  # each column only where the row is still blank (after one, hardly any row is)
         if blank.any():
             blank[blank] = (_strings(df.loc[blank, c]) == "").to_numpy()
-    today = pd.Timestamp.today().normalize()
+    today = pd.Timestamp.today().normalize() if today is None else today
 
-    for col in table.columns:
+    for ci, col in enumerate(table.columns):
         if col.name not in df.columns:
             if col.kind in ("number", "prob"):
                 out[col.name] = np.nan
@@ -1060,7 +1215,7 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
                 v = v / 100.0
             wrong = v.notna() & ((v < 0) | (v > 1))
             if wrong.any():
-                issues.append(issue_frame(name, rows[wrong.to_numpy()], None, "bad_probability",
+                note((ci, 0), issue_frame(name, rows[wrong.to_numpy()], None, "bad_probability",
                                           [f"{col.name} \"{x}\" is outside 0–100 %; the row is left out"
                                            for x in _strings(src)[wrong]]))
                 reject |= wrong
@@ -1070,11 +1225,11 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
             late = v.notna() & (v > today + pd.Timedelta(days=1))
             fate = "the row is left out" if col.required else "the value is ignored"
             if early.any():
-                issues.append(issue_frame(name, rows[early.to_numpy()], None, "bad_date",
+                note((ci, 1), issue_frame(name, rows[early.to_numpy()], None, "bad_date",
                                           [f"{col.name} \"{x}\" is before 1990: check the year; {fate}"
                                            for x in _strings(src)[early]]))
             if late.any():
-                issues.append(issue_frame(name, rows[late.to_numpy()], None, "future_date",
+                note((ci, 2), issue_frame(name, rows[late.to_numpy()], None, "future_date",
                                           [f"{col.name} \"{x}\" is in the future (after {today.date()}): check the "
                                            f"year; {fate}" for x in _strings(src)[late]]))
             wrong = early | late
@@ -1089,7 +1244,7 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
             kind = {"number": "a number", "prob": "a number", "date": "a date", "month": "a month (YYYY-MM)"}.get(
                 col.kind, "valid")
             raw = _strings(src)[bad]
-            issues.append(issue_frame(name, rows[bad.to_numpy()], None, code,
+            note((ci, 3), issue_frame(name, rows[bad.to_numpy()], None, code,
                                       [f"{col.name} \"{x}\" is not {kind}" for x in raw]))
             if col.required:
                 reject |= bad
@@ -1099,14 +1254,14 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
         if col.required and col.name != "probability":
             miss = v.isna() & ~bad & ~wrong & ~blank
             if miss.any():
-                issues.append(issue_frame(name, rows[miss.to_numpy()], None, "missing_value",
+                note((ci, 4), issue_frame(name, rows[miss.to_numpy()], None, "missing_value",
                                           f"required {col.name} is empty"))
                 reject |= miss
 
     # driver columns on client cards
     drivers: list[str] = []
     if table.extra_numeric:
-        for c in df.columns:
+        for j, c in enumerate(df.columns):
             if c in table.names or c in out.columns:
                 continue
             v, bad = parse_numbers(df[c])
@@ -1114,23 +1269,42 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
             wanted = drivers_wanted is not None and c in drivers_wanted
             if wanted or (filled.sum() > 0 and bad.sum() <= 0.05 * filled.sum()):
                 if bad.any():
-                    issues.append(issue_frame(name, rows[bad.to_numpy()], None, "bad_number",
-                                              [f"{c} \"{x}\" is not a number" for x in _strings(df[c])[bad]]))
+                    note((len(table.columns) + j, 3),
+                         issue_frame(name, rows[bad.to_numpy()], None, "bad_number",
+                                     [f"{c} \"{x}\" is not a number" for x in _strings(df[c])[bad]]))
                 out[c] = v
                 drivers.append(c)
 
     if bad_rows:
-        issues.append(issue_frame(name, [r for r, _ in bad_rows], None, "bad_value", [d for _, d in bad_rows]))
+        note(_BAD_LINES_KEY, issue_frame(name, [r for r, _ in bad_rows], None, "bad_value",
+                                         [d for _, d in bad_rows]))
 
     out = out.loc[~blank]
     reject = reject.loc[~blank]
     good = out.loc[~reject].reset_index(drop=True)
-    found = pd.concat(issues, ignore_index=True) if issues else empty_issues()
-    if "client_id" in out.columns and len(found):  # the card each finding is about
+    if "client_id" in out.columns and parts:  # the card each finding is about
         cid_for = pd.Series(out["client_id"].to_numpy(), index=out["_row"].to_numpy())
-        found["client_id"] = found["row"].astype("float64").map(cid_for).astype("string")
+        parts = [(key, f.assign(client_id=f["row"].astype("float64").map(cid_for).astype("string")))
+                 for key, f in parts]
     good.attrs["drivers"] = drivers
-    return good, found, int((~blank).sum()) + len(bad_rows)
+    return good, parts, int((~blank).sum()) + len(bad_rows)
+
+
+#: Key of the lines a reader could not split (they come after every column's findings).
+_BAD_LINES_KEY = (1 << 30, 0)
+
+
+def row_by_row(table: Table) -> bool:
+    """Whether every rule of loading ``table`` looks at one row at a time, so that it loads the same in
+    batches of lines as at once: no ``prob`` column (read as percent when most values are above 1), no
+    driver columns (kept when nearly all cells are numbers), no key (duplicates are found across rows).
+
+    >>> row_by_row(TABLES["sales"]), row_by_row(TABLES["clients"]), row_by_row(TABLES["deals"])
+    (True, False, False)
+    """
+    return not table.extra_numeric and table.key is None and all(c.kind != "prob" for c in table.columns)
+
+
 
 
 def _finish_table(name: str, df: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1224,29 +1398,89 @@ def load_table(path: Path, name: str, mapping: dict | None = None,
     table = TABLES[name]
     mapping = mapping or {}
     raw, rows, info = read_raw(path, table, mapping)
-    sample = " ".join(str(x) for c in raw.columns[:30] for x in raw[c].head(200).tolist()) if info.garbled else ""
+    sample = _text_sample({c: raw[c].head(200).tolist() for c in raw.columns[:30]}) if info.garbled else ""
     mapped = map_headers(raw, table, mapping, path.name, info)
     del raw  # parse_table frees the raw text column by column (the peak of a large load)
     good, issues, n_read = parse_table(mapped, rows, table, path.name, drivers, info.bad_rows, consume=True)
     del mapped
     good, more = _finish_table(name, good, path.name)
-    notes = list(info.notes)
-    if info.garbled:
-        shown = ", ".join(repr(w) for w in _garbled_words(sample, 3))
-        notes.append(issue_frame(name, [pd.NA], None, "bad_value",
-                                 f"the text of {path.name} looks garbled{' (e.g. ' + shown + ')' if shown else ''}: "
-                                 f"it was read as {_ENCODING_NAMES.get(info.encoding, info.encoding)} but is probably "
-                                 "in another encoding; names may be wrong: save the file as CSV UTF-8"))
-    parts = [x for x in (issues, more, *notes) if len(x)]
+    parts = [x for x in (issues, more, *_file_notes(name, path.name, info, sample)) if len(x)]
     issues = pd.concat(parts, ignore_index=True) if parts else empty_issues()
     return good, issues, n_read
 
 
-def load_case(case_dir, drivers: list[str] | None = None) -> Case:
-    """Load and validate every table of a case folder (see the module docstring)."""
+def _text_sample(cells: dict[str, list]) -> str:
+    """The cells (the first 200 of each of the first 30 raw columns) as one text, to quote garbled words from."""
+    return " ".join(str(x) for values in cells.values() for x in values)
+
+
+def _file_notes(name: str, where: str, info: RawInfo, sample: str) -> list[pd.DataFrame]:
+    """Findings about the file rather than a cell: the reader's notes, then a note when the text looks garbled."""
+    notes = list(info.notes)
+    if info.garbled:
+        shown = ", ".join(repr(w) for w in _garbled_words(sample, 3))
+        notes.append(issue_frame(name, [pd.NA], None, "bad_value",
+                                 f"the text of {where} looks garbled{' (e.g. ' + shown + ')' if shown else ''}: "
+                                 f"it was read as {_ENCODING_NAMES.get(info.encoding, info.encoding)} but is probably "
+                                 "in another encoding; names may be wrong: save the file as CSV UTF-8"))
+    return notes
+
+
+def load_case(case_dir, drivers: list[str] | None = None, *, sales_to: Path | str | None = None,
+              batch_rows: int = 1_000_000) -> Case:
+    """Load and validate every table of a case folder (see the module docstring).
+
+    Parameters
+    ----------
+    case_dir : str or Path
+        The folder holding ``clients``, ``sales`` and the optional tables.
+    drivers : list of str, optional
+        Client-card columns to use as drivers (each must be a numeric column of the cards); by
+        default every mostly numeric column outside the contract's own.
+    sales_to : str or Path, optional
+        Stream the sales table to this Parquet file instead of holding it in memory: the lines are
+        read, parsed and checked in batches and the usable ones appended to the file, so that a
+        sales table larger than the memory loads. ``pd.read_parquet(sales_to)`` then equals the
+        ``tables["sales"]`` of an in-memory load (same columns, types, values and order); findings,
+        counts, files and hashes are the same too. The file is written as ``NAME.part`` and renamed
+        when the whole case has loaded (nothing is left behind when it does not).
+    batch_rows : int, default 1,000,000
+        Lines per batch when streaming (about 300 bytes of memory per line at the peak).
+
+    Returns
+    -------
+    Case
+        Without ``tables["sales"]`` and with ``sales_path`` set when ``sales_to`` is given.
+
+    Raises
+    ------
+    UserError
+        When the case cannot be used: one message naming the file, the column or row, and the fix.
+    """
     case_dir = Path(case_dir)
     if not case_dir.is_dir():
         raise UserError(f"{case_dir}: no such folder; give the folder that holds clients.csv and sales.csv")
+    if sales_to is None:
+        return _load_case(case_dir, drivers, None, batch_rows)
+    if int(batch_rows) < 1:
+        raise ValueError(f"batch_rows must be at least 1 (got {batch_rows})")
+    target = Path(sales_to)
+    if target.resolve().parent == case_dir.resolve() and target.name.split(".", 1)[0].lower() in TABLES:
+        raise UserError(f"{target}: the sales lines cannot be written into the case folder under a table's name "
+                        "(the next load would read it as a table); give a path outside the case folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(target.name + ".part")
+    try:
+        case = _load_case(case_dir, drivers, part, int(batch_rows))
+        part.replace(target)
+    finally:
+        part.unlink(missing_ok=True)
+    case.sales_path = target
+    return case
+
+
+def _load_case(case_dir: Path, drivers: list[str] | None, sales_to: Path | None, batch_rows: int) -> Case:
+    """:func:`load_case` of an existing folder, the sales table streamed to ``sales_to`` when given."""
     mapping = read_mapping(case_dir)
     tables: dict[str, pd.DataFrame] = {}
     issues: list[pd.DataFrame] = []
@@ -1254,50 +1488,54 @@ def load_case(case_dir, drivers: list[str] | None = None) -> Case:
     files: dict[str, str] = {}
     hashes: dict[str, str] = {}
     found_drivers: list[str] = []
+    streamed: StreamedTable | None = None
     for name, table in TABLES.items():
         path = find_table_file(case_dir, name)
         if path is None:
             if table.required_table:
                 raise UserError(_missing_table_message(case_dir, name))
             continue
-        df, found, n_read = load_table(path, name, mapping.get(name), drivers)
-        if name == "clients":
-            found_drivers = df.attrs.get("drivers", [])
+        if name == "sales" and sales_to is not None:  # the client cards are loaded: TABLES has them first
+            streamed = stream_table(path, table, mapping.get(name), tables["clients"]["client_id"],
+                                    files["clients"], sales_to, batch_rows)
+            n_read, n_used, found = streamed.n_read, streamed.usable, streamed.found
+        else:
+            df, found, n_read = load_table(path, name, mapping.get(name), drivers)
+            n_used, tables[name] = len(df), df
+            if name == "clients":
+                found_drivers = df.attrs.get("drivers", [])
         files[name] = path.name
         hashes[path.name] = file_hash(path)
-        tables[name] = df
         issues.append(found)
-        counts[name] = {"read": n_read, "used": len(df), "rejected": n_read - len(df)}
-        if name in ("clients", "sales") and len(df) == 0:
-            if n_read == 0:
-                raise UserError(f"{path.name}: the table has a header but no data rows; export it again with its "
-                                "rows")
-            first = found.dropna(subset=["row"]).head(3)
-            raise UserError(f"{path.name}: no usable rows ({n_read} read, all rejected). The first problems: "
-                            + "; ".join(f"row {r}: {d}" for r, d in first[["row", "detail"]].itertuples(index=False))
-                            + ". Fix them in the file (every problem is listed by kbanalysis validate)")
+        counts[name] = {"read": n_read, "used": n_used, "rejected": n_read - n_used}
+        if name in ("clients", "sales") and n_used == 0:
+            raise UserError(_no_usable_rows_message(path.name, n_read, found))
     for m in ("mapping.yaml", "mapping.yml"):
         if (case_dir / m).exists():
             hashes[m] = file_hash(case_dir / m)
 
     # references to clients
     for name in ("sales", "deals", "survey", "contacts"):
-        if name not in tables:
-            continue
-        df = tables[name]
-        unk = pd.Series(~isin(df["client_id"], tables["clients"]["client_id"]), index=df.index)
-        if unk.any():
-            issues.append(issue_frame(name, df.loc[unk, "_row"], df.loc[unk, "client_id"], "unknown_client",
-                                      [f"client_id {c} is not in {files['clients']}; the row is left out"
-                                       for c in df.loc[unk, "client_id"]]))
+        if name == "sales" and streamed is not None:
+            unknown, example = streamed.unknown, streamed.first_client
+        elif name in tables:
+            df = tables[name]
+            unk = pd.Series(~isin(df["client_id"], tables["clients"]["client_id"]), index=df.index)
+            if not unk.any():
+                continue
+            unknown, example = _unknown_client_findings(name, df, unk, files["clients"]), df["client_id"].iloc[0]
             tables[name] = df.loc[~unk].reset_index(drop=True)
-            counts[name]["used"] -= int(unk.sum())
-            counts[name]["rejected"] += int(unk.sum())
-            if name == "sales" and len(tables[name]) == 0:
-                raise UserError(f"{files[name]}: none of the {int(unk.sum())} usable sales rows names a client of "
-                                f"{files['clients']} (e.g. client_id {df['client_id'].iloc[0]!r}, while the cards "
-                                f"have e.g. {tables['clients']['client_id'].iloc[0]!r}); check that both files use "
-                                "the same client code")
+        else:
+            continue
+        if len(unknown):
+            issues.append(unknown)
+            counts[name]["used"] -= len(unknown)
+            counts[name]["rejected"] += len(unknown)
+            if name == "sales" and counts[name]["used"] == 0:
+                raise UserError(f"{files[name]}: none of the {len(unknown)} usable sales rows names a client of "
+                                f"{files['clients']} (e.g. client_id {example!r}, while the cards have e.g. "
+                                f"{tables['clients']['client_id'].iloc[0]!r}); check that both files use the same "
+                                "client code")
     if len(tables["clients"]) < 2:
         raise UserError(f"{files['clients']}: only {len(tables['clients'])} usable client card "
                         f"({counts['clients']['read']} read); an audit needs a client base of at least two clients")
@@ -1313,7 +1551,456 @@ def load_case(case_dir, drivers: list[str] | None = None) -> Case:
     return Case(case_dir, tables, all_issues, counts, files, hashes, found_drivers)
 
 
+def _no_usable_rows_message(where: str, n_read: int, found: pd.DataFrame) -> str:
+    """Why a table has no usable row: no data rows at all, or the first three problems."""
+    if n_read == 0:
+        return f"{where}: the table has a header but no data rows; export it again with its rows"
+    first = found.dropna(subset=["row"]).head(3)
+    return (f"{where}: no usable rows ({n_read} read, all rejected). The first problems: "
+            + "; ".join(f"row {r}: {d}" for r, d in first[["row", "detail"]].itertuples(index=False))
+            + ". Fix them in the file (every problem is listed by kbanalysis validate)")
+
+
+def _unknown_client_findings(name: str, df: pd.DataFrame, unk, clients_file: str) -> pd.DataFrame:
+    """``unknown_client`` findings for the rows ``unk`` of ``df``."""
+    ids = df.loc[unk, "client_id"]
+    return issue_frame(name, df.loc[unk, "_row"], ids, "unknown_client",
+                       [f"client_id {c} is not in {clients_file}; the row is left out" for c in ids])
+
+
 def driver_columns(clients: pd.DataFrame) -> list[str]:
     """Numeric client-card columns outside the contract's own: the potential drivers."""
     return [c for c in clients.columns if c not in CLIENT_CONTRACT_COLUMNS and c != "_row"
             and pd.api.types.is_float_dtype(clients[c])]
+
+
+# --------------------------------------------------------------------------------------------
+# streaming a table to Parquet (the sales lines of a case larger than the memory)
+# --------------------------------------------------------------------------------------------
+# The batches are read by the same readers with the same options as the whole file, parsed by the
+# same code (parse_table with each batch's spreadsheet row numbers, _finish_table, the client check)
+# and give the same rows and findings: every rule for sales looks at one row at a time
+# (row_by_row), "today" is fixed once, the findings are put back into whole-file order (by the keys
+# of _parse_table_parts), and every decision the whole-file readers take for the whole file is
+# taken for the whole stream: pyarrow failing anywhere, a UnicodeDecodeError or an unclosed quote
+# anywhere make the stream start again from the top with the options the whole-file read would
+# switch to, as _read_csv_fast / _read_csv read the whole file again; the share of rows in another
+# encoding is judged at the end, over all of them. The few files whose result in batches could
+# differ in another way are loaded whole (_NotStreamable: see where it is raised).
+@dataclass
+class StreamedTable:
+    """What streaming a table to Parquet keeps in memory: row accounting and findings."""
+
+    n_read: int  # rows read (blank lines are not rows)
+    usable: int  # rows that passed the table's own checks (before the check of their client)
+    found: pd.DataFrame  # findings of reading and parsing, as load_table gives them
+    unknown: pd.DataFrame  # unknown_client findings of the usable rows
+    first_client: str | None  # client_id of the first usable row (quoted when none is known)
+
+
+class _NotStreamable(Exception):
+    """A file the batches would not read exactly as the whole-file path does: it is loaded whole."""
+
+
+class _ReadFailed(Exception):
+    """A reader's error while streaming (its ``__cause__``), kept apart from errors of the parsing."""
+
+
+def stream_table(path: Path, table: Table, mapping: dict | None, clients: pd.Series, clients_file: str,
+                 target: Path, batch_rows: int) -> StreamedTable:
+    """Load a table file to the Parquet file ``target`` batch by batch, without holding it in memory.
+
+    Parameters
+    ----------
+    path : Path
+        The table's file (CSV, xlsx or Parquet).
+    table : Table
+        Its contract; its rules must look at one row at a time (:func:`row_by_row`).
+    mapping : dict or None
+        ``mapping.yaml``'s headers for the table.
+    clients : Series
+        The client_id of the usable client cards: rows naming another client are left out.
+    clients_file : str
+        The client cards' file name (quoted in the findings).
+    target : Path
+        The Parquet file to write (replaced).
+    batch_rows : int
+        Lines per batch.
+
+    Returns
+    -------
+    StreamedTable
+        Counts and findings; the usable rows of known clients are in ``target``, in file order,
+        with the schema ``df.to_parquet(index=False)`` gives for the table loaded in memory.
+    """
+    if not row_by_row(table) or "client_id" not in table.names:
+        raise ValueError(f"table {table.name} has rules over whole columns or rows, or no client_id: it is not "
+                         "streamed")
+    loader = _BatchLoader(path, table, mapping or {}, target, clients, clients_file)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return _stream_parquet(path, loader, batch_rows)
+        if suffix != ".xlsx":
+            return _stream_csv(path, loader, batch_rows)
+    except _NotStreamable:
+        pass  # one of the rare malformed files that only the whole-file path reads as it does: see the raise
+    finally:
+        loader.close()
+    return _load_whole(path, loader, batch_rows)
+
+
+class _BatchLoader:
+    """Parses a table batch by batch: usable rows of known clients go to a Parquet file; findings and
+    counts stay in memory."""
+
+    def __init__(self, path: Path, table: Table, mapping: dict, target: Path, clients: pd.Series,
+                 clients_file: str):
+        self.path, self.where, self.table, self.mapping = path, path.name, table, mapping
+        self.target, self.clients, self.clients_file = target, clients, clients_file
+        self.today = pd.Timestamp.today().normalize()  # one date for every batch
+        self.writer = None
+        self.begin(RawInfo())
+
+    def begin(self, info: RawInfo) -> None:
+        """Start (again) from the top of the file: an empty Parquet file, no rows, no findings."""
+        self.close()
+        self.info = info
+        self.parts: dict[tuple[int, int], list[pd.DataFrame]] = {}  # parsing findings by key
+        self.more: list[pd.DataFrame] = []  # findings of _finish_table
+        self.unknown: list[pd.DataFrame] = []
+        self.n_read = self.usable = self.n_lines = 0
+        self.first_client: str | None = None
+        self.columns: list | None = None  # the raw columns
+        self.unmapped = False  # the headers do not map (raised at the end, after the reader's errors)
+        self.undecodable: list[np.ndarray] = []  # rows showing U+FFFD
+        self.sample: dict = {}  # first 200 cells of the first 30 raw columns (quoted if the text is garbled)
+
+    def add(self, raw: pd.DataFrame, rows: np.ndarray, bad: list[tuple[int, str]] | None = None) -> None:
+        """Parse one batch of raw lines (spreadsheet ``rows``; ``bad``: its lines that are not rows). The
+        columns of ``raw`` are taken out of it, so that their text is freed column by column as it is parsed."""
+        if self.columns is None:
+            self.columns = list(raw.columns)
+        self._keep_sample(raw)
+        self.n_lines += len(raw)
+        if self.info.encoding_errors:
+            self.undecodable.append(rows[_undecodable(raw)])
+        if self.unmapped:
+            return
+        try:
+            mapped = map_headers(raw, self.table, self.mapping, self.where, self.info)
+        except UserError:
+            self.unmapped = True
+            return
+        for c in list(raw.columns):
+            del raw[c]
+        good, parts, n_read = _parse_table_parts(mapped, rows, self.table, self.where, None, bad, consume=True,
+                                                 today=self.today)
+        del mapped
+        self.n_read += n_read
+        for key, frame in parts:
+            self.parts.setdefault(key, []).append(frame)
+        good, more = _finish_table(self.table.name, good, self.where)
+        if len(more):
+            self.more.append(more)
+        self.add_usable(good)
+
+    def add_usable(self, good: pd.DataFrame) -> None:
+        """Check the clients of parsed rows and append the rows of known ones to the Parquet file."""
+        known = isin(good["client_id"], self.clients)
+        if self.first_client is None and len(good):
+            self.first_client = good["client_id"].iloc[0]
+        self.usable += len(good)
+        if not known.all():
+            self.unknown.append(_unknown_client_findings(self.table.name, good, ~known, self.clients_file))
+            good = good.loc[known].reset_index(drop=True)
+        self._write(good)
+
+    def finish(self) -> StreamedTable:
+        """Judge the whole file (rows in another encoding, headers) and return what the batches found."""
+        if self.info.encoding_errors:
+            hit = np.concatenate(self.undecodable) if self.undecodable else np.zeros(0, dtype=np.int64)
+            _note_undecodable(hit, self.n_lines, self.table.name, self.where, self.info)
+        if self.unmapped:  # raises the message the whole-file load gives
+            map_headers(pd.DataFrame(columns=self.columns), self.table, self.mapping, self.where, self.info)
+        found = [f for key in sorted(self.parts) for f in self.parts[key]] + self.more
+        found += _file_notes(self.table.name, self.where, self.info, _text_sample(self.sample))
+        found = [f for f in found if len(f)]
+        return self.result(self.n_read, pd.concat(found, ignore_index=True) if found else empty_issues())
+
+    def result(self, n_read: int, found: pd.DataFrame) -> StreamedTable:
+        """Close the Parquet file; the counts and findings."""
+        self.close()
+        unknown = pd.concat(self.unknown, ignore_index=True) if self.unknown else empty_issues()
+        return StreamedTable(n_read, self.usable, found, unknown, self.first_client)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def _keep_sample(self, raw: pd.DataFrame) -> None:
+        if self.info.garbled:
+            for c in list(raw.columns)[:30]:
+                cells = self.sample.setdefault(c, [])
+                if len(cells) < 200:
+                    cells.extend(raw[c].head(200 - len(cells)).tolist())
+
+    def _write(self, df: pd.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        tb = _parquet_table(df)
+        if self.writer is None:  # the first batch (even empty) sets the schema
+            self.writer = pq.ParquetWriter(self.target, tb.schema, compression="snappy")
+        elif not tb.schema.equals(self.writer.schema, check_metadata=False):
+            tb = tb.cast(self.writer.schema)
+        if tb.num_rows:
+            self.writer.write_table(tb)
+
+
+def _parquet_table(df: pd.DataFrame) -> pa.Table:
+    """``df`` as the Arrow table ``df.to_parquet(index=False)`` writes (``df.attrs`` kept as pandas keeps them)."""
+    tb = pa.Table.from_pandas(df, preserve_index=False)
+    if df.attrs:
+        tb = tb.replace_schema_metadata({**tb.schema.metadata, "PANDAS_ATTRS": json.dumps(df.attrs)})
+    return tb
+
+
+def _load_whole(path: Path, loader: _BatchLoader, batch_rows: int) -> StreamedTable:
+    """An xlsx table (at most 1,048,576 rows) or a file the batches would not read exactly: loaded whole
+    with :func:`load_table`, checked and written in batches."""
+    loader.begin(RawInfo())
+    try:
+        good, found, n_read = load_table(path, loader.table.name, loader.mapping)
+        for start in range(0, len(good), batch_rows):
+            loader.add_usable(good.iloc[start:start + batch_rows])
+        return loader.result(n_read, found)
+    finally:
+        loader.close()
+
+
+def _stream_csv(path: Path, loader: _BatchLoader, batch_rows: int) -> StreamedTable:
+    """A CSV table in batches: the head is read once for the layout; large files are streamed by pyarrow
+    and, when it fails anywhere (as :func:`_read_csv_fast` returns None), by the C parser in chunks,
+    from the top again with the options :func:`_read_csv` would read the whole file again with."""
+    info = RawInfo()
+    layout = _csv_layout(path, loader.table, loader.mapping, info)
+    if layout.fast:
+        loader.begin(info)
+        try:
+            first = layout.h + 2
+            with closing(_arrow_batches(path, layout, batch_rows)) as batches:
+                for df in batches:
+                    n = len(df)
+                    loader.add(df, np.arange(first, first + n, dtype=np.int64))
+                    first += n
+            return loader.finish()
+        except _ReadFailed:
+            pass
+    kw = _c_parser_options(layout.enc, layout.sep, layout.h, layout.names + layout.spare)
+    while True:
+        loader.begin(info)
+        info.encoding_errors = kw.get("encoding_errors") == "replace"
+        try:
+            return _stream_c_parser(path, layout, kw, loader, batch_rows)
+        except _ReadFailed as failed:
+            e = failed.__cause__
+            if _read_again(e, kw, loader.table.name, layout.head_ascii, info):
+                continue
+            if isinstance(e, (UnicodeDecodeError, pd.errors.EmptyDataError)):
+                raise _read_error(e, path.name) from None
+            # the message quotes the parser's, which a chunk may word otherwise: the whole-file read words it
+            raise _NotStreamable from e
+
+
+def _stream_c_parser(path: Path, layout: _CsvLayout, kw: dict, loader: _BatchLoader,
+                     batch_rows: int) -> StreamedTable:
+    """One pass of the C parser over a CSV file, in chunks, numbered and split as :func:`read_raw` does."""
+    numbers = _RowNumbers(layout.h + 2)
+    with closing(_c_parser_batches(path, kw, batch_rows)) as batches:
+        for chunk, skipped in batches:
+            rows, skipped = numbers.take(len(chunk), skipped)
+            chunk, rows, bad = _without_wide_lines(chunk, rows, skipped, layout)
+            loader.add(chunk, rows, _bad_line_details(bad, layout))
+    tail = numbers.rest()
+    if tail:  # lines with too many fields after the last row
+        empty = pd.DataFrame({n: pd.Series([], dtype="str") for n in layout.names})
+        loader.add(empty, np.zeros(0, dtype=np.int64), _bad_line_details(tail, layout))
+    return loader.finish()
+
+
+class _RowNumbers:
+    """Spreadsheet row numbers of the C parser's chunks, as :func:`_spreadsheet_rows` numbers the whole file.
+
+    The lines of each chunk take the next numbers that are not those of lines the parser skipped
+    (too many fields). A skipped line reported after its number was given to a row, or skipped lines
+    after the last row that the whole-file numbering would not place (its line numbers do not fit,
+    e.g. quoted line breaks: it falls back to plain order) make the file :class:`_NotStreamable`.
+
+    >>> n = _RowNumbers(2)
+    >>> [r.tolist() for r in n.take(2, [(3, 7)])[0:1]], n.take(1, [])[0].tolist(), n.rest()
+    ([[2, 4]], [5], [])
+    """
+
+    def __init__(self, first: int):
+        self.next = first
+        self.pending: list[tuple[int, int]] = []
+
+    def take(self, n: int, skipped: list[tuple[int, int]]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The row numbers of the next ``n`` lines and the skipped lines among them."""
+        if any(r < self.next for r, _ in skipped):
+            raise _NotStreamable("a skipped line was reported after its number was given")
+        pending = sorted(self.pending + list(skipped))
+        skip = np.array([r for r, _ in pending], dtype=np.int64)
+        if len(np.unique(skip)) < len(skip):
+            raise _NotStreamable("a line was reported skipped twice")
+        span = np.arange(self.next, self.next + n + len(skip), dtype=np.int64)
+        rows = span[~np.isin(span, skip)][:n]
+        end = int(rows[-1]) + 1 if n else self.next
+        self.next, self.pending = end, [p for p in pending if p[0] >= end]
+        return rows, [p for p in pending if p[0] < end]
+
+    def rest(self) -> list[tuple[int, int]]:
+        """The skipped lines after the last row (they must follow it, as in the whole-file numbering)."""
+        if [r for r, _ in self.pending] != list(range(self.next, self.next + len(self.pending))):
+            raise _NotStreamable("skipped lines past the end of the numbering")
+        return self.pending
+
+
+def _c_parser_batches(path: Path, kw: dict, batch_rows: int):
+    """Yield (chunk of ``batch_rows`` lines, (line, fields) of the lines skipped in it) from the C parser:
+    at least one chunk (empty for a file without lines); its errors come as :class:`_ReadFailed`."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            reader = pd.read_csv(path, chunksize=batch_rows, **kw)
+    except _C_READ_ERRORS as e:
+        raise _ReadFailed from e
+    skipped, done = _skipped_lines(caught), False
+    with reader:
+        while True:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", pd.errors.ParserWarning)
+                    chunk = [next(reader)]
+            except StopIteration:
+                skipped += _skipped_lines(caught)
+                break
+            except _C_READ_ERRORS as e:
+                raise _ReadFailed from e
+            skipped, done = sorted(skipped + _skipped_lines(caught)), True
+            yield chunk.pop(), skipped  # nothing here holds the lines yielded
+            skipped = []
+    if skipped or not done:
+        yield pd.DataFrame({n: pd.Series([], dtype="str") for n in kw["names"]}), sorted(skipped)
+
+
+def _arrow_batches(path: Path, layout: _CsvLayout, batch_rows: int):
+    """Yield frames of ``batch_rows`` lines from pyarrow's streaming CSV reader, with the options of
+    :func:`_read_csv_fast` (the same blocks: the same rows), at least one frame; its errors come as
+    :class:`_ReadFailed`."""
+    import pyarrow.csv as pcsv
+
+    opts = _arrow_csv_options(layout.enc, layout.sep, layout.h, layout.names)
+    # one thread: pyarrow's streaming reader would otherwise read up to 32 blocks (512 MB) ahead in the
+    # background; parsing the batches, not reading them, is the load's cost
+    opts["read_options"].use_threads = False
+    source = open(path, "rb")  # noqa: SIM115 - closed in ``finally``
+    try:
+        try:
+            reader = pcsv.open_csv(source, **opts)
+        except _ARROW_READ_ERRORS as e:
+            raise _ReadFailed from e
+        pending: list[pa.RecordBatch] = []
+        n, done = 0, False
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except _ARROW_READ_ERRORS as e:
+                raise _ReadFailed from e
+            pending.append(batch)
+            n += batch.num_rows
+            del batch
+            while n >= batch_rows:
+                tb = pa.Table.from_batches(pending, schema=reader.schema)
+                head, rest = [tb.slice(0, batch_rows)], tb.slice(batch_rows)
+                pending, n, done = rest.to_batches(), rest.num_rows, True
+                del tb, rest
+                yield _arrow_frame(head.pop(), layout.names)  # nothing here holds the lines yielded
+        if n or not done:
+            yield _arrow_frame(pa.Table.from_batches(pending, schema=reader.schema), layout.names)
+    finally:
+        source.close()
+
+
+def _arrow_frame(tb: pa.Table, names: list[str]) -> pd.DataFrame:
+    """Lines read by pyarrow as the frame :func:`_read_csv_fast` makes of them."""
+    df = tb.to_pandas()
+    df.columns = names
+    return df
+
+
+def _stream_parquet(path: Path, loader: _BatchLoader, batch_rows: int) -> StreamedTable:
+    """A Parquet table in batches of rows."""
+    loader.begin(RawInfo())
+    first = 2
+    with closing(_parquet_batches(path, batch_rows)) as batches:
+        for df in batches:
+            n = len(df)
+            loader.add(df, np.arange(first, first + n, dtype=np.int64))
+            first += n
+    return loader.finish()
+
+
+def _parquet_batches(path: Path, batch_rows: int):
+    """Yield frames of ``batch_rows`` rows of a Parquet file with the types and names :func:`read_raw` gives
+    the whole file (at least one frame). Any error makes it :class:`_NotStreamable`: the whole-file read
+    words the message."""
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        schema = pf.schema_arrow
+        widen = _columns_with_nulls(pf)
+        batches = pf.iter_batches(batch_size=batch_rows, use_pandas_metadata=True)
+    except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
+        raise _NotStreamable from e
+    done = False
+    while True:
+        try:
+            batch = [next(batches)]
+        except StopIteration:
+            break
+        except Exception as e:  # noqa: BLE001
+            raise _NotStreamable from e
+        done = True  # nothing here holds the rows yielded
+        yield _parquet_frame(pa.Table.from_batches([batch.pop()]).replace_schema_metadata(schema.metadata), widen)
+    if not done:
+        yield _parquet_frame(schema.empty_table(), widen)
+
+
+def _columns_with_nulls(pf) -> set[str]:
+    """Integer and boolean columns of a Parquet file with a missing value anywhere: pandas reads them
+    whole as float / object, a batch without a missing value as int / bool."""
+    out = set()
+    for f in pf.schema_arrow:
+        if pa.types.is_integer(f.type) or pa.types.is_boolean(f.type):
+            if any(pf.read_row_group(i, columns=[f.name]).column(0).null_count for i in range(pf.num_row_groups)):
+                out.add(f.name)
+    return out
+
+
+def _parquet_frame(tb: pa.Table, widen: set[str]) -> pd.DataFrame:
+    """Rows of a Parquet file as ``pd.read_parquet`` converts the whole file, named as :func:`read_raw` names them."""
+    try:  # what pd.read_parquet converts with (types mapped as pandas maps them)
+        from pandas.io._util import arrow_table_to_pandas
+    except ImportError:  # pragma: no cover - another pandas
+        arrow_table_to_pandas = pa.Table.to_pandas
+    df = arrow_table_to_pandas(tb)
+    for c in df.columns:
+        if str(c) in widen and df[c].dtype.kind in "iub":
+            df[c] = df[c].astype("float64" if df[c].dtype.kind in "iu" else object)
+    df.columns = _dedupe([str(c).strip() for c in df.columns])
+    return df
