@@ -14,7 +14,8 @@ total) come from a client × day mark grid. Small tables, and frames that engine
 same frames, with text ids whatever the input (rows, order, columns, dtypes, counts, dates); money sums are added in line order,
 pandas adds them with Kahan compensation, so sums can differ in the last bit (~1e-16 relative) and
 are exactly equal whenever they are exact (e.g. whole kopecks as binary fractions).
-``engine="pandas"`` / ``"fast"`` forces one.
+``engine="pandas"`` / ``"fast"`` forces one. Sales kept on disk (a :class:`~kbanalysis.salesfile.SalesFile`)
+are aggregated by DuckDB whatever the engine, into the same frames.
 
 >>> import pandas as pd
 >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-05", "2024-01-05", "2024-03-10", "2024-03-20"]),
@@ -57,13 +58,34 @@ def months_back(as_of, n: int) -> pd.Timestamp:
     return _as_ts(as_of) - pd.DateOffset(months=n)
 
 
+def on_disk(sales) -> bool:
+    """Whether ``sales`` are kept on disk (a :class:`~kbanalysis.salesfile.SalesFile`: DuckDB answers)
+    rather than a frame."""
+    from .salesfile import SalesFile
+
+    return isinstance(sales, SalesFile)
+
+
+def last_sale(sales) -> pd.Timestamp:
+    """The date of the last sales line (of a frame or of sales kept on disk).
+
+    >>> last_sale(pd.DataFrame({"date": pd.to_datetime(["2024-01-02", "2024-03-01"])}))
+    Timestamp('2024-03-01 00:00:00')
+    """
+    return sales.date_range()[1] if on_disk(sales) else sales["date"].max()
+
+
 def before(sales: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Sales strictly before the analysis date."""
+    """Sales strictly before the analysis date (of a :class:`~kbanalysis.salesfile.SalesFile`: a handle on them)."""
+    if on_disk(sales):
+        return sales.before(as_of)
     return sales.loc[sales["date"] < _as_ts(as_of)]
 
 
 def has_cost(sales: pd.DataFrame) -> bool:
     """True when the sales table carries cost for at least some lines."""
+    if on_disk(sales):
+        return sales.has_cost()
     return "cost" in sales and bool(sales["cost"].notna().any())
 
 
@@ -72,6 +94,8 @@ def has_cost(sales: pd.DataFrame) -> bool:
 # --------------------------------------------------------------------------------------------
 def client_days(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.DataFrame:
     """Per client and day: ``client_id, date, amount`` (days before ``as_of``)."""
+    if on_disk(sales):
+        return sales.client_days(as_of)
     src = _fast_source(sales, as_of, engine)
     return _pd_client_days(as_text_labels(sales), as_of) if src is None else src.client_days()
 
@@ -81,18 +105,24 @@ def client_months(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.Dat
 
     ``month`` is the first day of the month; ``margin`` is NaN when the case has no cost.
     """
+    if on_disk(sales):
+        return sales.client_months(as_of)
     src = _fast_source(sales, as_of, engine)
     return _pd_client_months(as_text_labels(sales), as_of) if src is None else src.client_months()
 
 
 def group_months(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.DataFrame:
     """Per product group and calendar month: ``product_group, month, revenue``."""
+    if on_disk(sales):
+        return sales.group_months(as_of)
     src = _fast_source(sales, as_of, engine, groups=True)
     return _pd_group_months(as_text_labels(sales), as_of) if src is None else src.group_months()
 
 
 def client_groups(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str = "auto") -> pd.DataFrame:
     """Per client and product group over the last ``months``: ``client_id, product_group, revenue``."""
+    if on_disk(sales):
+        return sales.client_groups(as_of, months)
     src = _fast_source(sales, as_of, engine, groups=True)
     return _pd_client_groups(as_text_labels(sales), as_of, months) if src is None else src.client_groups(months)
 
@@ -105,6 +135,8 @@ def client_summary(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str 
     revenue_last_3m``. ``last_date`` is the last order (positive day); ``median_gap_days`` is
     the median of the gaps between consecutive orders (NaN with fewer than two orders).
     """
+    if on_disk(sales):
+        return sales.client_summary(as_of, months)
     src = _fast_source(sales, as_of, engine, groups=True)
     return _pd_client_summary(as_text_labels(sales), as_of, months) if src is None else src.client_summary(months)
 
