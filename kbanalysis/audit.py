@@ -19,6 +19,7 @@ import pandas as pd
 from . import cleaning
 from .aggregate import client_months as _client_months
 from .aggregate import client_summary as _client_summary
+from .aggregate import last_sale, on_disk
 
 #: Relative tolerance of the share thresholds: a share of exactly 10 % is not "above 10 %"
 #: even when floating-point sums make it 0.10000000000000002.
@@ -344,7 +345,12 @@ def driver_columns(clients: pd.DataFrame, drivers=None) -> list[str]:
 
 
 def _remap(df: pd.DataFrame, to_master: pd.Series, id_col: str = "client_id") -> pd.DataFrame:
-    """``df`` with the ids of duplicate cards replaced by their master's (only those rows touched)."""
+    """``df`` with the ids of duplicate cards replaced by their master's (only those rows touched).
+
+    Sales kept on disk (:class:`~kbanalysis.salesfile.SalesFile`) come back as a handle that reads them so.
+    """
+    if on_disk(df):
+        return df.with_masters(to_master)
     moved = to_master[to_master.index != to_master.to_numpy()]
     out = df.copy()
     if isinstance(out[id_col].dtype, pd.CategoricalDtype):  # remap the categories, not the lines
@@ -378,6 +384,20 @@ def distinct_ids(ids: pd.Series) -> np.ndarray:
         used = np.unique(ids.array.codes)
         return np.asarray(ids.cat.categories.astype("string")[used[used >= 0]], dtype=object)
     return pd.unique(ids.astype("string").dropna())
+
+
+def buyer_ids(sales, as_of) -> np.ndarray:
+    """The distinct ids of clients with a positive sales line before ``as_of``, as text.
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-05-01"]),
+    ...                   "client_id": ["a", "b", "c"], "amount": [10.0, -5.0, 7.0]})
+    >>> buyer_ids(s, "2024-04-01").tolist()
+    ['a']
+    """
+    as_of = _as_ts(as_of)
+    if on_disk(sales):
+        return sales.buyers(as_of)
+    return distinct_ids(sales.loc[(sales["date"] < as_of) & (sales["amount"] > 0), "client_id"])
 
 
 def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFrame | None, as_of,
@@ -430,21 +450,21 @@ def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFra
     p.update(params or {})
     lang = p.get("lang", "ru")
     if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
-        as_of = sales["date"].max() + pd.Timedelta(days=1)
+        as_of = last_sale(sales) + pd.Timedelta(days=1)
     as_of = _as_ts(as_of)
     ids = clients["client_id"].astype("string")
     drivers = driver_columns(clients, p.get("drivers"))
 
     # cleaning ------------------------------------------------------------------------
     pairs = cleaning.duplicate_pairs(clients, fuzzy_threshold=p["fuzzy_name_threshold"])
-    pos_sales = sales.loc[(sales["date"] < as_of) & (sales["amount"] > 0), "client_id"]
-    buyers = distinct_ids(pos_sales)
+    buyers = buyer_ids(sales, as_of)
     mm = cleaning.merge_map(clients, pairs, buyers=buyers)
     comp = cleaning.card_completeness(clients, drivers)
 
     # analysis on masters -----------------------------------------------------------------
     to_master = pd.Series(mm.to_numpy(), index=mm.index.astype(str))
-    s = _remap(sales[[c for c in ("date", "client_id", "product_group", "amount", "cost") if c in sales]], to_master)
+    s = _remap(sales if on_disk(sales) else sales[[c for c in ("date", "client_id", "product_group", "amount", "cost")
+                                                     if c in sales]], to_master)
     summary = _client_summary(s, as_of)
     is_master = (mm.reindex(ids.to_numpy()).to_numpy() == ids.to_numpy())
     masters = clients.loc[is_master]

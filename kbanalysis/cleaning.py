@@ -924,6 +924,43 @@ def _by_client_text(df: pd.DataFrame, col: str, id_col: str) -> pd.DataFrame:
     return d.dropna()
 
 
+def window_groups(df, start, end, cols: list[str]) -> pd.DataFrame:
+    """The distinct combinations of ``cols`` among the rows dated in ``[start, end)``, with their row count
+    (sales kept on disk: one query).
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-02", "2023-01-01"]),
+    ...                   "client_id": ["a", "a", "b"], "manager": ["Иванов"] * 3})
+    >>> window_groups(s, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-04-01"), ["client_id", "manager"])
+      client_id manager  0
+    0         a  Иванов  2
+    """
+    from .aggregate import on_disk
+
+    if on_disk(df):
+        return df.window_groups(start, end, cols)
+    w = df.loc[(df["date"] >= start) & (df["date"] < end), cols]
+    return w.groupby(cols, observed=True, sort=False).size().reset_index()
+
+
+def window_totals(sales, start, end, ids, id_col: str = "client_id") -> pd.DataFrame:
+    """Per client of ``ids``: ``amount`` (sum), ``last`` (date) and ``lines`` of its sales dated in
+    ``[start, end)``, indexed by the client id as text (sales kept on disk: one query).
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-05", "2024-03-02"]),
+    ...                   "client_id": ["a", "a", "b"], "amount": [10.0, 5.0, 7.0]})
+    >>> window_totals(s, pd.Timestamp("2024-02-01"), pd.Timestamp("2024-04-01"), pd.Series(["a"])).to_dict("index")
+    {'a': {'amount': 15.0, 'last': Timestamp('2024-03-05 00:00:00'), 'lines': 2}}
+    """
+    from .aggregate import on_disk
+
+    if on_disk(sales):
+        return sales.window_totals(start, end, ids)
+    w = sales.loc[(sales["date"] >= start) & (sales["date"] < end)]
+    w = w.loc[isin(w[id_col].astype("string"), ids)]
+    return w.groupby(w[id_col].astype("string")).agg(amount=("amount", "sum"), last=("date", "max"),
+                                                     lines=("amount", "size"))
+
+
 def two_managers(clients: pd.DataFrame, sales: pd.DataFrame | None = None, contacts: pd.DataFrame | None = None,
                  pairs: pd.DataFrame | None = None, merge_map: pd.Series | None = None, *, as_of=None,
                  months: int = 12, id_col: str = "client_id", manager_col: str = "manager",
@@ -966,8 +1003,7 @@ def two_managers(clients: pd.DataFrame, sales: pd.DataFrame | None = None, conta
     for df in (sales, contacts):
         if df is None or not len(df) or manager_col not in df or "date" not in df:
             continue
-        w = df.loc[(df["date"] >= start) & (df["date"] < as_of), [id_col, manager_col]]
-        w = w.groupby([id_col, manager_col], observed=True, sort=False).size().reset_index()
+        w = window_groups(df, start, as_of, [id_col, manager_col])
         d = pd.DataFrame({"id": w[id_col].astype("string").to_numpy(), "raw": _text(w[manager_col]).to_numpy()})
         d = d.dropna()
         d["m"] = _norm_text(d["raw"]).to_numpy()
@@ -1091,12 +1127,9 @@ def closed_with_sales(clients: pd.DataFrame, sales: pd.DataFrame, as_of, days: i
     closed = clients.loc[clients[status_col].astype("string") == "closed"]
     if closed.empty:
         return empty_findings()
-    w = sales.loc[(sales["date"] >= as_of - pd.Timedelta(days=days)) & (sales["date"] < as_of)]
-    w = w.loc[isin(w[id_col].astype("string"), closed[id_col].astype("string"))]
-    if w.empty:
+    agg = window_totals(sales, as_of - pd.Timedelta(days=days), as_of, closed[id_col].astype("string"), id_col)
+    if agg.empty:
         return empty_findings()
-    agg = w.groupby(w[id_col].astype("string")).agg(amount=("amount", "sum"), last=("date", "max"),
-                                                      lines=("amount", "size"))
     sel = closed.loc[isin(closed[id_col].astype("string"), agg.index)]
     sid = sel[id_col].astype("string")
     a = agg.reindex(sid.to_numpy())

@@ -66,9 +66,12 @@ def cmd_run(a) -> int:
 
 
 def cmd_validate(a) -> int:
+    import tempfile
+
     from .io import load_case
 
-    case = load_case(a.case_dir)
+    with tempfile.TemporaryDirectory(prefix="kbanalysis-validate-") as tmp:  # sales stream through, never held
+        case = load_case(a.case_dir, sales_to=Path(tmp) / "sales.parquet")
     print(f"case {case.path}")
     for name, c in case.counts.items():
         print(f"  {case.files[name]:<22} read {c['read']:>9,}  used {c['used']:>9,}  rejected {c['rejected']:>7,}")

@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .aggregate import client_groups
+from .aggregate import client_groups, group_months, last_sale, on_disk
 
 #: The label of the total rows.
 ALL = "ALL"
@@ -129,7 +129,7 @@ def resolve_as_of(sales: pd.DataFrame | None, as_of=None) -> pd.Timestamp:
     if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
         if sales is None or not len(sales):
             raise ValueError("as_of is empty and there are no sales to infer it from")
-        return (sales["date"].max() + pd.Timedelta(days=1)).normalize()
+        return (last_sale(sales) + pd.Timedelta(days=1)).normalize()
     return pd.Timestamp(as_of).normalize()
 
 
@@ -650,12 +650,15 @@ def match_won_deals(sales: pd.DataFrame, deals: pd.DataFrame | None, as_of=None,
     w = deals.loc[(_status(deals[status]) == "won").fillna(False).to_numpy()]
     if not len(w):
         return empty
-    s = sales if as_of is None else sales.loc[sales["date"] < pd.Timestamp(as_of)]
+    s = sales if as_of is None or on_disk(sales) else sales.loc[sales["date"] < pd.Timestamp(as_of)]
     ids = w[deal_id].astype("string")
     wk = pd.DataFrame({"deal_id": ids.to_numpy(), "client_id": w[client_id].astype("string").to_numpy(),
                        "amount": w[amount].astype("float64").to_numpy()})
     when = w[closed_date] if closed_date in w else pd.Series(pd.NaT, index=w.index)
     wk["month"] = when.dt.to_period("M").dt.to_timestamp().fillna(w[planned_month]).to_numpy()
+    if on_disk(s):  # sales kept on disk: only the lines a won deal could have brought, with their line numbers
+        s = s.deal_lines(wk["deal_id"], wk["client_id"], wk["month"].min(),
+                         wk["month"].max() + pd.offsets.MonthBegin(1), as_of)
     lines = []
     got = pd.Series(0.0, index=pd.Index(wk["deal_id"], dtype="string"))
     method = pd.Series("none", index=got.index, dtype="string")
@@ -725,19 +728,23 @@ def split_group_months(sales: pd.DataFrame, deals: pd.DataFrame | None, as_of,
     2 2024-03-01     10.0           0.0       10.0
     """
     cut = month_start(as_of)
-    s = sales.loc[sales["date"] < cut]
+    kept = on_disk(sales)
+    s = sales if kept else sales.loc[sales["date"] < cut]
     if matches is None:
-        matches = match_won_deals(s, deals)
+        matches = match_won_deals(s, deals, cut if kept else None)
     lines = matches.attrs.get("lines", pd.Index([]))
-    is_deal = s.index.isin(lines)
-    # vectorised on millions of lines: months by numpy, groups by category codes
-    month = s["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]")
-    grp = s["product_group"].astype("category")
-    amount = s["amount"].to_numpy(dtype="float64")
-    g = pd.DataFrame({"product_group": grp.to_numpy(), "month": month, "revenue": amount,
-                      "deal_revenue": np.where(is_deal, amount, 0.0)})
-    g = g.groupby(["product_group", "month"], as_index=False, observed=True)[["revenue", "deal_revenue"]].sum()
-    g["product_group"] = g["product_group"].astype("string")
+    if kept:
+        g = _group_months_split(sales, lines, cut)
+    else:
+        # vectorised on millions of lines: months by numpy, groups by category codes
+        is_deal = s.index.isin(lines)
+        month = s["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]")
+        grp = s["product_group"].astype("category")
+        amount = s["amount"].to_numpy(dtype="float64")
+        g = pd.DataFrame({"product_group": grp.to_numpy(), "month": month, "revenue": amount,
+                          "deal_revenue": np.where(is_deal, amount, 0.0)})
+        g = g.groupby(["product_group", "month"], as_index=False, observed=True)[["revenue", "deal_revenue"]].sum()
+        g["product_group"] = g["product_group"].astype("string")
     if not len(g):
         return g.assign(recurring=pd.Series(dtype="float64"))
     # complete the months of each group's span (first sale month .. last whole month)
@@ -748,6 +755,21 @@ def split_group_months(sales: pd.DataFrame, deals: pd.DataFrame | None, as_of,
     out = grid.merge(g, on=["product_group", "month"], how="left").fillna({"revenue": 0.0, "deal_revenue": 0.0})
     out["recurring"] = out["revenue"] - out["deal_revenue"]
     return out.sort_values(["product_group", "month"], ignore_index=True)
+
+
+def _group_months_split(sales, lines: pd.Index, cut: pd.Timestamp) -> pd.DataFrame:
+    """``product_group, month, revenue, deal_revenue`` of sales kept on disk: the monthly sums by a query,
+    the deal lines (line numbers ``lines``) read back by number."""
+    g = group_months(sales, cut)
+    g = g.assign(product_group=g["product_group"].astype("string"), month=g["month"].astype("datetime64[ns]"))
+    d = sales.lines_at(lines, ["date", "product_group", "amount"])
+    d = d.loc[d["date"] < cut]
+    deal = pd.DataFrame({"product_group": d["product_group"].astype("string").array,
+                         "month": d["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]"),
+                         "deal_revenue": d["amount"].to_numpy(dtype="float64")})
+    deal = deal.groupby(["product_group", "month"], as_index=False)["deal_revenue"].sum()
+    g = g.merge(deal, on=["product_group", "month"], how="left")
+    return g.assign(deal_revenue=g["deal_revenue"].fillna(0.0))[["product_group", "month", "revenue", "deal_revenue"]]
 
 
 def matched_share(deals: pd.DataFrame | None, matches: pd.DataFrame, start, end, *, deal_id: str = "deal_id",
@@ -1489,10 +1511,16 @@ class DemandForecast:
     # ---------------------------------------------------------------------------------------
     @staticmethod
     def _price_per_cost(sales: pd.DataFrame, as_of) -> pd.Series:
-        s = sales.loc[(sales["date"] < as_of) & (sales["date"] >= as_of - pd.DateOffset(months=12))]
-        if "cost" not in s or not s["cost"].notna().any():
-            return pd.Series(dtype="float64")
-        g = s.loc[s["cost"].notna()].groupby("product_group", observed=True)[["amount", "cost"]].sum()
+        start = as_of - pd.DateOffset(months=12)
+        if on_disk(sales):
+            g = sales.costed_group_totals(start, as_of)
+            if not len(g):
+                return pd.Series(dtype="float64")
+        else:
+            s = sales.loc[(sales["date"] < as_of) & (sales["date"] >= start)]
+            if "cost" not in s or not s["cost"].notna().any():
+                return pd.Series(dtype="float64")
+            g = s.loc[s["cost"].notna()].groupby("product_group", observed=True)[["amount", "cost"]].sum()
         k = g["amount"] / g["cost"].where(g["cost"] > 0)
         k.index = k.index.astype(object)
         return k.dropna()

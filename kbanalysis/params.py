@@ -40,6 +40,8 @@ _P = [
     Param("drivers", [], list, "client-card columns used as potential drivers; empty = every numeric non-contract column"),
     Param("mask_pii", True, bool, "mask phones, e-mails and INNs in the HTML and Excel deliverables"),
     Param("stock_valued_at", "price", str, "stock on_hand is valued at sales price or at cost", ("price", "cost")),
+    Param("out_of_core", "auto", str, "keep the sales lines on disk and aggregate them in DuckDB: on, off, or auto (when "
+          "the sales file is larger than a quarter of the free memory)", ("auto", "on", "off")),
     # audit
     Param("lost_gap_multiple", 3.0, float, "a client is lost when silent longer than this many of its own usual gaps"),
     Param("lost_min_days", 90, int, "...but never before this many days of silence"),

@@ -18,7 +18,8 @@ import pandas as pd
 from . import i18n
 from . import params as P
 from .errors import UserError
-from .io import Case, empty_issues, issue_frame, load_case
+from .aggregate import last_sale, on_disk
+from .io import Case, empty_issues, find_table_file, issue_frame, load_case
 from .runfolder import RunFolder
 from .schema import TABLES
 
@@ -46,44 +47,61 @@ class Workbook:
 
         Returns the row accounting per table (read / used / rejected).
         """
-        case: Case = load_case(self.params["case_dir"], drivers=self.params["drivers"] or None)
-        as_of = self._resolve_as_of(case)
-        extra = self._case_checks(case, as_of)
+        on_disk = self._sales_on_disk()
+        self.rf.work.mkdir(exist_ok=True)
+        case: Case = load_case(self.params["case_dir"], drivers=self.params["drivers"] or None,
+                               sales_to=self.rf.work / "sales.parquet" if on_disk else None)
+        sales = self._sales_file() if on_disk else case.tables["sales"]
+        as_of = self._resolve_as_of(sales)
+        extra = self._case_checks(case, sales, as_of)
         for name, df in case.tables.items():
             self.rf.write_work(name, df)
         issues = pd.concat([case.issues, extra], ignore_index=True) if len(extra) else case.issues
         self.rf.write_work("load_issues", issues)
         meta = {"as_of": str(as_of.date()), "counts": case.counts, "files": case.files, "hashes": case.hashes,
-                "drivers": case.drivers, "tables": sorted(case.tables)}
+                "drivers": case.drivers, "tables": sorted(set(case.tables) | {"sales"}), "sales_on_disk": on_disk}
         self.rf.write_json("work/load.json", meta)
         self._cache.clear()
         return self.counts()
 
-    def _resolve_as_of(self, case: Case) -> pd.Timestamp:
-        sales = case.tables["sales"]
+    def _sales_on_disk(self) -> bool:
+        """Whether this run keeps the sales lines on disk (parameter ``out_of_core``; ``auto``: when the
+        sales file is larger than a quarter of the free memory, since loading takes about three times
+        the size of a CSV)."""
+        mode = self.params["out_of_core"]
+        if mode != "auto":
+            return mode == "on"
+        path = find_table_file(Path(self.params["case_dir"]), "sales")
+        return path is not None and path.stat().st_size > free_memory() / 4
+
+    def _sales_file(self):
+        from .salesfile import SalesFile
+
+        return SalesFile(self.rf.work / "sales.parquet", temp_dir=self.rf.work / "duckdb_tmp",
+                         memory_limit=f"{max(free_memory() // 3, 256 << 20) >> 20}MB")
+
+    def _resolve_as_of(self, sales) -> pd.Timestamp:
         if self.params["as_of"]:
             return pd.Timestamp(self.params["as_of"]).normalize()
-        return (sales["date"].max() + pd.Timedelta(days=1)).normalize()
+        return (last_sale(sales) + pd.Timedelta(days=1)).normalize()
 
-    def _case_checks(self, case: Case, as_of: pd.Timestamp) -> pd.DataFrame:
-        sales = case.tables["sales"]
-        past = sales.loc[sales["date"] < as_of]
-        if past.empty:
+    def _case_checks(self, case: Case, sales, as_of: pd.Timestamp) -> pd.DataFrame:
+        span = sales_span(sales, as_of)
+        if not span["past"]:
             raise UserError(f"{case.files['sales']}: no sales before the analysis date {as_of.date()} "
-                            f"(sales run {sales['date'].min().date()} … {sales['date'].max().date()}); "
+                            f"(sales run {span['first'].date()} … {span['last'].date()}); "
                             "set -p as_of=YYYY-MM-DD within the sales period")
-        recent = past.loc[past["date"] >= as_of - pd.DateOffset(months=12)]
-        if recent.empty:
+        if not span["recent"]:
             raise UserError(f"{case.files['sales']}: no sales in the 12 months before {as_of.date()} (the last sale "
-                            f"is {past['date'].max().date()}); set -p as_of=YYYY-MM-DD to the end of the data")
+                            f"is {span['last_past'].date()}); set -p as_of=YYYY-MM-DD to the end of the data")
         found = []
-        last = past["date"].max()
+        last = span["last_past"]
         if not self.params["as_of"] and last < pd.Timestamp.today().normalize() - pd.DateOffset(months=12):
             found.append(issue_frame("sales", [pd.NA], [pd.NA], "no_recent_sales",
                                      f"the last sale is on {last.date()}, more than 12 months before today: the "
                                      f"audit is made as of {as_of.date()}; set -p as_of=YYYY-MM-DD if that is not "
                                      "what you want"))
-        months = past["date"].dt.to_period("M").nunique()
+        months = span["months"]
         if months < 2:
             found.append(issue_frame("sales", [pd.NA], [pd.NA], "short_history",
                                      f"only {months} month of sales history: rhythms, growth and the statistical "
@@ -124,6 +142,8 @@ class Workbook:
         """
         if not self.has(name):
             return None
+        if name == "sales" and self.meta.get("sales_on_disk"):
+            return self._sales_file()  # columns and labels do not matter: queries read what they need
         key = f"{name}:{','.join(columns or ['*'])}:{','.join(labels)}"
         if key not in self._cache:
             self._cache[key] = self.rf.read_work(name, columns=columns, labels=labels)
@@ -188,6 +208,64 @@ class Workbook:
         from IPython.display import Image
 
         return Image(filename=str(path))
+
+
+def free_memory() -> int:
+    """Bytes of memory this process may still use: the smaller of the machine's available memory and
+    what its memory cgroup (a container's limit, v1 or v2) leaves; a large default where neither can be read.
+
+    >>> free_memory() > 0
+    True
+    """
+    free = []
+    try:
+        with open("/proc/meminfo") as f:
+            free += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
+    except OSError:
+        pass
+    for limit, used in _cgroup_memory():
+        if limit.isdigit() and used.isdigit():
+            free.append(int(limit) - int(used))
+    return max(min(free), 1) if free else 1 << 40
+
+
+def _cgroup_memory() -> list[tuple[str, str]]:
+    """(limit, usage) texts of this process's memory cgroup: v2 ``memory.max`` or v1 ``memory.limit_in_bytes``."""
+    out = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        v1 = "memory" in controllers.split(",")
+        if not (v1 or controllers == ""):
+            continue
+        d = Path("/sys/fs/cgroup") / ("memory" if v1 else "") / path.lstrip("/")
+        files = ("memory.limit_in_bytes", "memory.usage_in_bytes") if v1 else ("memory.max", "memory.current")
+        try:
+            out.append(tuple((d / f).read_text().strip() for f in files))
+        except OSError:
+            continue
+    return out
+
+
+def sales_span(sales, as_of: pd.Timestamp) -> dict:
+    """What the load checks about the sales dates: ``first`` and ``last`` date, whether there are lines
+    before ``as_of`` (``past``) and in its last 12 months (``recent``), the last date before ``as_of``
+    (``last_past``) and the number of calendar months with lines before it (``months``).
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-05", "2024-02-01", "2024-05-01"])})
+    >>> sales_span(s, pd.Timestamp("2024-03-01"))["months"], sales_span(s, pd.Timestamp("2024-03-01"))["last_past"]
+    (2, Timestamp('2024-02-01 00:00:00'))
+    """
+    start = as_of - pd.DateOffset(months=12)
+    if on_disk(sales):
+        return sales.span(as_of, start)
+    d = sales["date"]
+    past = d.loc[d < as_of]
+    return {"first": d.min(), "last": d.max(), "past": len(past) > 0, "recent": bool((past >= start).any()),
+            "last_past": past.max(), "months": int(past.dt.to_period("M").nunique())}
 
 
 def fitted_height(ax, height: float = 4.8, per_bar: float = 0.35, frame: float = 1.9) -> float:
