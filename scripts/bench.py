@@ -54,14 +54,17 @@ def _tree_rss(proc) -> int:
     return total
 
 
-def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) -> dict:
-    """Run ``cmd``; return wall seconds, CPU seconds (user + system of the tree), peak tree RSS (GB)."""
+def measure(cmd: list[str], env: dict | None = None, log: Path | None = None, cgroup: Path | None = None) -> dict:
+    """Run ``cmd`` (inside the memory ``cgroup`` folder, if given); return wall seconds, CPU seconds (user +
+    system of the tree), peak tree RSS (GB)."""
     import psutil
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = open(log, "w") if log else subprocess.DEVNULL
-    p = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    enter = (lambda: (cgroup / "cgroup.procs").write_text(str(os.getpid()))) if cgroup else None
+    p = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+                         preexec_fn=enter)
     ps = psutil.Process(p.pid)
     peak = [0]
     stop = threading.Event()
@@ -86,9 +89,74 @@ def measure(cmd: list[str], env: dict | None = None, log: Path | None = None) ->
             "max_single_gb": round(after.ru_maxrss / 1e6, 3)}
 
 
-def workbook_cmd(case, run) -> list[str]:
-    """``kbanalysis run CASE --out RUN`` with this interpreter's entry point."""
-    return [str(Path(sys.executable).parent / "kbanalysis"), "run", str(case), "--out", str(run)]
+def workbook_cmd(case, run, *params: str) -> list[str]:
+    """``kbanalysis run CASE --out RUN [-p key=value ...]`` with this interpreter's entry point."""
+    return [str(Path(sys.executable).parent / "kbanalysis"), "run", str(case), "--out", str(run),
+            *[x for p in params for x in ("-p", p)]]
+
+
+def memory_cgroup(name: str, limit_bytes: int) -> Path | None:
+    """A fresh memory cgroup (v1 or v2) limited to ``limit_bytes``, for a child to enter; None where this
+    process may not create one (not root, no memory controller)."""
+    v1 = Path("/sys/fs/cgroup/memory")
+    base, limit_file = (v1, "memory.limit_in_bytes") if v1.is_dir() else (Path("/sys/fs/cgroup"), "memory.max")
+    d = base / name
+    try:
+        d.mkdir(exist_ok=True)
+        (d / limit_file).write_text(str(limit_bytes))
+    except OSError:
+        return None
+    return d
+
+
+def cgroup_events(d: Path) -> dict:
+    """What the kernel recorded in a memory cgroup: out-of-memory kills and the peak usage (GB)."""
+    out = {}
+    for f in ("memory.oom_control", "memory.events"):
+        if (d / f).exists():
+            for line in (d / f).read_text().splitlines():
+                k, _, v = line.partition(" ")
+                if k == "oom_kill":
+                    out["oom_kills"] = int(v)
+    for f in ("memory.max_usage_in_bytes", "memory.peak"):
+        if (d / f).exists():
+            out["cgroup_peak_gb"] = round(int((d / f).read_text().strip()) / 1e9, 3)
+    return out
+
+
+def out_of_core(case: Path, out: Path, logs: Path, limit_gb: float) -> dict:
+    """The workbook under a memory limit smaller than the case's sales file: kept on disk it runs;
+    held in memory (``out_of_core=off``) it cannot. Outputs are compared with the unlimited run's."""
+    limit = int(limit_gb * 1e9)
+    res: dict = {"limit_gb": limit_gb, "sales_csv_gb": round((case / "sales.csv").stat().st_size / 1e9, 3)}
+    for mode in ("on", "off"):
+        cg = memory_cgroup(f"kbanalysis-bench-{mode}", limit)
+        if cg is None:
+            return {**res, "skipped": "cannot create a memory cgroup here (needs root and a memory controller)"}
+        m = measure(workbook_cmd(case, out / f"ooc_{mode}", f"out_of_core={mode}"), log=logs / f"ooc_{mode}.log",
+                    cgroup=cg)
+        res[mode] = {**m, **cgroup_events(cg)}
+        cg.rmdir()
+        print(f"  out_of_core={mode} under {limit_gb} GB: rc {m['rc']}, {m['wall']} s, {m['peak_gb']} GB peak",
+              flush=True)
+    res["equal_outputs"] = same_outputs(out / "workbook", out / "ooc_on")
+    return res
+
+
+def same_outputs(a: Path, b: Path) -> bool | None:
+    """Whether two run folders hold the same output tables (numbers to 1e-9 relative); None if one is missing."""
+    import pandas as pd
+
+    names = ("clients.csv", "forecast.csv", "duplicates.csv", "lost_clients.csv", "quality_issues.csv",
+             "wallet_groups.csv", "actions.csv", "forecast_errors.csv")
+    if not all((a / n).exists() and (b / n).exists() for n in names):
+        return None
+    try:
+        for n in names:
+            pd.testing.assert_frame_equal(pd.read_csv(a / n), pd.read_csv(b / n), check_exact=False, rtol=1e-9)
+    except AssertionError:
+        return False
+    return True
 
 
 def child(*args: str) -> list[str]:
@@ -276,6 +344,8 @@ def bench_size(n_clients: int, args, root: Path) -> dict:
         m["slow_cells"] = slow_cells(run)
         res["workbook"] = m
         print(f"  workbook: {m['wall']} s wall, {m['cpu']} s CPU, {m['peak_gb']} GB peak (rc {m['rc']})", flush=True)
+        if n_clients == max(args.sizes_list) and args.ooc_limit_gb > 0:
+            res["out_of_core"] = out_of_core(Path(case), out, logs, args.ooc_limit_gb)
 
     stage_run = out / "stages"
     res["stages"] = {}
@@ -400,6 +470,20 @@ def targets(results: list[dict], meta: dict) -> list[str]:
         if k and lt and "wall" in k and "wall" in lt and r["clients"] == 100_000:
             out.append(f"| {r['clients'] // 1000}k: aggregation ≥ 8× faster than lifetimes | {lt['wall']} s / "
                        f"{k['wall']} s = {lt['wall'] / k['wall']:.1f}× | {yes(lt['wall'] >= 8 * k['wall'])} |")
+    for r in results:
+        o = r.get("out_of_core")
+        if not o:
+            continue
+        label = (f"| {r['clients'] // 1000}k: a case whose sales do not fit in memory still runs ({o['sales_csv_gb']} GB "
+                 f"sales CSV, {o['limit_gb']} GB memory limit on the whole run)")
+        if "skipped" in o:
+            out.append(f"{label} | skipped: {o['skipped']} | **no** |")
+            continue
+        on, off = o["on"], o["off"]
+        out.append(f"{label} | kept on disk: rc {on['rc']}, {on['wall']} s, {on['peak_gb']} GB peak, outputs "
+                   f"{'equal' if o['equal_outputs'] else 'NOT equal'} to the in-memory run; held in memory: rc "
+                   f"{off['rc']}{' (killed: out of memory)' if off.get('oom_kills') else ''} | "
+                   f"{yes(on['rc'] == 0 and bool(o['equal_outputs']))} |")
     return out
 
 
@@ -411,6 +495,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "reports" / "bench"))
     ap.add_argument("--no-workbook", action="store_true", help="skip the end-to-end kbanalysis run")
     ap.add_argument("--no-lifetimes", action="store_true")
+    ap.add_argument("--ooc-limit-gb", type=float, default=1.5,
+                    help="memory limit of the out-of-core run on the largest case (0 = skip it)")
     ap.add_argument("--_stage", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--_agg", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--_generate", nargs=3, help=argparse.SUPPRESS)
@@ -427,6 +513,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     sizes = [int(x) for x in a.sizes.split(",") if x] or ([10_000] if a.quick else [10_000, 100_000])
+    a.sizes_list = sizes
     if not a.no_lifetimes:
         try:
             import lifetimes  # noqa: F401
