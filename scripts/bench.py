@@ -139,24 +139,38 @@ def out_of_core(case: Path, out: Path, logs: Path, limit_gb: float) -> dict:
         cg.rmdir()
         print(f"  out_of_core={mode} under {limit_gb} GB: rc {m['rc']}, {m['wall']} s, {m['peak_gb']} GB peak",
               flush=True)
-    res["equal_outputs"] = same_outputs(out / "workbook", out / "ooc_on")
+    res["max_rel_diff"] = same_outputs(out / "workbook", out / "ooc_on")
     return res
 
 
-def same_outputs(a: Path, b: Path) -> bool | None:
-    """Whether two run folders hold the same output tables (numbers to 1e-9 relative); None if one is missing."""
+def same_outputs(a: Path, b: Path) -> float | None:
+    """The largest relative difference between the numbers of two run folders' output tables (their
+    text must be identical: else ``inf``); None if a table is missing. The money sums are added in
+    another order on disk (DuckDB) than in memory, and the forecast's fitted models carry that last-bit
+    difference on, to about 1e-8."""
+    import numpy as np
     import pandas as pd
 
     names = ("clients.csv", "forecast.csv", "duplicates.csv", "lost_clients.csv", "quality_issues.csv",
              "wallet_groups.csv", "actions.csv", "forecast_errors.csv")
     if not all((a / n).exists() and (b / n).exists() for n in names):
         return None
-    try:
-        for n in names:
-            pd.testing.assert_frame_equal(pd.read_csv(a / n), pd.read_csv(b / n), check_exact=False, rtol=1e-9)
-    except AssertionError:
-        return False
-    return True
+    worst = 0.0
+    for n in names:
+        x, y = pd.read_csv(a / n), pd.read_csv(b / n)
+        if list(x.columns) != list(y.columns) or len(x) != len(y):
+            return float("inf")
+        for c in x.columns:
+            if pd.api.types.is_numeric_dtype(x[c]) and pd.api.types.is_numeric_dtype(y[c]):
+                u, v = x[c].to_numpy(dtype=float), y[c].to_numpy(dtype=float)
+                if not np.array_equal(np.isnan(u), np.isnan(v)):
+                    return float("inf")
+                ok = ~np.isnan(u)
+                d = np.abs(u[ok] - v[ok]) / np.maximum(np.abs(u[ok]), 1e-9)
+                worst = max(worst, float(d.max()) if len(d) else 0.0)
+            elif not x[c].astype(str).equals(y[c].astype(str)):
+                return float("inf")
+    return worst
 
 
 def child(*args: str) -> list[str]:
@@ -480,10 +494,12 @@ def targets(results: list[dict], meta: dict) -> list[str]:
             out.append(f"{label} | skipped: {o['skipped']} | **no** |")
             continue
         on, off = o["on"], o["off"]
+        diff = o.get("max_rel_diff")
+        same = diff is not None and diff <= 1e-6
         out.append(f"{label} | kept on disk: rc {on['rc']}, {on['wall']} s, {on['peak_gb']} GB peak, outputs "
-                   f"{'equal' if o['equal_outputs'] else 'NOT equal'} to the in-memory run; held in memory: rc "
-                   f"{off['rc']}{' (killed: out of memory)' if off.get('oom_kills') else ''} | "
-                   f"{yes(on['rc'] == 0 and bool(o['equal_outputs']))} |")
+                   f"{'equal' if same else 'NOT equal'} to the in-memory run (text identical, numbers within "
+                   f"{diff:.1g} relative); held in memory: rc {off['rc']}"
+                   f"{' (killed: out of memory)' if off.get('oom_kills') else ''} | {yes(on['rc'] == 0 and same)} |")
     return out
 
 
