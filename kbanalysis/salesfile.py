@@ -34,6 +34,11 @@ import pandas as pd
 
 from .aggregate import _as_ts, months_back
 
+#: Money as DuckDB holds it: exact decimals (10 places), so that a sum is the same whatever the order in
+#: which threads and spilled partitions add the lines (a float sum is not: reruns would differ in the last
+#: bits, which a fitted forecast carries into its 10th digit); converted to float64 on the way out.
+MONEY = "DECIMAL(38, 10)"
+
 #: Columns of the reference's frames, in their order.
 _SUMMARY_COLUMNS = ["client_id", "first_date", "last_date", "orders", "median_gap_days", "revenue_total",
                     "revenue_12m", "margin_12m", "active_months_12m", "groups_12m", "revenue_prev_6m",
@@ -187,7 +192,7 @@ class SalesFile:
         >>> rf.write_work("sales", pd.DataFrame({"date": pd.to_datetime(["2024-01-05"] * 3),
         ...                                      "client_id": ["a", "b", "c"], "amount": [1.0, 2.0, 4.0]}))
         >>> sf = SalesFile(rf.work / "sales.parquet").with_masters(pd.Series({"b": "a", "c": "c"}))
-        >>> sf.query("SELECT client_id, SUM(amount) AS amount FROM sales GROUP BY 1 ORDER BY 1")
+        >>> sf.query("SELECT client_id, CAST(SUM(amount) AS DOUBLE) AS amount FROM sales GROUP BY 1 ORDER BY 1")
           client_id  amount
         0         a     3.0
         1         c     4.0
@@ -252,8 +257,8 @@ class SalesFile:
             cols = []
             for c in self.columns:
                 q = '"' + c.replace('"', '""') + '"'
-                if c in ("amount", "cost"):
-                    cols.append(f"NULLIF(CAST(s.{q} AS DOUBLE), 'NaN'::DOUBLE) AS {q}")  # NaN: missing
+                if c in ("amount", "cost"):  # NaN: missing; exact decimals: sums in any order are the same
+                    cols.append(f"CAST(NULLIF(CAST(s.{q} AS DOUBLE), 'NaN'::DOUBLE) AS {MONEY}) AS {q}")
                 elif c == "client_id" and self._masters is not None and len(self._masters):
                     cols.append("COALESCE(m.master_id, CAST(s.client_id AS VARCHAR)) AS client_id")
                 elif c in ("client_id", "product_group"):
@@ -262,7 +267,7 @@ class SalesFile:
                     cols.append(f"s.{q}")
             for c in ("product_group", "cost"):
                 if c not in self.columns:
-                    cols.append(f"CAST(NULL AS {'VARCHAR' if c == 'product_group' else 'DOUBLE'}) AS {c}")
+                    cols.append(f"CAST(NULL AS {'VARCHAR' if c == 'product_group' else MONEY}) AS {c}")
             join = ""
             if self._masters is not None and len(self._masters):
                 table = pa.table({"client_id": pa.array(self._masters.index.to_numpy(dtype=object), pa.string()),
@@ -299,7 +304,8 @@ class SalesFile:
         return f"CAST({_sql_text(pd.Timestamp(ts).isoformat(sep=' '))} AS {self._date_type})"
 
     def query(self, sql: str, params=None) -> pd.DataFrame:
-        """The result of a SQL query in which the view ``sales`` is the lines (ids read through the masters).
+        """The result of a SQL query in which the view ``sales`` is the lines (ids read through the masters;
+        ``amount`` and ``cost`` as exact decimals, :data:`MONEY`).
 
         Parameters
         ----------
@@ -319,7 +325,8 @@ class SalesFile:
         >>> rf = RunFolder(tempfile.mkdtemp())
         >>> rf.write_work("sales", pd.DataFrame({"date": pd.to_datetime(["2024-01-05", "2024-03-01"]),
         ...                                      "client_id": ["a", "b"], "amount": [1.0, 2.0]}))
-        >>> SalesFile(rf.work / "sales.parquet").query("SELECT SUM(amount) AS s FROM sales WHERE amount > ?", [1.5])
+        >>> SalesFile(rf.work / "sales.parquet").query("SELECT CAST(SUM(amount) AS DOUBLE) AS s FROM sales "
+        ...                                            "WHERE amount > ?", [1.5])
              s
         0  2.0
         """
@@ -342,7 +349,7 @@ class SalesFile:
             elif kind == "int":
                 out[name] = col.to_pandas().astype("int64", copy=False)
             else:
-                out[name] = col.to_pandas().astype("float64", copy=False)
+                out[name] = _floats(col)
         return pd.DataFrame(out, index=pd.RangeIndex(t.num_rows))
 
     # ------------------------------------------------------------------ facts
@@ -375,7 +382,7 @@ class SalesFile:
         :func:`kbanalysis.aggregate.client_days`."""
         a = self._ts(_as_ts(as_of))
         return self._frame(f"""
-            SELECT client_id, date, COALESCE(fsum(amount), 0) AS amount
+            SELECT client_id, date, COALESCE(SUM(amount), 0) AS amount
             FROM sales WHERE date < {a} AND client_id IS NOT NULL
             GROUP BY client_id, date ORDER BY client_id, date""",
                            {"client_id": "id", "date": "date", "amount": "float"})
@@ -386,8 +393,8 @@ class SalesFile:
         a = self._ts(_as_ts(as_of))
         return self._frame(f"""
             WITH m AS MATERIALIZED (
-                SELECT client_id, date_trunc('month', date) AS month, fsum(amount) AS revenue,
-                       fsum(amount - COALESCE(cost, 0)) AS margin, COUNT(*) AS lines, COUNT(cost) AS n_cost
+                SELECT client_id, date_trunc('month', date) AS month, SUM(amount) AS revenue,
+                       SUM(amount - COALESCE(cost, 0)) AS margin, COUNT(*) AS lines, COUNT(cost) AS n_cost
                 FROM sales WHERE date < {a} GROUP BY ALL)
             SELECT client_id, month, COALESCE(revenue, 0) AS revenue,
                    CASE WHEN (SELECT SUM(n_cost) FROM m) > 0 THEN COALESCE(margin, 0) END AS margin, lines
@@ -400,7 +407,7 @@ class SalesFile:
         :func:`kbanalysis.aggregate.group_months`."""
         a = self._ts(_as_ts(as_of))
         return self._frame(f"""
-            SELECT product_group, date_trunc('month', date) AS month, COALESCE(fsum(amount), 0) AS revenue
+            SELECT product_group, date_trunc('month', date) AS month, COALESCE(SUM(amount), 0) AS revenue
             FROM sales WHERE date < {a} AND product_group IS NOT NULL
             GROUP BY ALL ORDER BY product_group, month""",
                            {"product_group": "group", "month": "month", "revenue": "float"})
@@ -411,7 +418,7 @@ class SalesFile:
         as_of = _as_ts(as_of)
         a, start = self._ts(as_of), self._ts(months_back(as_of, months))
         return self._frame(f"""
-            SELECT client_id, product_group, COALESCE(fsum(amount), 0) AS revenue
+            SELECT client_id, product_group, COALESCE(SUM(amount), 0) AS revenue
             FROM sales WHERE date < {a} AND date >= {start} AND client_id IS NOT NULL AND product_group IS NOT NULL
             GROUP BY ALL ORDER BY client_id, product_group""",
                            {"client_id": "id", "product_group": "group", "revenue": "float"})
@@ -429,7 +436,7 @@ class SalesFile:
         m6, m3 = self._ts(months_back(as_of, 6)), self._ts(months_back(as_of, 3))
         sql = f"""
             WITH days AS MATERIALIZED (
-                SELECT client_id, date, fsum(amount) AS amt, fsum(amount - COALESCE(cost, 0)) AS mar,
+                SELECT client_id, date, SUM(amount) AS amt, SUM(amount - COALESCE(cost, 0)) AS mar,
                        COUNT(cost) AS n_cost
                 FROM sales WHERE date < {a} GROUP BY client_id, date),
             ords AS (
@@ -441,13 +448,13 @@ class SalesFile:
                       FROM days WHERE amt > 0 AND client_id IS NOT NULL)
                 GROUP BY client_id),
             per AS (
-                SELECT client_id, fsum(amt) AS revenue_total,
-                       fsum(amt) FILTER (WHERE date >= {s}) AS revenue_12m,
-                       fsum(mar) FILTER (WHERE date >= {s}) AS margin_12m,
+                SELECT client_id, SUM(amt) AS revenue_total,
+                       SUM(amt) FILTER (WHERE date >= {s}) AS revenue_12m,
+                       SUM(mar) FILTER (WHERE date >= {s}) AS margin_12m,
                        COUNT(DISTINCT date_trunc('month', date)) FILTER (WHERE date >= {s}) AS active_months_12m,
-                       fsum(amt) FILTER (WHERE date >= {s} AND date < {m6}) AS revenue_prev_6m,
-                       fsum(amt) FILTER (WHERE date >= {s} AND date >= {m6}) AS revenue_last_6m,
-                       fsum(amt) FILTER (WHERE date >= {s} AND date >= {m3}) AS revenue_last_3m
+                       SUM(amt) FILTER (WHERE date >= {s} AND date < {m6}) AS revenue_prev_6m,
+                       SUM(amt) FILTER (WHERE date >= {s} AND date >= {m6}) AS revenue_last_6m,
+                       SUM(amt) FILTER (WHERE date >= {s} AND date >= {m3}) AS revenue_last_3m
                 FROM days WHERE client_id IS NOT NULL GROUP BY client_id),
             grp AS (
                 SELECT client_id, COUNT(DISTINCT product_group) AS groups_12m
@@ -502,11 +509,11 @@ class SalesFile:
     def window_totals(self, start, end, ids) -> pd.DataFrame:
         """Per client of ``ids``: ``amount``, ``last`` date and ``lines`` of its lines dated in ``[start, end)``,
         indexed by client id, as :func:`kbanalysis.cleaning.window_totals` gives them for a frame."""
-        t = self._arrow(f"SELECT client_id, fsum(amount) AS amount, MAX(date) AS last, COUNT(*) AS lines FROM sales "
+        t = self._arrow(f"SELECT client_id, SUM(amount) AS amount, MAX(date) AS last, COUNT(*) AS lines FROM sales "
                         f"WHERE date >= {self._ts(start)} AND date < {self._ts(end)} AND client_id IN "
                         "(SELECT unnest($ids)) GROUP BY client_id ORDER BY client_id", {"ids": _texts(ids)})
         out = t.to_pandas()
-        return pd.DataFrame({"amount": out["amount"].astype("float64").fillna(0.0).to_numpy(),
+        return pd.DataFrame({"amount": _floats(t.column("amount")).fillna(0.0).to_numpy(),
                              "last": out["last"].astype(self._date_dtype).to_numpy(),
                              "lines": out["lines"].astype("int64").to_numpy()},
                             index=pd.Index(out["client_id"].astype("string").to_numpy(), name="client_id"))
@@ -537,6 +544,8 @@ class SalesFile:
 
     def _lines_frame(self, t) -> pd.DataFrame:
         out = t.to_pandas()
+        if "amount" in out:
+            out["amount"] = _floats(t.column("amount")).to_numpy()
         for c in ("client_id", "product_group", "doc_id"):
             if c in out:
                 out[c] = out[c].astype(self._id_dtype)
@@ -546,11 +555,11 @@ class SalesFile:
 
     def costed_group_totals(self, start, end) -> pd.DataFrame:
         """Per product group: ``amount`` and ``cost`` of the lines with a cost dated in ``[start, end)``."""
-        t = self._arrow(f"SELECT product_group, fsum(amount) AS amount, fsum(cost) AS cost FROM sales "
+        t = self._arrow(f"SELECT product_group, SUM(amount) AS amount, SUM(cost) AS cost FROM sales "
                         f"WHERE cost IS NOT NULL AND product_group IS NOT NULL AND date >= {self._ts(start)} AND "
                         f"date < {self._ts(end)} GROUP BY product_group ORDER BY product_group")
-        out = t.to_pandas()
-        return out.set_index(pd.Index(out.pop("product_group").to_numpy(dtype=object)))[["amount", "cost"]]
+        return pd.DataFrame({c: _floats(t.column(c)).to_numpy() for c in ("amount", "cost")},
+                            index=pd.Index(t.column("product_group").to_pylist(), dtype=object))
 
     def span(self, as_of, start) -> dict:
         """What the load checks about the dates (see :func:`kbanalysis.workbook.sales_span`)."""
@@ -561,6 +570,16 @@ class SalesFile:
             FROM sales""").to_pylist()[0]
         return {"first": pd.Timestamp(t["first"]), "last": pd.Timestamp(t["last"]), "past": t["past"] > 0,
                 "recent": t["recent"] > 0, "last_past": pd.Timestamp(t["last_past"]), "months": int(t["months"])}
+
+
+def _floats(col) -> pd.Series:
+    """An Arrow column of numbers (exact decimals included) as float64."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_decimal(col.type):
+        col = pc.cast(col, pa.float64())
+    return col.to_pandas().astype("float64", copy=False)
 
 
 def _name(c: str) -> str:
