@@ -145,7 +145,8 @@ def out_of_core(case: Path, out: Path, logs: Path, limit_gb: float) -> dict:
 
 def same_outputs(a: Path, b: Path) -> float | None:
     """The largest relative difference between the numbers of two run folders' output tables (their
-    text must be identical: else ``inf``); None if a table is missing. The money sums are added in
+    text must be identical: else ``inf``; a number is compared with at least 1e-9 of its column's largest);
+    None if a table is missing. The money sums are added in
     another order on disk (DuckDB) than in memory, and the forecast's fitted models carry that last-bit
     difference on, to about 1e-8."""
     import numpy as np
@@ -166,7 +167,8 @@ def same_outputs(a: Path, b: Path) -> float | None:
                 if not np.array_equal(np.isnan(u), np.isnan(v)):
                     return float("inf")
                 ok = ~np.isnan(u)
-                d = np.abs(u[ok] - v[ok]) / np.maximum(np.abs(u[ok]), 1e-9)
+                scale = 1e-9 * np.abs(u[ok]).max(initial=1.0)  # a value that is float noise around 0 is not
+                d = np.abs(u[ok] - v[ok]) / np.maximum(np.abs(u[ok]), scale)  # measured against itself
                 worst = max(worst, float(d.max()) if len(d) else 0.0)
             elif not x[c].astype(str).equals(y[c].astype(str)):
                 return float("inf")
