@@ -256,7 +256,7 @@ class SalesFile:
             src = f"read_parquet({_sql_text(self.path)})"
             cols = []
             for c in self.columns:
-                q = '"' + c.replace('"', '""') + '"'
+                q = _name(c)
                 if c in ("amount", "cost"):  # NaN: missing; exact decimals: sums in any order are the same
                     cols.append(f"CAST(NULLIF(CAST(s.{q} AS DOUBLE), 'NaN'::DOUBLE) AS {MONEY}) AS {q}")
                 elif c == "client_id" and self._masters is not None and len(self._masters):
