@@ -149,6 +149,12 @@ class Workbook:
             self._cache[key] = self.rf.read_work(name, columns=columns, labels=labels)
         return self._cache[key]
 
+    def storage_note(self) -> str:
+        """A sentence saying that the sales lines are kept on disk (empty when they are held in memory)."""
+        if not self.meta.get("sales_on_disk"):
+            return ""
+        return self.t("nb.audit.on_disk", lines=i18n.fmt_int(self.meta["counts"]["sales"]["used"], self.lang))
+
     def counts(self) -> pd.DataFrame:
         """Rows read / used / rejected per table."""
         c = self.meta["counts"]

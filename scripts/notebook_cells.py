@@ -14,7 +14,7 @@ NOTEBOOK_CELLS = {
         (C, SETUP + "\nfrom kbanalysis.plots import audit as charts"),
         (C, 'wb.say("nb.audit.title")'),
         (C, 'wb.show(wb.load(), ints=["read", "used", "rejected"])'),
-        (C, 'wb.say("nb.audit.loaded", as_of=wb.as_of.date())'),
+        (C, 'wb.say("nb.audit.loaded", as_of=wb.as_of.date(), storage=wb.storage_note())'),
         (C, "res = kb.stages.audit(wb)"),
         (C, 'wb.say("nb.audit.quality", **res.facts)'),
         (C, 'wb.show(res["issue_counts"], ints=["count"], n=30)'),

@@ -143,3 +143,12 @@ def test_forecast_queries_equal_the_frame(lines):
                                   F.split_group_months(sf, deals, as_of, matches=b))
     pd.testing.assert_series_equal(F.DemandForecast._price_per_cost(df, as_of),
                                    F.DemandForecast._price_per_cost(sf, as_of), check_names=False)
+
+
+@pytest.mark.xdist_group("workbook")
+def test_audit_page_says_when_sales_are_kept_on_disk(both):
+    on, off = Workbook(run_dir=str(both["on"]), lang="en"), Workbook(run_dir=str(both["off"]), lang="en")
+    assert off.storage_note() == ""
+    note = on.storage_note()
+    assert "work/sales.parquet" in note and f"{on.meta['counts']['sales']['used']:,}" in note.replace("\u00a0", ",")
+    assert "DuckDB" in Workbook(run_dir=str(both["on"]), lang="ru").storage_note()
