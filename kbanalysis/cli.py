@@ -129,6 +129,10 @@ def main(argv=None) -> int:
         if isinstance(e, NotebookFailed):
             print(f"kbanalysis: {e}", file=sys.stderr)
             return 1
+        if e.__class__.__name__ == "DeadKernelError":  # nbclient's: the kernel process was killed
+            print("kbanalysis: a notebook's kernel died, most often for lack of memory; run again with "
+                  "-p out_of_core=on to keep the sales lines on disk", file=sys.stderr)
+            return 1
         log = Path("kbanalysis-error.log").resolve()
         log.write_text(traceback.format_exc(), encoding="utf-8")
         print(f"kbanalysis: internal error: {e.__class__.__name__}: {e} (details in {log})", file=sys.stderr)

@@ -152,3 +152,17 @@ def test_audit_page_says_when_sales_are_kept_on_disk(both):
     note = on.storage_note()
     assert "work/sales.parquet" in note and f"{on.meta['counts']['sales']['used']:,}" in note.replace("\u00a0", ",")
     assert "DuckDB" in Workbook(run_dir=str(both["on"]), lang="ru").storage_note()
+
+
+def test_a_killed_kernel_points_to_out_of_core(monkeypatch, capsys, tmp_path):
+    from nbclient.exceptions import DeadKernelError
+
+    from kbanalysis import cli, runner
+
+    def killed(*a, **k):
+        raise DeadKernelError("Kernel died")
+
+    monkeypatch.setattr(runner, "run_workbook", killed)
+    assert cli.main(["run", "data/sample", "--out", str(tmp_path / "run"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "died" in err and "-p out_of_core=on" in err and "internal error" not in err
