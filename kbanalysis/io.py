@@ -1306,7 +1306,6 @@ def row_by_row(table: Table) -> bool:
 
 
 
-
 def _finish_table(name: str, df: pd.DataFrame, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table-specific normalisation and row checks after parsing."""
     issues = []
@@ -1788,13 +1787,7 @@ def _stream_csv(path: Path, loader: _BatchLoader, batch_rows: int) -> StreamedTa
     if layout.fast:
         loader.begin(info)
         try:
-            first = layout.h + 2
-            with closing(_arrow_batches(path, layout, batch_rows)) as batches:
-                for df in batches:
-                    n = len(df)
-                    loader.add(df, np.arange(first, first + n, dtype=np.int64))
-                    first += n
-            return loader.finish()
+            return _add_in_order(loader, _arrow_batches(path, layout, batch_rows), layout.h + 2)
         except _ReadFailed:
             pass
     kw = _c_parser_options(layout.enc, layout.sep, layout.h, layout.names + layout.spare)
@@ -1824,9 +1817,23 @@ def _stream_c_parser(path: Path, layout: _CsvLayout, kw: dict, loader: _BatchLoa
             loader.add(chunk, rows, _bad_line_details(bad, layout))
     tail = numbers.rest()
     if tail:  # lines with too many fields after the last row
-        empty = pd.DataFrame({n: pd.Series([], dtype="str") for n in layout.names})
-        loader.add(empty, np.zeros(0, dtype=np.int64), _bad_line_details(tail, layout))
+        loader.add(_no_lines(layout.names), np.zeros(0, dtype=np.int64), _bad_line_details(tail, layout))
     return loader.finish()
+
+
+def _add_in_order(loader: _BatchLoader, batches, first: int) -> StreamedTable:
+    """Parse frames of consecutive lines (no line skipped), numbered from spreadsheet row ``first``."""
+    with closing(batches):
+        for df in batches:
+            n = len(df)
+            loader.add(df, np.arange(first, first + n, dtype=np.int64))
+            first += n
+    return loader.finish()
+
+
+def _no_lines(names: list[str]) -> pd.DataFrame:
+    """A raw frame of text columns ``names`` without lines."""
+    return pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
 
 
 class _RowNumbers:
@@ -1892,7 +1899,7 @@ def _c_parser_batches(path: Path, kw: dict, batch_rows: int):
             yield chunk.pop(), skipped  # nothing here holds the lines yielded
             skipped = []
     if skipped or not done:
-        yield pd.DataFrame({n: pd.Series([], dtype="str") for n in kw["names"]}), sorted(skipped)
+        yield _no_lines(kw["names"]), sorted(skipped)
 
 
 def _arrow_batches(path: Path, layout: _CsvLayout, batch_rows: int):
@@ -1945,13 +1952,7 @@ def _arrow_frame(tb: pa.Table, names: list[str]) -> pd.DataFrame:
 def _stream_parquet(path: Path, loader: _BatchLoader, batch_rows: int) -> StreamedTable:
     """A Parquet table in batches of rows."""
     loader.begin(RawInfo())
-    first = 2
-    with closing(_parquet_batches(path, batch_rows)) as batches:
-        for df in batches:
-            n = len(df)
-            loader.add(df, np.arange(first, first + n, dtype=np.int64))
-            first += n
-    return loader.finish()
+    return _add_in_order(loader, _parquet_batches(path, batch_rows), 2)
 
 
 def _parquet_batches(path: Path, batch_rows: int):
