@@ -19,6 +19,22 @@ GROUPS = ["x", "y", "Ω", "tools"]
 START = pd.Timestamp("2022-11-15")
 
 
+#: How a case carries cost: no column, some lines without it, a column of NaN, every line.
+COST_PATTERNS = ("none", "some", "all_nan", "full")
+
+
+def with_cost(df: pd.DataFrame, pattern: str, rng) -> None:
+    """Add a ``cost`` column (half the amount, rounded) to ``df`` as ``pattern`` of :data:`COST_PATTERNS` says."""
+    if pattern == "none":
+        return
+    c = np.round(df["amount"].to_numpy() * 0.5)
+    if pattern == "some":
+        c[rng.random(len(df)) < 0.3] = np.nan
+    elif pattern == "all_nan":
+        c[:] = np.nan
+    df["cost"] = c
+
+
 @st.composite
 def sales_frames(draw):
     n = draw(st.integers(1, 120))
@@ -34,14 +50,7 @@ def sales_frames(draw):
     })
     if draw(st.booleans()):
         df.loc[rng.random(n) < 0.1, "product_group"] = pd.NA
-    cost = draw(st.sampled_from(["none", "some", "all_nan", "full"]))
-    if cost != "none":
-        c = np.round(df["amount"].to_numpy() * 0.5)
-        if cost == "some":
-            c[rng.random(n) < 0.3] = np.nan
-        elif cost == "all_nan":
-            c[:] = np.nan
-        df["cost"] = c
+    with_cost(df, draw(st.sampled_from(COST_PATTERNS)), rng)
     if draw(st.booleans()):  # unsorted lines, as exports sometimes are
         df = df.sample(frac=1.0, random_state=1).reset_index(drop=True)
     as_of = START + pd.Timedelta(days=int(draw(st.integers(1, 950))))

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_aggregate import COST_PATTERNS, with_cost
 
 from kbanalysis import aggregate as A
 from kbanalysis.audit import _remap
@@ -66,14 +67,7 @@ def sales_frames(draw):
         df.loc[rng.random(n) < 0.1, "amount"] = np.nan
     if draw(st.integers(0, 5)) == 0:
         df.loc[rng.random(n) < 0.1, "date"] = pd.NaT
-    cost = draw(st.sampled_from(["none", "some", "all_nan", "full"]))
-    if cost != "none":
-        c = np.round(df["amount"].to_numpy() * 0.5)
-        if cost == "some":
-            c[rng.random(n) < 0.3] = np.nan
-        elif cost == "all_nan":
-            c[:] = np.nan
-        df["cost"] = c
+    with_cost(df, draw(st.sampled_from(COST_PATTERNS)), rng)
     df["doc_id"] = pd.array([None] * n, dtype="str")
     df["_row"] = np.arange(2, n + 2, dtype=np.int64)
     if draw(st.booleans()):  # unsorted lines, as exports sometimes are
