@@ -1988,9 +1988,19 @@ def _columns_with_nulls(pf) -> set[str]:
     out = set()
     for f in pf.schema_arrow:
         if pa.types.is_integer(f.type) or pa.types.is_boolean(f.type):
-            if any(pf.read_row_group(i, columns=[f.name]).column(0).null_count for i in range(pf.num_row_groups)):
+            if any(_null_count(pf, i, f.name) for i in range(pf.num_row_groups)):
                 out.add(f.name)
     return out
+
+
+def _null_count(pf, group: int, name: str) -> int:
+    """Missing values of column ``name`` in row group ``group``: from its statistics, read when it has none."""
+    meta = pf.metadata.row_group(group)
+    for j in range(meta.num_columns):
+        st = meta.column(j).statistics
+        if meta.column(j).path_in_schema == name and st is not None and st.has_null_count:
+            return st.null_count
+    return pf.read_row_group(group, columns=[name]).column(0).null_count
 
 
 def _parquet_frame(tb: pa.Table, widen: set[str]) -> pd.DataFrame:

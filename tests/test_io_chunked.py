@@ -366,6 +366,8 @@ def test_parquet_sales(tmp_path):
     case = load_both_ways(make_case(tmp_path), sizes=[1, 7, 1000])
     s = case.tables["sales"]
     assert s["client_id"].iloc[0] == "1" and s["product_group"].iloc[0] == "0.0" and s["sku"].iloc[1] == "1.0"
+    pq.write_table(tb, tmp_path / "sales.parquet", row_group_size=10, write_statistics=False)  # counts read
+    assert load_both_ways(make_case(tmp_path), sizes=[7]).tables["sales"]["sku"].iloc[1] == "1.0"
     pd.DataFrame({"date": ["2024-01-01"], "client_id": ["1"], "amount": [5]}).to_parquet(tmp_path / "sales.parquet")
     with pytest.raises(UserError, match="product_group"):
         load_both_ways(tmp_path, sizes=[1])
