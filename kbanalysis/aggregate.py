@@ -9,11 +9,14 @@ product groups are dictionary-encoded once (Arrow, ranked in sorted order; ids t
 categoricals, as the stages read them from Parquet, only have their categories ranked), and every
 group-by is a ``numpy.bincount`` over a dense (client × month / day / group) grid, so no line is
 hashed or sorted per group-by and results come out in sorted order; orders (days with a positive
-total) come from a client × day mark grid. Small tables, and frames that engine does not cover
-(numeric ids, dates with a time of day, missing amounts), use pandas, on text ids. Both give the
-same frames, with text ids whatever the input (rows, order, columns, dtypes, counts, dates); money sums are added in line order,
-pandas adds them with Kahan compensation, so sums can differ in the last bit (~1e-16 relative) and
-are exactly equal whenever they are exact (e.g. whole kopecks as binary fractions).
+total) come from a client × day mark grid. A client's totals over whole months are added from its
+(client, month) sums, which :func:`client_months` returns too; the encoded lines and those sums
+are computed once per frame. Small tables, and frames that engine does not cover (numeric ids,
+dates with a time of day, missing amounts), use pandas, on text ids. Both give the same frames,
+with text ids whatever the input (rows, order, columns, dtypes, counts, dates); money is added in
+another order than pandas' (which adds with Kahan compensation), so sums can differ in the last
+bits (~1e-16 relative) and are exactly equal whenever they are exact (e.g. whole kopecks as binary
+fractions).
 ``engine="pandas"`` / ``"fast"`` forces one. Sales kept on disk (a :class:`~kbanalysis.salesfile.SalesFile`)
 are aggregated by DuckDB whatever the engine, into the same frames.
 
@@ -369,6 +372,8 @@ class _Lines:
         self.n_months = int(self.month.max()) - self.m0 + 1 if len(self.month) else 1
         if self.n_codes * self.n_months > _MAX_GRID or self.n_groups * self.n_months > _MAX_GRID:
             raise _NotCovered
+        self._by_month = None
+        self._mkey = None
 
     def _day_of(self, ts: pd.Timestamp) -> int:
         return ts.value // _DAY_NS
@@ -412,22 +417,19 @@ class _Lines:
             sums.append(amt)
         return np.concatenate(codes), np.concatenate(days).astype(np.int64), np.concatenate(sums)
 
-    def _orders(self):
-        """Orders (client-days with a positive total) in (client, day) order: codes, days.
+    def _order_grid(self):
+        """The flat (client × day) grid of orders (True = the client's lines of that day sum to a
+        positive amount), its number of days and first day; grid None when it would exceed
+        :data:`_ORDER_GRID` cells.
 
-        A day with only positive lines is an order whatever its sum, so one (client × day) mark
-        grid answers for most days; only cells that also hold a return or a zero line are summed
-        (in line order, as :meth:`_per_day` does). Grids too large for that go through
-        :meth:`_per_day`.
+        A day with only positive lines is an order whatever its sum, so marking the lines' cells
+        answers for most days; only cells that also hold a return or a zero line are summed (in
+        line order, as :meth:`_per_day` does).
         """
-        if not len(self.day):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         d0 = int(self.day.min())
         n_days = int(self.day.max()) - d0 + 1
         if self.n_codes * n_days > _ORDER_GRID:
-            code, day, amt = self._per_day()
-            pos = amt > 0
-            return code[pos].astype(np.int64), day[pos]
+            return None, n_days, d0
         key = self.code.astype(np.int64)  # client * n_days + day - d0, in place
         key *= n_days
         key += self.day
@@ -437,13 +439,45 @@ class _Lines:
         nonpositive = self.amount <= 0
         if nonpositive.any():  # cells with a return or a zero line: 3, summed below
             grid[key[nonpositive]] |= 2
-            mixed = grid[key] >= 2
+            # the lines of those cells: first those of the (client, month)s with such a line (a
+            # small grid, and few lines), then the (client, day) grid's mark on those
+            mkey = self._month_key()
+            coarse = np.zeros(self.n_codes * self.n_months, dtype=bool)
+            coarse[mkey[nonpositive]] = True
+            near = np.flatnonzero(coarse[mkey])
+            mixed = near[grid[key[near]] >= 2]
             cells, where = np.unique(key[mixed], return_inverse=True)
             total = np.bincount(where, weights=self.amount[mixed], minlength=len(cells))
             grid[cells] = total > 0
-        client, day = np.divmod(np.flatnonzero(grid.view(bool)), n_days)  # all 0 / 1 now: bool's fast nonzero
-        day += d0
-        return client, day
+        return grid.view(bool), n_days, d0  # all 0 / 1 now: bool's fast nonzero
+
+    def _order_stats(self, pool: ThreadPoolExecutor | None = None):
+        """Per client code: orders, first and last order day (``_NAT`` = none), median gap in days.
+
+        With a ``pool``, the second half of the clients is done there meanwhile (disjoint clients:
+        the same numbers).
+        """
+        n = self.n_codes
+        stats = (np.zeros(n, np.int64), np.full(n, _NAT, np.int64), np.full(n, _NAT, np.int64), np.full(n, np.nan))
+        grid, n_days, d0 = self._order_grid()
+        if grid is None:
+            code, day, amt = self._per_day()
+            pos = amt > 0
+            _fill_order_stats(code[pos].astype(np.int64), day[pos], stats)
+            return stats
+
+        def rows(lo: int, hi: int) -> None:
+            client, day = np.divmod(np.flatnonzero(grid[lo * n_days:hi * n_days]), n_days)
+            client += lo
+            day += d0
+            _fill_order_stats(client, day, stats)
+
+        half = n // 2
+        other = pool.submit(rows, half, n) if pool is not None else None
+        rows(0, half if other is not None else n)
+        if other is not None:
+            other.result()
+        return stats
 
     # -------------------------------------------------------------- the aggregations
     def client_days(self) -> pd.DataFrame:
@@ -451,17 +485,33 @@ class _Lines:
         return pd.DataFrame({"client_id": _text(self.cid_values.take(code), self.cid_dtype),
                              "date": _days(day), "amount": amt})
 
+    def _month_key(self) -> np.ndarray:
+        """Each line's (client, month) cell: ``client * n_months + month - m0`` (computed once)."""
+        if self._mkey is None:
+            key = self.code.astype(np.int64)
+            key *= self.n_months
+            key += self.month
+            key -= self.m0
+            self._mkey = key
+        return self._mkey
+
+    def _month_cells(self):
+        """Per (client, month) with lines, in (client, month) order: client codes, month offsets from
+        ``m0``, line counts, revenue and margin sums (margin None without cost). Computed once: the
+        summary's per-client totals come from it, and a stage asks for both."""
+        if self._by_month is None:
+            w = [self.amount] + ([self.margin] if self.cost_known else [])
+            cells, lines, sums = self._grid(self._month_key(), self.n_codes * self.n_months, w)
+            code, month = np.divmod(cells, self.n_months)
+            self._by_month = (code, month, lines.astype(np.int64), sums[0], sums[1] if self.cost_known else None)
+        return self._by_month
+
     def client_months(self) -> pd.DataFrame:
-        key = self.code.astype(np.int64)  # client * n_months + month - m0, in place
-        key *= self.n_months
-        key += self.month
-        key -= self.m0
-        w = [self.amount] + ([self.margin] if self.cost_known else [])
-        cells, lines, sums = self._grid(key, self.n_codes * self.n_months, w)
-        code = cells // self.n_months
+        code, month, lines, revenue, margin = self._month_cells()
+        firsts = _months(np.arange(self.m0, self.m0 + self.n_months))  # one conversion per month
         return pd.DataFrame({"client_id": _text(self.cid_values.take(code), self.cid_dtype),
-                             "month": _months(cells % self.n_months + self.m0), "revenue": sums[0],
-                             "margin": sums[1] if self.cost_known else np.nan, "lines": lines.astype("int64")})
+                             "month": firsts[month], "revenue": revenue,
+                             "margin": np.nan if margin is None else margin, "lines": lines})
 
     def group_months(self) -> pd.DataFrame:
         ok = self.pg >= 0
@@ -478,66 +528,41 @@ class _Lines:
                              "product_group": _text(self.pg_values.take(cells % self.n_groups), self.pg_dtype),
                              "revenue": rev})
 
-    def _order_stats(self):
-        """Per client code: orders, first and last order day (``_NAT`` = none), median gap in days."""
-        n = self.n_codes
-        oc, od = self._orders()
-        orders = np.bincount(oc, minlength=n)
-        first = np.full(n, _NAT, np.int64)
-        last = np.full(n, _NAT, np.int64)
-        med = np.full(n, np.nan)
-        if len(oc):
-            new = np.r_[True, oc[1:] != oc[:-1]]
-            starts = np.flatnonzero(new)
-            ends = np.r_[starts[1:], len(oc)] - 1
-            first[oc[starts]] = od[starts]
-            last[oc[ends]] = od[ends]
-            same = ~new[1:]
-            gc, gap = oc[1:][same].astype(np.int64), np.diff(od)[same]
-            if len(gc):
-                span = int(gap.max()) + 1
-                key = gc * span + gap
-                if n * span < 2**31:
-                    key = key.astype(np.int32)
-                g = np.sort(key, kind="stable").astype(np.int64)  # by client, then gap (runs: fast)
-                gc, gap = g // span, (g % span).astype(np.float64)
-                cnt = np.bincount(gc, minlength=n)
-                at = np.r_[0, np.cumsum(cnt)[:-1]]
-                has = cnt > 0
-                lo = at[has] + (cnt[has] - 1) // 2
-                hi = at[has] + cnt[has] // 2
-                med[has] = (gap[lo] + gap[hi]) / 2.0
-        return orders, first, last, med
+    def _month_of(self, day: int) -> int:
+        """The month offset (from ``m0``) of a day since 1970."""
+        return int(np.datetime64(day, "D").astype("datetime64[M]").astype(np.int64)) - self.m0
+
+    def _groups_since(self, lo: int) -> np.ndarray:
+        """Per client code: the number of product groups it bought on or after day ``lo``."""
+        ng = max(self.n_groups, 1)
+        sel = np.flatnonzero((self.day >= lo) & (self.pg >= 0))
+        seen = np.zeros(self.n_codes * ng, dtype=bool)
+        key = self.code[sel].astype(np.int64)
+        key *= ng
+        key += self.pg[sel]
+        seen[key] = True
+        return np.count_nonzero(seen.reshape(self.n_codes, ng), axis=1)
 
     def client_summary(self, months: int = 12) -> pd.DataFrame:
         n = self.n_codes
-        # orders in a second thread (numpy's sorts, gathers and nonzero release the GIL): the
-        # window sums below run meanwhile; each part is computed as alone, so the same numbers
-        with ThreadPoolExecutor(1) as pool:
-            order_stats = pool.submit(self._order_stats)
+        # orders in the pool, each half of the clients in a thread of its own (numpy's sorts,
+        # gathers and nonzero release the GIL): the month and window sums run here meanwhile; each
+        # part is computed as alone, so the numbers do not depend on the threads
+        self._month_key()  # both threads read it
+        with ThreadPoolExecutor(2) as pool:
+            order_stats = pool.submit(self._order_stats, pool)
+            mcode, _, _, mrev, _ = self._month_cells()
             present = np.zeros(n, dtype=bool)
-            present[self.code] = True
-            total = _wsum(self.code, self.amount, n)
-            # the last ``months`` months
-            w = self.day >= self._day_of(months_back(self.as_of, months))
-            wc = self.code[w]
-            a = self.amount[w]
-            wd = self.day[w]
+            present[mcode] = True
+            total = _wsum(mcode, mrev, n)  # the months' sums
+            lo = self._day_of(months_back(self.as_of, months))  # the last ``months`` months
             m6, m3 = self._day_of(months_back(self.as_of, 6)), self._day_of(months_back(self.as_of, 3))
-            r12 = _wsum(wc, a, n)
-            m12 = _wsum(wc, self.margin[w], n) if self.cost_known else np.full(n, np.nan)
-            l6 = _wsum(wc, np.where(wd >= m6, a, 0.0), n)
-            p6 = _wsum(wc, np.where(wd < m6, a, 0.0), n)
-            l3 = _wsum(wc, np.where(wd >= m3, a, 0.0), n)
-            wm = self.month[w]
-            n_m = int(wm.max()) - int(wm.min()) + 1 if len(wm) else 1
-            seen = np.zeros(n * n_m, dtype=bool)
-            seen[wc.astype(np.int64) * n_m + (wm - (int(wm.min()) if len(wm) else 0))] = True
-            act = np.count_nonzero(seen.reshape(n, n_m), axis=1)
-            gsel = self.pg[w] >= 0
-            seen = np.zeros(n * max(self.n_groups, 1), dtype=bool)
-            seen[wc[gsel].astype(np.int64) * max(self.n_groups, 1) + self.pg[w][gsel]] = True
-            grp = np.count_nonzero(seen.reshape(n, max(self.n_groups, 1)), axis=1)
+            win = _Windows(self, [lo, max(lo, m6), max(lo, m3)])
+            r12, m12, act = win.sums(lo, None, margin=True)
+            l6 = win.sums(max(lo, m6))[0]
+            p6 = win.sums(lo, max(lo, m6))[0]
+            l3 = win.sums(max(lo, m3))[0]
+            grp = self._groups_since(lo)
             orders, first, last, med = order_stats.result()
         ids = np.flatnonzero(present)
         return pd.DataFrame({
@@ -547,6 +572,93 @@ class _Lines:
             "margin_12m": m12[ids], "active_months_12m": act[ids].astype("int64"),
             "groups_12m": grp[ids].astype("int64"), "revenue_prev_6m": p6[ids], "revenue_last_6m": l6[ids],
             "revenue_last_3m": l3[ids]})
+
+
+class _Windows:
+    """Per-client sums over day windows ``[lo, hi)``: whole months from the (client, month) cells,
+    the months a window starts or ends within from their lines (taken once for all windows, whose
+    bounds are ``bounds``)."""
+
+    def __init__(self, lines: "_Lines", bounds: list[int]):
+        self.lines = lines
+        self.cells = lines._month_cells()
+        part = sorted({lines._month_of(b) for b in bounds if not self._first_of_month(b)})
+        sel = np.flatnonzero(np.isin(lines.month, np.asarray(part, np.int32) + lines.m0)) if part else \
+            np.zeros(0, np.int64)
+        self.code, self.day, self.month, self.amount = lines.code[sel], lines.day[sel], lines.month[sel], lines.amount[sel]
+        self.margin = lines.margin[sel] if lines.cost_known else None
+
+    @staticmethod
+    def _first_of_month(day: int) -> bool:
+        d = np.datetime64(day, "D")
+        return d == d.astype("datetime64[M]").astype("datetime64[D]")
+
+    def sums(self, lo: int, hi: int | None = None, margin: bool = False):
+        """(revenue, margin or NaN, months with lines) per client code over days ``[lo, hi)``
+        (``hi`` None: to the end); margin and months only when ``margin``."""
+        ln = self.lines
+        n = ln.n_codes
+        code, month, _, rev, mar = self.cells
+        first_full = ln._month_of(lo) + (0 if self._first_of_month(lo) else 1)
+        end_full = ln.n_months if hi is None else ln._month_of(hi)  # months before hi's own
+        full = (month >= first_full) & (month < end_full)
+        pm = self.month - ln.m0
+        part = (pm < first_full) | (pm >= end_full)  # lines of months not counted whole, in the window
+        part &= self.day >= lo
+        if hi is not None:
+            part &= self.day < hi
+        fc, pc = code[full], self.code[part]
+        revenue = _wsum(fc, rev[full], n)
+        revenue += _wsum(pc, self.amount[part], n)
+        if not margin:
+            return revenue, None, None
+        if ln.cost_known:
+            m = _wsum(fc, mar[full], n)
+            m += _wsum(pc, self.margin[part], n)
+        else:
+            m = np.full(n, np.nan)
+        active = np.bincount(fc, minlength=n)  # whole months with lines, and the others with a line in
+        seen = np.zeros(n * ln.n_months, dtype=bool)
+        seen[pc.astype(np.int64) * ln.n_months + pm[part]] = True
+        active += np.count_nonzero(seen.reshape(n, ln.n_months), axis=1)
+        return revenue, m, active
+
+
+def _fill_order_stats(oc: np.ndarray, od: np.ndarray, stats) -> None:
+    """Write the orders, first and last order day and median gap of the clients in ``oc`` into
+    ``stats`` (arrays by client code), from the orders' client codes and days in (client, day) order.
+
+    >>> stats = (np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64), np.full(2, np.nan))
+    >>> _fill_order_stats(np.array([1, 1, 1, 1]), np.array([10, 11, 20, 21]), stats)
+    >>> [s.tolist() for s in stats]
+    [[0, 4], [0, 10], [0, 21], [nan, 1.0]]
+    """
+    orders, first, last, med = stats
+    if not len(oc):
+        return
+    new = np.empty(len(oc), dtype=bool)  # the first order of each client
+    new[0] = True
+    np.not_equal(oc[1:], oc[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(oc)) - 1
+    clients = oc[starts]
+    orders[clients] = ends - starts + 1
+    first[clients] = od[starts]
+    last[clients] = od[ends]
+    n_gaps = ends - starts
+    has = n_gaps > 0
+    if not has.any():
+        return
+    same = ~new[1:]
+    gap = np.diff(od)[same]  # each client's gaps in day order, clients in code order
+    span = int(gap.max()) + 1
+    base = oc[1:][same].astype(np.int32 if (int(oc[-1]) + 1) * span < 2**31 else np.int64)
+    base *= span
+    key = base + gap.astype(base.dtype)
+    key.sort(kind="stable")  # by client, then gap: sorted runs, fast
+    key -= base  # the clients keep their places: each client's gaps, sorted
+    at = (starts - np.arange(len(starts)))[has]  # where each client's gaps begin
+    med[clients[has]] = (key[at + (n_gaps[has] - 1) // 2] + key[at + n_gaps[has] // 2]) / 2.0
 
 
 # --------------------------------------------------------------------------------------------

@@ -89,6 +89,26 @@ def test_fast_engine_equals_pandas_reference(case, func, categorical, small_grid
     pd.testing.assert_frame_equal(cat_ref, ref, check_exact=True)
 
 
+@settings(max_examples=100, deadline=None)
+@given(sales_frames(), st.sampled_from([1, 3, 6, 12, 13, 24]), st.sampled_from(["drawn", "month_start", "month_end"]),
+       st.booleans())
+def test_summary_windows_equal_reference(case, months, align, categorical):
+    """The window sums (whole months from the client-month cells, the rest from lines) for every
+    window length and an analysis date on, just after or at the end of a month: the reference's."""
+    df, as_of = case
+    if align == "month_start":
+        as_of = as_of.to_period("M").to_timestamp()
+    elif align == "month_end":
+        as_of = as_of.to_period("M").to_timestamp(how="end").normalize()
+    ref = A.client_summary(df, as_of, months, engine="pandas")
+    src = as_categories(df, np.random.default_rng(len(df))) if categorical else df
+    try:
+        got = A.client_summary(src, as_of, months, engine="fast")
+    finally:
+        A._cache.clear()
+    pd.testing.assert_frame_equal(got, ref, check_exact=True)
+
+
 def test_orders_mark_grid_sums_mixed_days():
     """A day with a return is an order only when its total is positive; a day with only
     positive lines always is (hand-checked)."""
