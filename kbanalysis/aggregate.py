@@ -325,6 +325,62 @@ def _months(m: np.ndarray) -> np.ndarray:
     return np.asarray(m, dtype=np.int64).astype("datetime64[M]").astype("datetime64[us]")  # as pandas 3 gives
 
 
+#: Lines per chunk of the element-wise passes over lines (their temporaries stay in cache).
+_CHUNK = 1 << 18
+
+
+def _line_days(ns: np.ndarray, upto: int):
+    """Per line of nanosecond dates ``ns``: the day since 1970 (int32), whether it is kept (before
+    ``upto`` ns, not NaT); whether a kept line has a time of day; the first and last kept day.
+
+    >>> day, keep, timed, span = _line_days(np.array([0, 86_400_000_000_000, _NAT]), 10**18)
+    >>> day[:2].tolist(), keep.tolist(), timed, span
+    ([0, 1], [True, True, False], False, (0, 1))
+    """
+    n = len(ns)
+    day, keep = np.empty(n, np.int32), np.empty(n, dtype=bool)
+    timed, lo, hi = False, None, None
+    for a in range(0, n, _CHUNK):
+        c, k = ns[a:a + _CHUNK], keep[a:a + _CHUNK]
+        np.less(c, upto, out=k)
+        k &= c != _NAT
+        d = c // _DAY_NS
+        day[a:a + _CHUNK] = d  # NaT and far dates wrap: not kept
+        kd = d[k]
+        if len(kd):
+            lo = int(kd.min()) if lo is None else min(lo, int(kd.min()))
+            hi = int(kd.max()) if hi is None else max(hi, int(kd.max()))
+        d *= _DAY_NS
+        timed = timed or bool(((d != c) & k).any())
+    return day, keep, timed, (lo, hi)
+
+
+def _line_months(day: np.ndarray, lo: int | None, hi: int | None) -> np.ndarray:
+    """Per line: the month since 1970-01 of its day (int32), through a table of the days ``lo..hi``
+    (days outside it get a month of the table's ends: such lines are not kept)."""
+    month = np.zeros(len(day), np.int32)
+    if lo is None:
+        return month
+    table = np.arange(lo, hi + 1).astype("datetime64[D]").astype("datetime64[M]").astype(np.int32)
+    for a in range(0, len(day), _CHUNK):
+        np.take(table, day[a:a + _CHUNK] - np.int32(lo), mode="clip", out=month[a:a + _CHUNK])
+    return month
+
+
+def _margins(amount: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Per line: amount - cost, the amount itself where the cost is unknown (NaN).
+
+    >>> _margins(np.array([10.0, 5.0]), np.array([7.0, np.nan])).tolist()
+    [3.0, 5.0]
+    """
+    margin = np.empty_like(amount)
+    for a in range(0, len(amount), _CHUNK):
+        x, c, out = amount[a:a + _CHUNK], cost[a:a + _CHUNK], margin[a:a + _CHUNK]
+        np.subtract(x, c, out=out)
+        np.copyto(out, x, where=np.isnan(c))
+    return margin
+
+
 class _Lines:
     """Sales lines before ``as_of`` as arrays: ranked client / group codes, day, month, amount, margin."""
 
@@ -332,11 +388,12 @@ class _Lines:
         self.as_of = as_of
         ns = sales["date"].to_numpy().view(np.int64)
         amount = sales["amount"].to_numpy()
+        cost = sales["cost"].to_numpy() if "cost" in sales else None
         with ThreadPoolExecutor(1) as pool:  # ids and groups ranked (gathers, GIL released) beside the dates
             labels = pool.submit(_label_codes, sales)
-            keep = ns < as_of.value
-            keep &= ns != _NAT
-            day, rest = np.divmod(ns, _DAY_NS)  # every line; the kept ones are taken below
+            day, keep, timed, (d_lo, d_hi) = _line_days(ns, as_of.value)
+            month = _line_months(day, d_lo, d_hi)
+            margin = _margins(amount, cost) if cost is not None else None
             codes, self.cid_values, pg, self.pg_values = labels.result()
         keep &= codes >= 0
         if not keep.any():
@@ -345,27 +402,17 @@ class _Lines:
         self.pg_dtype = _text_dtype(sales["product_group"]) if "product_group" in sales else None
         all_kept = bool(keep.all())
         take = (lambda x: x) if all_kept else (lambda x: x[keep])
-        if bool(take(rest).any()) or bool(np.isnan(take(amount)).any()):
+        if timed and not all_kept:  # a time of day on a line kept by its date: is that line kept?
+            timed = bool((take(ns) % _DAY_NS).any())
+        if timed or bool(np.isnan(take(amount)).any()):
             raise _NotCovered  # times of day or missing amounts: pandas' rules
-        del rest
-        day = take(day)
         self.code = take(codes)
         self.pg = take(pg)
-        self.day = day.astype(np.int32)
-        del day
-        if len(self.day):  # calendar month of each day through a table over the date range
-            d0 = int(self.day.min())
-            span = np.arange(d0, int(self.day.max()) + 1).astype("datetime64[D]")
-            self.month = span.astype("datetime64[M]").astype(np.int32)[self.day - d0]
-        else:
-            self.month = np.zeros(0, np.int32)
+        self.day = take(day)
+        self.month = take(month)
         self.amount = take(amount)
-        cost = take(sales["cost"].to_numpy()) if "cost" in sales else None
-        self.cost_known = cost is not None and bool((~np.isnan(cost)).any())
-        self.margin = None
-        if self.cost_known:  # amount - cost, unknown cost counted as 0
-            self.margin = self.amount - cost
-            np.copyto(self.margin, self.amount, where=np.isnan(cost))
+        self.cost_known = cost is not None and not bool(np.isnan(take(cost)).all())
+        self.margin = take(margin) if self.cost_known else None  # amount - cost, unknown cost counted as 0
         self.n_codes = len(self.cid_values)
         self.n_groups = len(self.pg_values) if self.pg_values is not None else 0
         self.m0 = int(self.month.min()) if len(self.month) else 0
@@ -737,7 +784,7 @@ def _pd_client_summary(sales: pd.DataFrame, as_of, months: int = 12) -> pd.DataF
         revenue_last_3m=("last3", "sum"))
     total = s.groupby("client_id", observed=True)["amount"].sum().rename("revenue_total")
 
-    out = pd.DataFrame(index=pd.Index(s["client_id"].unique(), name="client_id"))
+    out = pd.DataFrame(index=pd.Index(s["client_id"].dropna().unique(), name="client_id"))  # as groupby: no NaN id
     out = out.join(o).join(gap_med.rename("median_gap_days")).join(total).join(agg)
     out["orders"] = out["orders"].fillna(0).astype("int64")
     for c in ("revenue_12m", "margin_12m", "revenue_last_6m", "revenue_prev_6m", "revenue_last_3m"):

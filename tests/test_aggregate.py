@@ -109,6 +109,33 @@ def test_summary_windows_equal_reference(case, months, align, categorical):
     pd.testing.assert_frame_equal(got, ref, check_exact=True)
 
 
+@pytest.mark.parametrize("extra, covered", [
+    ({"date": pd.NaT}, True),                                                   # no date: dropped
+    ({"date": pd.Timestamp("2024-03-01 10:30")}, True),                        # after as_of, with a time
+    ({"client_id": None, "date": pd.Timestamp("2024-01-10 10:30")}, True),     # no client, with a time
+    ({"date": pd.Timestamp("2024-01-10 10:30")}, False),                       # a kept line with a time
+])
+def test_lines_left_out_before_encoding(extra, covered):
+    """Lines without a date, after the analysis date or without a client do not count, whatever
+    their time of day; a counted line with a time of day sends the frame to pandas. Same frames."""
+    base = pd.DataFrame({
+        "date": pd.to_datetime(["2023-12-01", "2024-01-05", "2024-01-20", "2023-11-30"]).astype("datetime64[ns]"),
+        "client_id": pd.array(["a", "a", "b", "b"], dtype="str"), "product_group": pd.array(["x"] * 4, dtype="str"),
+        "amount": [5.0, 3.0, 2.0, -1.0], "cost": [2.0, np.nan, 1.0, -0.5]})
+    row = {"date": pd.Timestamp("2024-01-15"), "client_id": "b", "product_group": "x", "amount": 7.0, "cost": 1.0}
+    row.update(extra)
+    df = pd.concat([base, pd.DataFrame([row]).astype({"date": "datetime64[ns]"})], ignore_index=True)
+    df["client_id"] = df["client_id"].astype("str")
+    as_of = "2024-02-01"
+    try:
+        assert (A._fast_source(df, as_of, "fast", groups=True) is not None) == covered
+        for func in ("client_summary", "client_months"):
+            pd.testing.assert_frame_equal(getattr(A, func)(df, as_of, engine="fast"),
+                                          getattr(A, func)(df, as_of, engine="pandas"), check_exact=True)
+    finally:
+        A._cache.clear()
+
+
 def test_orders_mark_grid_sums_mixed_days():
     """A day with a return is an order only when its total is positive; a day with only
     positive lines always is (hand-checked)."""
