@@ -405,6 +405,11 @@ class _Weights(BaseEstimator, TransformerMixin):
 DEFAULT_WEIGHTS = {"log_wallet": 2.0, "share": 2.0}
 
 
+def _mean(values) -> float:
+    """The mean of ``values``; NaN when there are none."""
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
 class PotentialClusters(BaseEstimator, ClusterMixin):
     """Clusters of clients by potential and behaviour, with names and bootstrap stability.
 
@@ -587,10 +592,12 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
         self.labels_ = pd.Series(self._relabel(raw), index=Xdf.index, name="cluster", dtype="int64")
         self.k_ = len(order)
 
-        # stability: bootstrap refits on the scoring subsample, compared on that subsample
-        self.stability_by_k_ = pd.Series({k: self._stability(pipes[k], As, k, max(3, self.n_boot // 4))
-                                          for k in ks}, dtype="float64").rename_axis("k")
-        self.stability_ = self._stability(self.pipeline_, As, k_best, self.n_boot)
+        # stability: bootstrap refits on the scoring subsample, compared on that subsample; fewer
+        # resamples for every k searched, all of them for the chosen k (its first ones are the same)
+        few = max(3, self.n_boot // 4)
+        aris = self._stability(pipes, As, {k: max(few, self.n_boot) if k == k_best else few for k in ks})
+        self.stability_by_k_ = pd.Series({k: _mean(aris[k][:few]) for k in ks}, dtype="float64").rename_axis("k")
+        self.stability_ = _mean(aris[k_best][:self.n_boot]) if self.n_boot > 0 else float("nan")
         if self.n_boot > 0:
             self.stability_by_k_.loc[k_best] = self.stability_  # the fuller estimate for the chosen k
 
@@ -604,19 +611,22 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
         self.archetypes_, self.names_ = name_clusters(self.profiles_, self.means_)
         return self
 
-    def _stability(self, pipe: Pipeline, As: np.ndarray, k: int, n_boot: int) -> float:
-        if n_boot <= 0 or len(As) < 3 or k < 2:
-            return float("nan")
-        ref = pipe.predict(As)
-        rng = np.random.default_rng(self.seed + 7919 * k)
-        aris = []
-        for b in range(n_boot):
-            idx = rng.choice(len(As), len(As), replace=True)
-            with warnings.catch_warnings():  # a resample of few distinct rows may hold fewer than k clusters
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                p = clone(pipe).set_params(cluster__random_state=self.seed + b + 1).fit(As[idx])
-            aris.append(adjusted_rand_score(ref, p.predict(As)))
-        return float(np.mean(aris))
+    def _stability(self, pipes: Mapping[int, Pipeline], As: np.ndarray, n_boot: Mapping[int, int]) -> dict:
+        """Per k: the adjusted Rand index of each of ``n_boot[k]`` bootstrap refits with the fitted
+        clustering on ``As`` (resample b of k is the same whatever the count; none below k = 2)."""
+        out: dict = {k: [] for k in n_boot}
+        for k, n in n_boot.items():
+            if len(As) < 3 or k < 2 or n <= 0:
+                continue
+            ref = pipes[k].predict(As)
+            rng = np.random.default_rng(self.seed + 7919 * k)
+            for b in range(n):
+                idx = rng.choice(len(As), len(As), replace=True)
+                with warnings.catch_warnings():  # a resample of few distinct rows may hold fewer than k clusters
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    p = clone(pipes[k]).set_params(cluster__random_state=self.seed + b + 1).fit(As[idx])
+                out[k].append(adjusted_rand_score(ref, p.predict(As)))
+        return out
 
     def _relabel(self, raw: np.ndarray) -> np.ndarray:
         lut = np.arange(max(max(self.relabel_, default=0), int(np.max(raw, initial=0))) + 1, dtype="int64")
