@@ -54,6 +54,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler, StandardScaler
@@ -558,16 +559,20 @@ class PotentialClusters(BaseEstimator, ClusterMixin):
             ks = [k for k in range(self.k_min, self.k_max + 1) if k < min(n, n_distinct)] or [
                 max(1, min(self.k_min, n_distinct, n - 1))]
         criterion = "bic" if self.model == "gmm" else "silhouette"
-        scores, pipes = {}, {}
+        scores, pipes, dist = {}, {}, None
         for k in ks:
             pipe = self._pipeline(k, self.seed, Xdf.columns).fit(Af)
             pipes[k] = pipe
             if criterion == "bic":
                 scores[k] = float(pipe[-1].bic(self._space(pipe, Af)))
-            else:
-                lab = pipe.predict(As)
-                scores[k] = (float(silhouette_score(self._space(pipe, As), lab))
-                             if 1 < len(np.unique(lab)) < len(As) else np.nan)
+                continue
+            lab = pipe.predict(As)
+            if not 1 < len(np.unique(lab)) < len(As):
+                scores[k] = np.nan
+                continue
+            if dist is None:  # the steps before the model do not depend on k: one space, one distance matrix
+                dist = euclidean_distances(self._space(pipe, As))
+            scores[k] = float(silhouette_score(dist, lab, metric="precomputed"))
         sc = pd.Series(scores, name=criterion, dtype="float64").rename_axis("k")
         if len(ks) == 1 or sc.isna().all():
             k_best = ks[0]
