@@ -273,6 +273,35 @@ def test_clusters_fit_on_subsample_predict_all():
     assert m.labels_.index.equals(f.index)
 
 
+def _bootstrap_ari(model, X, k: int, n: int) -> float:
+    """The stability recipe, written out: resample b from ``seed + 7919 k``, refit with seed
+    ``seed + b + 1``, adjusted Rand index with the fitted clustering, mean over ``n`` resamples."""
+    from sklearn.base import clone
+    from sklearn.metrics import adjusted_rand_score
+
+    A = X.astype("float64").to_numpy()
+    ref = model.pipeline_.predict(A)
+    rng = np.random.default_rng(model.seed + 7919 * k)
+    aris = []
+    for b in range(n):
+        idx = rng.choice(len(A), len(A), replace=True)
+        p = clone(model.pipeline_).set_params(cluster__random_state=model.seed + b + 1).fit(A[idx])
+        aris.append(adjusted_rand_score(ref, p.predict(A)))
+    return float(np.mean(aris))
+
+
+def test_stability_by_k_follows_the_recipe():
+    """Every k searched gets max(3, n_boot // 4) resamples, the chosen k all n_boot of them (its first
+    ones are the same resamples: each is fitted once)."""
+    df = clients(600, seed=9)
+    m, f = _fit(df, n_boot=12, k_min=3, k_max=5)
+    chosen = m.pipeline_[-1].n_clusters
+    assert m.stability_ == _bootstrap_ari(m, f, chosen, 12) == m.stability_by_k_.loc[chosen]
+    for k in m.stability_by_k_.index.drop(chosen):
+        alone = sg.PotentialClusters(n_clusters=k, n_boot=0).fit(f)  # the same model the search fitted
+        assert m.stability_by_k_.loc[k] == _bootstrap_ari(alone, f, k, 3)
+
+
 def test_clusters_robust_to_nan_and_tiny_inputs():
     df = clients(300, seed=11)
     f = sg.cluster_features(df).iloc[:200].copy()
