@@ -151,16 +151,21 @@ def test_orders_mark_grid_sums_mixed_days():
     assert got.loc["b", "orders"] == 1 and got.loc["b", "last_date"] == pd.Timestamp("2024-01-04")
 
 
-def test_float_sums_agree_to_rounding():
-    rng = np.random.default_rng(5)
-    n = 50_000
-    df = pd.DataFrame({
+def float_sales(n: int, n_clients: int, dtype: str, groups=GROUPS, seed: int = 5) -> pd.DataFrame:
+    """``n`` sales lines of arbitrary float amounts (5 % returns) and costs over 700 days from
+    :data:`START`, ids and ``groups`` of text ``dtype``: sums are exact only to rounding."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
         "date": (START + pd.to_timedelta(rng.integers(0, 700, n), unit="D")).astype("datetime64[ns]"),
-        "client_id": pd.array([f"c{i:04d}" for i in rng.integers(0, 3000, n)], dtype="string"),
-        "product_group": pd.array(rng.choice(GROUPS, n), dtype="string"),
+        "client_id": pd.array([f"c{i:04d}" for i in rng.integers(0, n_clients, n)], dtype=dtype),
+        "product_group": pd.array(rng.choice(groups, n), dtype=dtype),
         "amount": rng.lognormal(7, 2, n) * np.where(rng.random(n) < 0.05, -1, 1),
         "cost": rng.lognormal(6, 2, n),
     })
+
+
+def test_float_sums_agree_to_rounding():
+    df = float_sales(50_000, 3000, "string")
     as_of = START + pd.Timedelta(days=650)
     for func in FUNCS:
         ref = getattr(A, func)(df, as_of, engine="pandas")

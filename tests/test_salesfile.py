@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_aggregate import COST_PATTERNS, with_cost
+from test_aggregate import COST_PATTERNS, float_sales, with_cost
 
 from kbanalysis import aggregate as A
 from kbanalysis.audit import _remap
@@ -101,15 +101,7 @@ def test_salesfile_equals_pandas_reference(case):
 
 
 def test_float_sums_agree_to_rounding(tmp_path):
-    rng = np.random.default_rng(5)
-    n = 20_000
-    df = pd.DataFrame({
-        "date": (START + pd.to_timedelta(rng.integers(0, 700, n), unit="D")).astype("datetime64[ns]"),
-        "client_id": pd.array([f"c{i:04d}" for i in rng.integers(0, 1500, n)], dtype="str"),
-        "product_group": pd.array(rng.choice(GROUPS, n), dtype="str"),
-        "amount": rng.lognormal(7, 2, n) * np.where(rng.random(n) < 0.05, -1, 1),
-        "cost": rng.lognormal(6, 2, n),
-    })
+    df = float_sales(20_000, 1500, "str", GROUPS)
     RunFolder(tmp_path).write_work("sales", df)
     as_of = START + pd.Timedelta(days=650)
     sf = SalesFile(tmp_path / "work" / "sales.parquet")
