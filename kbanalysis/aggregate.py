@@ -567,10 +567,18 @@ class _Lines:
         return pd.DataFrame({"product_group": _text(self.pg_values.take(cells // self.n_months), self.pg_dtype),
                              "month": _months(cells % self.n_months + self.m0), "revenue": rev})
 
+    def _group_lines(self, lo: int):
+        """The lines on or after day ``lo`` with a product group: their positions and (client, group)
+        cells ``client * n_groups + group``."""
+        sel = np.flatnonzero((self.day >= lo) & (self.pg >= 0))
+        key = self.code[sel].astype(np.int64)
+        key *= self.n_groups
+        key += self.pg[sel]
+        return sel, key
+
     def client_groups(self, months: int = 12) -> pd.DataFrame:
-        ok = (self.day >= self._day_of(months_back(self.as_of, months))) & (self.pg >= 0)
-        key = self.code[ok].astype(np.int64) * self.n_groups + self.pg[ok]
-        cells, _, (rev,) = self._grid(key, self.n_codes * self.n_groups, [self.amount[ok]])
+        sel, key = self._group_lines(self._day_of(months_back(self.as_of, months)))
+        cells, _, (rev,) = self._grid(key, self.n_codes * self.n_groups, [self.amount[sel]])
         return pd.DataFrame({"client_id": _text(self.cid_values.take(cells // self.n_groups), self.cid_dtype),
                              "product_group": _text(self.pg_values.take(cells % self.n_groups), self.pg_dtype),
                              "revenue": rev})
@@ -581,13 +589,9 @@ class _Lines:
 
     def _groups_since(self, lo: int) -> np.ndarray:
         """Per client code: the number of product groups it bought on or after day ``lo``."""
-        ng = max(self.n_groups, 1)
-        sel = np.flatnonzero((self.day >= lo) & (self.pg >= 0))
+        ng = max(self.n_groups, 1)  # no groups: no lines, an empty column per client
         seen = np.zeros(self.n_codes * ng, dtype=bool)
-        key = self.code[sel].astype(np.int64)
-        key *= ng
-        key += self.pg[sel]
-        seen[key] = True
+        seen[self._group_lines(lo)[1]] = True
         return np.count_nonzero(seen.reshape(self.n_codes, ng), axis=1)
 
     def client_summary(self, months: int = 12) -> pd.DataFrame:
