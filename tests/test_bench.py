@@ -43,3 +43,25 @@ def test_markdown_names_sizes_and_growth():
     assert "10k clients / 1.0M lines" in md and "100k clients / 10.0M lines" in md
     assert "| **workbook total** (`kbanalysis run`) | 30.0 / 30.0 / 1.0 | 90.0 / 90.0 / 4.0 | 3.0× |" in md
     assert "## Targets" in md and "100k: lifetimes / kbanalysis = 7.5×" not in md
+
+
+def run(wall, peak=1.0, rc=0):
+    return {"wall": wall, "cpu": wall, "peak_gb": peak, "rc": rc, "notebooks": {"01-audit": wall / 2}}
+
+
+def test_median_run_is_one_of_the_runs_with_every_wall_and_the_largest_peak():
+    m = bench.median_run([run(31.0, 1.2), run(28.0, 1.3), run(29.5, 1.1)])
+    assert m["wall"] == 29.5 and m["notebooks"] == {"01-audit": 14.75}  # the median run's own figures
+    assert m["walls"] == [31.0, 28.0, 29.5] and m["peak_gb"] == 1.3 and m["rc"] == 0
+    assert bench.median_run([run(40.0), run(30.0)])["wall"] == 30.0  # even count: the lower middle
+    failed = bench.median_run([run(1.0, rc=1), run(30.0), run(32.0)])
+    assert failed["wall"] == 30.0 and failed["rc"] == 1  # a failed run is not a fast one, and is not hidden
+
+
+def test_markdown_lists_every_run_and_says_medians():
+    big, small = result(100_000, 90.0, 4.0), result(10_000, 30.0, 1.0)
+    small["workbook"]["walls"], big["workbook"]["walls"] = [31.0, 30.0, 29.0], [90.0, 95.0, 88.0]
+    md = bench.markdown([small, big], {"date": "d", "cpus": 2, "python": "3.11", "platform": "p", "seed": 0,
+                                       "repeat": 3, "startup": {"wall": 20.0, "walls": [20.0, 21.0, 19.0]}})
+    assert "Walls in run order: 400-client sample 20.0, 21.0, 19.0; 10k 31.0, 30.0, 29.0; 100k 90.0, 95.0, 88.0 s." in md
+    assert "sample = 29.0 s, medians of 3 runs) | 30.0 s | **no** |" in md
