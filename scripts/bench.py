@@ -453,12 +453,13 @@ def markdown(results: list[dict], meta: dict) -> str:
     for st in STAGES:
         row(f"stage {st}", lambda r, st=st: (_g(r, "stages", st, "wall"), _g(r, "stages", st, "cpu"),
                                            _g(r, "stages", st, "rss_gb")) if st in r.get("stages", {}) else None)
-    walls = [("400-client sample", meta["startup"])] if "startup" in meta else []
+    walls = [("sample", meta["startup"])] if "startup" in meta else []
     walls += [(f"{r['clients'] // 1000}k", r["workbook"]) for r in results if "workbook" in r]
     if walls and meta.get("repeat", 1) > 1:
-        lines += ["", f"Each workbook ran {meta['repeat']} times, interleaved (sample, 10k, 100k, sample, …); the "
+        order = ", ".join([k for k, _ in walls] + [walls[0][0], "…"])
+        lines += ["", f"Each workbook ran {meta['repeat']} times, interleaved ({order}); the "
                   "table shows the run with the median wall time and the largest peak memory of the runs. "
-                  "Walls in run order: " + "; ".join(f"{k} " + ", ".join(str(x) for x in m.get("walls", [m["wall"]]))
+                  "Walls in run order (the sample has 400 clients): " + "; ".join(f"{k} " + ", ".join(str(x) for x in m.get("walls", [m["wall"]]))
                                                      for k, m in walls) + " s."]
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"] + targets(results, meta)
     lines += ["", "## Core aggregation (per client + per client-month)", "",
@@ -584,13 +585,13 @@ def main(argv=None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "python": platform.python_version(),
             "platform": platform.platform(), "seed": a.seed, "sizes": sizes}
-    meta["repeat"] = a.repeat
+    a.repeat = meta["repeat"] = max(1, a.repeat)
     books: dict = {}
     if not a.no_workbook:  # the start-up (kernels, imports, HTML) is the run of the bundled 400-client sample
         cases = {"sample": (REPO / "data" / "sample", root / "run_sample")}
         for n in sizes:
             cases[n] = (ensure_case(n, a.seed, root / "cases")[0], root / f"run_{n // 1000}k" / "workbook")
-        books = workbook_runs(cases, root, max(1, a.repeat))
+        books = workbook_runs(cases, root, a.repeat)
         meta["startup"] = books.pop("sample")
     results = [bench_size(n, a, root, books.get(n)) for n in sizes]
     (root / "bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2, ensure_ascii=False))

@@ -63,5 +63,6 @@ def test_markdown_lists_every_run_and_says_medians():
     small["workbook"]["walls"], big["workbook"]["walls"] = [31.0, 30.0, 29.0], [90.0, 95.0, 88.0]
     md = bench.markdown([small, big], {"date": "d", "cpus": 2, "python": "3.11", "platform": "p", "seed": 0,
                                        "repeat": 3, "startup": {"wall": 20.0, "walls": [20.0, 21.0, 19.0]}})
-    assert "Walls in run order: 400-client sample 20.0, 21.0, 19.0; 10k 31.0, 30.0, 29.0; 100k 90.0, 95.0, 88.0 s." in md
+    assert "interleaved (sample, 10k, 100k, sample, …)" in md
+    assert "Walls in run order (the sample has 400 clients): sample 20.0, 21.0, 19.0; 10k 31.0, 30.0, 29.0; 100k 90.0, 95.0, 88.0 s." in md
     assert "sample = 29.0 s, medians of 3 runs) | 30.0 s | **no** |" in md
