@@ -667,9 +667,7 @@ def _read_csv_fast(path: Path, enc: str, sep: str, h: int, names: list[str]) -> 
         tb = pcsv.read_csv(path, **_arrow_csv_options(enc, sep, h, names))
     except _ARROW_READ_ERRORS:
         return None
-    df = tb.to_pandas()  # Arrow-backed ``str`` columns, as the C parser's with ``dtype=str``
-    df.columns = names
-    return df
+    return _arrow_frame(tb, names)
 
 
 #: What pyarrow's CSV reader raises on a file it does not read (the C parser reads it then).
@@ -1943,7 +1941,8 @@ def _arrow_batches(path: Path, layout: _CsvLayout, batch_rows: int):
 
 
 def _arrow_frame(tb: pa.Table, names: list[str]) -> pd.DataFrame:
-    """Lines read by pyarrow as the frame :func:`_read_csv_fast` makes of them."""
+    """Lines read by pyarrow (whole file or a batch) as a frame of the header's ``names``: Arrow-backed
+    ``str`` columns, as the C parser's with ``dtype=str``."""
     df = tb.to_pandas()
     df.columns = names
     return df
