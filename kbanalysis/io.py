@@ -456,7 +456,7 @@ def read_raw(path: Path, table: Table, mapping: dict) -> tuple[pd.DataFrame, np.
             df = pd.read_parquet(path)
         except Exception as e:  # noqa: BLE001 - any reader failure is the user's file
             raise UserError(f"{where}: not a readable Parquet file ({e.__class__.__name__}: {e})") from None
-        df.columns = _dedupe([str(c).strip() for c in df.columns])
+        df.columns = _parquet_names(df.columns)
         return df, np.arange(2, len(df) + 2), info
     if suffix == ".xlsx":
         with open(path, "rb") as f:
@@ -762,6 +762,11 @@ def _skipped_lines(caught) -> list[tuple[int, int]]:
         for m in re.finditer(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)", str(w.message)):
             bad.append((int(m.group(1)), int(m.group(3))))
     return sorted(bad)
+
+
+def _parquet_names(columns) -> list[str]:
+    """The raw column names of a Parquet table (whole file or a batch): as text, trimmed, made unique."""
+    return _dedupe([str(c).strip() for c in columns])
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -2012,5 +2017,5 @@ def _parquet_frame(tb: pa.Table, widen: set[str]) -> pd.DataFrame:
     for c in df.columns:
         if str(c) in widen and df[c].dtype.kind in "iub":
             df[c] = df[c].astype("float64" if df[c].dtype.kind in "iu" else object)
-    df.columns = _dedupe([str(c).strip() for c in df.columns])
+    df.columns = _parquet_names(df.columns)
     return df
