@@ -8,7 +8,7 @@ export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test test-fast test-notebooks bench sample notebooks clean
+.PHONY: help setup report test test-fast test-notebooks bench sample clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-15s %s\n", $$1, $$2}'
@@ -39,9 +39,6 @@ bench: $(STAMP) ## benchmark on large generated cases (figures into reports/benc
 
 sample: $(STAMP) ## regenerate the bundled sample case data/sample/
 	rm -rf $(SAMPLE) && $(BIN)/kbanalysis sample $(SAMPLE) --clients 400 --seed 7
-
-notebooks: $(STAMP) ## regenerate notebooks/*.ipynb from scripts/build_notebooks.py
-	$(BIN)/python scripts/build_notebooks.py
 
 clean: ## remove the virtualenv and generated reports
 	rm -rf $(VENV) reports/sample reports/bench

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from .schema import ABCDE, BASES, KEY_ACCOUNT, LOYALTY, OUTPUTS
+from kbanalysis.schema import ABCDE, BASES, KEY_ACCOUNT, LOYALTY, OUTPUTS
 
 
 class ContractError(Exception):

@@ -1,7 +1,7 @@
 """The data contract in code: tables, canonical columns, types and header aliases.
 
 Every input table is described by a :class:`Table` of :class:`Column` objects. The loader
-(:mod:`kbanalysis.io`) maps the source headers onto the canonical names (through
+(:mod:`kbanalysis.io.case`) maps the source headers onto the canonical names (through
 ``mapping.yaml`` and the built-in aliases below), parses each column by its ``kind`` and
 validates it. After loading, every table is a DataFrame with the canonical columns (optional
 ones present, filled with missing values, when the source lacks them) plus ``_row``: the

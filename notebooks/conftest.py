@@ -9,7 +9,7 @@ def pytest_configure(config):
     if os.environ.get("KBANALYSIS_CASE_DIR"):
         return
     root = Path(tempfile.mkdtemp(prefix="kb-nbval-"))
-    from kbanalysis.synth import sample_case
+    from kbanalysis.synth.case import sample_case
 
     sample_case(root / "case", n_clients=300, seed=3)
     os.environ["KBANALYSIS_CASE_DIR"] = str(root / "case")

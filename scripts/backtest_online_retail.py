@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kbanalysis.backtest import AS_OF, END, online_retail_backtest
+from kbanalysis.run.backtest import AS_OF, END, online_retail_backtest
 
 
 def main(argv=None) -> int:

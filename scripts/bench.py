@@ -206,8 +206,8 @@ def run_child(args: list[str], log: Path) -> dict:
 def child_stage(name: str, case: str, run: str) -> None:
     """One stage in this process; time excludes imports."""
     import kbanalysis as kb  # noqa: F401 - import cost is not the stage's
-    from kbanalysis import stages
-    from kbanalysis.workbook import Workbook
+    from kbanalysis.run import stages
+    from kbanalysis.run.workbook import Workbook
 
     wb = Workbook(case_dir=case, run_dir=run)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -275,9 +275,9 @@ def child_agg(kind: str, case: str, run: str) -> None:
             con = duckdb.connect()
             return [len(con.execute(q1).df()), len(con.execute(q2).df())]
     else:
-        from kbanalysis import aggregate
-        from kbanalysis.runfolder import RunFolder
-        from kbanalysis.stages import SALES_CORE, SALES_LABELS
+        from kbanalysis.sales import engine as aggregate
+        from kbanalysis.io.runfolder import RunFolder
+        from kbanalysis.run.stages import SALES_CORE, SALES_LABELS
 
         # read as the stages read it: ids and groups as Parquet dictionaries (categoricals)
         t0 = time.perf_counter()
@@ -323,7 +323,7 @@ def ensure_case(n_clients: int, seed: int, root: Path) -> tuple[Path, int]:
 
 
 def child_generate(n_clients: str, seed: str, case: str) -> None:
-    from kbanalysis.synth import generate_case, write_case
+    from kbanalysis.synth.case import generate_case, write_case
 
     t0 = time.perf_counter()
     c = generate_case(n_clients=int(n_clients), seed=int(seed))

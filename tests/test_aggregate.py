@@ -1,4 +1,4 @@
-"""The array engine of :mod:`kbanalysis.aggregate` gives the frames of the pandas reference.
+"""The array engine of :mod:`kbanalysis.sales.engine` gives the frames of the pandas reference.
 
 Amounts and costs are multiples of 1/4 here, so every sum is exact whatever the order of
 addition and the frames must be *equal*: same rows, order, columns, dtypes and values.
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kbanalysis import aggregate as A
+from kbanalysis.sales import engine as A
 
 FUNCS = ("client_summary", "client_months", "client_groups", "group_months", "client_days")
 IDS = ["a", "b", "B", "00-01", "00-1", "ё", "Я", "z z", "10", "9"]

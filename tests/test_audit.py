@@ -1,4 +1,4 @@
-"""Exact rules of kbanalysis.audit (base structure, reactivation, concentration) and its charts."""
+"""Exact rules of kbanalysis.audit.structure (base structure, reactivation, concentration) and its charts."""
 from __future__ import annotations
 
 import matplotlib
@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from kbanalysis import audit  # noqa: E402
-from kbanalysis.aggregate import client_months, client_summary  # noqa: E402
+from kbanalysis.audit import structure as audit  # noqa: E402
+from kbanalysis.sales.engine import client_months, client_summary  # noqa: E402
 from kbanalysis.schema import BASES, KEY_ACCOUNT, OUTPUTS  # noqa: E402
 
 AS_OF = pd.Timestamp("2024-04-01")
@@ -313,8 +313,8 @@ class TestPlots:
         import matplotlib.pyplot as plt
         from matplotlib.figure import Figure
 
-        from kbanalysis import cleaning
-        from kbanalysis.plots import audit as pa
+        from kbanalysis.audit import cleaning
+        from kbanalysis.audit import plots as pa
 
         c, s, k = small_case()
         pc, f, d, lost = audit.audit_table(c, s, k, AS_OF, {})
@@ -337,7 +337,7 @@ class TestPlots:
         assert plt.get_fignums() == before
 
     def test_titles_state_the_conclusion(self):
-        from kbanalysis.plots import audit as pa
+        from kbanalysis.audit import plots as pa
 
         r = pd.Series({"a": 20.0, "b": 16.0, "c": 64.0})
         assert pa.pareto_curve(r, lang="en").get_title() == "66.7% of clients bring 80% of revenue"

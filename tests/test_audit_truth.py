@@ -1,4 +1,4 @@
-"""Acceptance of the audit against the ground truth of generated cases (kbanalysis.synth).
+"""Acceptance of the audit against the ground truth of generated cases (kbanalysis.synth.case).
 
 Targets (per case): duplicate pairs recall >= 0.90 and precision >= 0.80 (a pair matches in
 either direction); every planted bad INN found and no valid one flagged; >= 95 % of bad phones
@@ -11,11 +11,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-synth = pytest.importorskip("kbanalysis.synth")
+synth = pytest.importorskip("kbanalysis.synth.case")
 if not hasattr(synth, "generate_case"):  # pragma: no cover - the generator is being written
-    pytest.skip("kbanalysis.synth.generate_case is not there yet", allow_module_level=True)
+    pytest.skip("kbanalysis.synth.case.generate_case is not there yet", allow_module_level=True)
 
-from kbanalysis import audit  # noqa: E402
+from kbanalysis.audit import structure as audit  # noqa: E402
 
 SEEDS = (0, 1, 2)
 N_CLIENTS = 1500

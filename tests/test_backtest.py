@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbanalysis import backtest as B
+from kbanalysis.run import backtest as B
 
 
 # ------------------------------------------------------------------ pure functions

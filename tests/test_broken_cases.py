@@ -9,7 +9,7 @@ What goes on (rows left out and listed): a duplicate client_id, sales of an unkn
 probabilities outside 0–100 %, negative stock, dates before 1990 or in the future, lines with too
 many fields, an unclosed quote, a few rows in another encoding, a single month of history.
 
-Most cases call :func:`kbanalysis.io.load_case` directly; a few go through the CLI in-process and one
+Most cases call :func:`kbanalysis.io.case.load_case` directly; a few go through the CLI in-process and one
 runs ``kbanalysis run`` as a subprocess to show that the user sees one line and no traceback.
 """
 from __future__ import annotations
@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbanalysis.cli import main
+from kbanalysis.run.cli import main
 from kbanalysis.errors import UserError
-from kbanalysis.io import load_case
+from kbanalysis.io.case import load_case
 
 CLIENTS = ("client_id,name,channel,inn,phone\n1,ООО Ромашка,retail,7707083893,+79123456789\n"
            "2,ИП Иванов,dealer,,\n3,АО Вектор,wholesale,,\n")
@@ -39,7 +39,7 @@ def reader(request, monkeypatch):
     """Every case twice: as small files are read (the C parser, rule by rule) and as large ones are
     (pyarrow's reader and the vectorised shortcuts, forced here by zero thresholds)."""
     if request.param == "fast-path":
-        from kbanalysis import io as kio
+        from kbanalysis.io import case as kio
 
         monkeypatch.setattr(kio, "FAST_CSV_BYTES", 0)
         monkeypatch.setattr(kio, "FAST_MIN_CELLS", 1)
@@ -342,7 +342,7 @@ def test_windows_1251_after_an_ascii_start(tmp_path):
 # the workbook's own checks (the analysis date), in-process
 # ---------------------------------------------------------------------------------------------
 def _synthetic(tmp_path, months=12, keep=None):
-    from kbanalysis.synth import generate_case, write_case
+    from kbanalysis.synth.case import generate_case, write_case
 
     c = generate_case(n_clients=60, seed=4, months=months, horizon=2)
     if keep is not None:
@@ -351,7 +351,7 @@ def _synthetic(tmp_path, months=12, keep=None):
 
 
 def test_no_sales_in_the_12_months_before_the_analysis_date(tmp_path):
-    from kbanalysis.workbook import Workbook
+    from kbanalysis.run.workbook import Workbook
 
     case = _synthetic(tmp_path)
     wb = Workbook(case_dir=str(case), run_dir=str(tmp_path / "run"), as_of="2028-06-01")
@@ -360,7 +360,7 @@ def test_no_sales_in_the_12_months_before_the_analysis_date(tmp_path):
 
 
 def test_analysis_date_before_every_sale(tmp_path):
-    from kbanalysis.workbook import Workbook
+    from kbanalysis.run.workbook import Workbook
 
     case = _synthetic(tmp_path)
     wb = Workbook(case_dir=str(case), run_dir=str(tmp_path / "run"), as_of="2001-01-01")
@@ -369,8 +369,8 @@ def test_analysis_date_before_every_sale(tmp_path):
 
 
 def test_single_month_of_history_goes_on_with_a_finding(tmp_path):
-    from kbanalysis import stages
-    from kbanalysis.workbook import Workbook
+    from kbanalysis.run import stages
+    from kbanalysis.run.workbook import Workbook
 
     case = _synthetic(tmp_path, keep=lambda s: s.loc[s["date"] >= "2026-09-01"])
     wb = Workbook(case_dir=str(case), run_dir=str(tmp_path / "run"))

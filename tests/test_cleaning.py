@@ -1,4 +1,4 @@
-"""Exact rules of kbanalysis.cleaning on tiny hand-computed fixtures, plus property tests."""
+"""Exact rules of kbanalysis.audit.cleaning on tiny hand-computed fixtures, plus property tests."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kbanalysis import cleaning as cl
+from kbanalysis.audit import cleaning as cl
 
 W10 = [2, 4, 10, 3, 5, 9, 4, 6, 8]
 W11 = [7, 2, 4, 10, 3, 5, 9, 4, 6, 8]

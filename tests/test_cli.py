@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from kbanalysis import params as P
-from kbanalysis.cli import main
+from kbanalysis.run import params as P
+from kbanalysis.run.cli import main
 
 
 def test_params_lists_every_parameter(capsys):
@@ -48,7 +48,7 @@ def test_validate_reports_table_by_table(tmp_path, capsys):
 
 
 def test_validate_missing_folder_exits_2_without_traceback(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "kbanalysis.cli", "validate", str(tmp_path / "nope")],
+    r = subprocess.run([sys.executable, "-m", "kbanalysis.run.cli", "validate", str(tmp_path / "nope")],
                        capture_output=True, text=True)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and "no such folder" in r.stderr

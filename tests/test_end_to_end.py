@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from kbanalysis.cli import main
+from kbanalysis.run.cli import main
 from kbanalysis.schema import BASES, KEY_ACCOUNT, LOYALTY, OUTPUTS
 
 pytestmark = pytest.mark.xdist_group("e2e")
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.xdist_group("e2e")
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from kbanalysis.synth import sample_case
+    from kbanalysis.synth.case import sample_case
 
     root = tmp_path_factory.mktemp("e2e")
     sample_case(root / "case", n_clients=400, seed=11)
@@ -81,7 +81,7 @@ def _headings(html: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def run_ru(tmp_path_factory):
-    from kbanalysis.synth import sample_case
+    from kbanalysis.synth.case import sample_case
 
     root = tmp_path_factory.mktemp("e2e_ru")
     sample_case(root / "case", n_clients=150, seed=5)

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from kbanalysis.excel import number_format, sheet_name, write_audit_xlsx
-from kbanalysis.runfolder import RunFolder
+from kbanalysis.deliverables.excel import number_format, sheet_name, write_audit_xlsx
+from kbanalysis.io.runfolder import RunFolder
 
 PHONES = ["8 (912) 345-67-89", "+7 495 123 45 67", "89031112233", "12-34-5"]
 EMAILS = ["ivan.petrov@mail.ru", "sales@romashka.ru", "boss@vasilek.com", "x.y@z.org"]

@@ -1,4 +1,4 @@
-"""Hand-checked tests of kbanalysis.forecast on tiny fixtures (probabilities already 0..1)."""
+"""Hand-checked tests of kbanalysis.forecast.model on tiny fixtures (probabilities already 0..1)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kbanalysis import forecast as fc
+from kbanalysis.forecast import model as fc
 from kbanalysis.schema import OUTPUTS
 
 AS_OF = "2024-04-01"
@@ -414,7 +414,7 @@ def test_every_flag_and_note_has_russian_and_english_text():
     import re
     from pathlib import Path
 
-    from kbanalysis.i18n import _texts
+    from kbanalysis.deliverables.i18n import _texts
 
     texts = _texts()
     src = Path(fc.__file__).read_text(encoding="utf-8")
@@ -435,7 +435,7 @@ def test_charts_return_axes_with_conclusions_and_leave_pyplot_alone():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kbanalysis.plots import forecast as pf
+    from kbanalysis.forecast import plots as pf
 
     sales, deals, stock, marketing = small_case()
     f = fc.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)

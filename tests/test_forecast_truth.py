@@ -1,4 +1,4 @@
-"""Acceptance of the forecast against the ground truth of synthetic cases (kbanalysis.synth).
+"""Acceptance of the forecast against the ground truth of synthetic cases (kbanalysis.synth.case).
 
 What is compared with what (the same quantity on both sides):
 
@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-synth = pytest.importorskip("kbanalysis.synth")
+synth = pytest.importorskip("kbanalysis.synth.case")
 if not hasattr(synth, "generate_case"):  # pragma: no cover
-    pytest.skip("kbanalysis.synth.generate_case is not there yet", allow_module_level=True)
+    pytest.skip("kbanalysis.synth.case.generate_case is not there yet", allow_module_level=True)
 
-from kbanalysis.forecast import ALL, DemandForecast, HistoryForecaster  # noqa: E402
+from kbanalysis.forecast.model import ALL, DemandForecast, HistoryForecaster  # noqa: E402
 
 SEEDS = (0, 1, 2, 3, 4, 5)
 H = 3

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kbanalysis.errors import UserError
-from kbanalysis.io import load_case, parse_dates, parse_months, parse_numbers
+from kbanalysis.io.case import load_case, parse_dates, parse_months, parse_numbers
 
 CLIENTS_PLAIN = "client_id,name,channel,inn,phone\n1,ООО Ромашка,retail,7707083893,+79123456789\n2,ИП Иванов,dealer,,\n"
 SALES_PLAIN = ("date,client_id,product_group,amount,cost\n2024-01-15,1,tools,1234.5,1000\n"
@@ -216,7 +216,7 @@ def test_parse_table_consume_frees_raw_columns_and_gives_the_same_table():
     without it and leaves only the columns it did not parse in the raw frame."""
     import numpy as np
 
-    from kbanalysis.io import parse_table
+    from kbanalysis.io.case import parse_table
     from kbanalysis.schema import TABLES
 
     raw = pd.DataFrame({"date": ["05.02.2024", "", "31.02.2024", "2024-03-01"],

@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_io import plain  # noqa: F401 - a fixture of the reused tests
 
-from kbanalysis import io as kio
+from kbanalysis.io import case as kio
 from kbanalysis.errors import UserError
-from kbanalysis.io import load_case
+from kbanalysis.io.case import load_case
 from kbanalysis.schema import TABLES
 
 CLIENTS = "client_id,name,channel\n1,ООО Ромашка,retail\n2,ИП Иванов,dealer\n3,АО Вектор,wholesale\n"
@@ -151,7 +151,7 @@ def test_sample_case(reader):
 
 @pytest.mark.parametrize("messy", [True, False])
 def test_generated_case(tmp_path, messy):
-    from kbanalysis.synth import generate_case, write_case
+    from kbanalysis.synth.case import generate_case, write_case
 
     case = write_case(generate_case(n_clients=30, seed=5), tmp_path / "case", messy=messy)
     load_both_ways(case, sizes=[397])

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kbanalysis import io as kio
-from kbanalysis.synth import generate_case, write_case
+from kbanalysis.io import case as kio
+from kbanalysis.synth.case import generate_case, write_case
 
 SETTINGS = dict(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 

@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbanalysis import aggregate
-from kbanalysis.audit import _remap, distinct_ids
-from kbanalysis.runfolder import RunFolder
+from kbanalysis.sales import engine as aggregate
+from kbanalysis.audit.structure import _remap, distinct_ids
+from kbanalysis.io.runfolder import RunFolder
 
 
 @pytest.fixture
@@ -59,9 +59,9 @@ def test_remap_of_categorical_ids_merges_duplicate_cards():
 def test_stages_read_sales_columns_the_case_lacks(tmp_path):
     """The loaded sales table has every canonical column (empty when the case lacks it), so the
     stages name their columns without checking: a case without manager, doc_id or cost runs."""
-    from kbanalysis import stages
+    from kbanalysis.run import stages
     from kbanalysis.schema import TABLES
-    from kbanalysis.workbook import Workbook
+    from kbanalysis.run.workbook import Workbook
 
     case = tmp_path / "case"
     case.mkdir()

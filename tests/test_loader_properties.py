@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kbanalysis.errors import UserError
-from kbanalysis.io import load_case, parse_dates, parse_numbers
+from kbanalysis.io.case import load_case, parse_dates, parse_numbers
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 #: KB_PROPERTY_SCALE=20 searches twenty times longer (the normal test run keeps to a few seconds per test)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from kbanalysis import params as P
-from kbanalysis.runner import NOTEBOOKS
+from kbanalysis.run import params as P
+from kbanalysis.run.runner import NOTEBOOKS
 
 NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 ALL = sorted(NB_DIR.glob("**/*.ipynb"))
@@ -29,5 +29,15 @@ def test_no_outputs_no_defs_and_a_literal_parameters_cell(path):
     ns: dict = {}
     exec(compile(src, "parameters", "exec"), {"__builtins__": {}}, ns)  # literals only: no names, no calls
     if path.parent == NB_DIR:
-        assert set(ns) == set(P.PARAMS), "the parameters cell lists every parameter of kbanalysis.params"
-        assert ns == P.defaults()
+        own = P.for_stage(P.NOTEBOOK_STAGE[path.stem])
+        assert list(ns) == own, "the parameters cell lists the general parameters and its stage's own, in order"
+        assert ns == {k: P.PARAMS[k].default for k in own}, "the parameters cell shows the defaults"
+        lines = [ln for ln in src.splitlines() if ln and not ln.startswith("#")]
+        assert all("  # " in ln for ln in lines), "each parameter has a one-line comment"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_each_notebook_says_which_stage_it_is(name):
+    nb = json.loads((NB_DIR / f"{name}.ipynb").read_text(encoding="utf-8"))
+    src = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert f'stage="{P.NOTEBOOK_STAGE[name]}"' in src and "wb.finish()" in src

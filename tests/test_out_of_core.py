@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbanalysis import workbook
-from kbanalysis.salesfile import SalesFile
-from kbanalysis.workbook import Workbook
+from kbanalysis.run import workbook
+from kbanalysis.sales.ondisk import SalesFile
+from kbanalysis.run.workbook import Workbook
 from test_reproducible import STABLE, run_stages, shared_run
 
 
@@ -62,7 +62,7 @@ def test_on_disk_run_keeps_sales_in_parquet_and_reads_no_lines(both):
 
 
 def test_auto_keeps_sales_on_disk_when_they_exceed_a_quarter_of_free_memory(tmp_path, monkeypatch):
-    from kbanalysis.synth import sample_case
+    from kbanalysis.synth.case import sample_case
 
     case = tmp_path / "case"
     sample_case(case, n_clients=30, seed=3)
@@ -86,7 +86,7 @@ def test_free_memory_reads_a_cgroup_limit(monkeypatch):
 @pytest.fixture(scope="module")
 def lines(tmp_path_factory):
     """Random lines (amounts in quarters: sums are exact in any order) as a frame and as a SalesFile."""
-    from kbanalysis.runfolder import RunFolder
+    from kbanalysis.io.runfolder import RunFolder
 
     rng = np.random.default_rng(7)
     n = 4_000
@@ -106,9 +106,9 @@ def lines(tmp_path_factory):
 
 
 def test_load_checks_and_audit_queries_equal_the_frame(lines):
-    from kbanalysis.aggregate import last_sale
-    from kbanalysis.audit import buyer_ids
-    from kbanalysis.cleaning import window_groups, window_totals
+    from kbanalysis.sales.engine import last_sale
+    from kbanalysis.audit.structure import buyer_ids
+    from kbanalysis.audit.cleaning import window_groups, window_totals
 
     df, sf = lines
     as_of, start = pd.Timestamp("2024-05-01"), pd.Timestamp("2024-02-10")
@@ -125,7 +125,7 @@ def test_load_checks_and_audit_queries_equal_the_frame(lines):
 
 
 def test_forecast_queries_equal_the_frame(lines):
-    from kbanalysis import forecast as F
+    from kbanalysis.forecast import model as F
 
     df, sf = lines
     as_of = pd.Timestamp("2024-05-01")
@@ -157,7 +157,7 @@ def test_audit_page_says_when_sales_are_kept_on_disk(both):
 def test_a_killed_kernel_points_to_out_of_core(monkeypatch, capsys, tmp_path):
     from nbclient.exceptions import DeadKernelError
 
-    from kbanalysis import cli, runner
+    from kbanalysis.run import cli; from kbanalysis.run import runner
 
     def killed(*a, **k):
         raise DeadKernelError("Kernel died")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kbanalysis.io import load_case
+from kbanalysis.io.case import load_case
 from test_reproducible import shared_run
 
 pytestmark = pytest.mark.xdist_group("workbook")

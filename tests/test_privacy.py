@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from kbanalysis.privacy import mask_email, mask_frame, mask_inn, mask_phone, mask_text, pii_columns
+from kbanalysis.deliverables.privacy import mask_email, mask_frame, mask_inn, mask_phone, mask_text, pii_columns
 
 FORMATS = [
     "+7 ({a}) {b}-{c}-{d}", "8 ({a}) {b}-{c}-{d}", "8{a}{b}{c}{d}", "+7{a}{b}{c}{d}", "7{a}{b}{c}{d}",

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbanalysis.backtest import real_data_dir
-from kbanalysis.cli import main as cli
+from kbanalysis.run.backtest import real_data_dir
+from kbanalysis.run.cli import main as cli
 from kbanalysis.schema import BASES, OUTPUTS
 
 pytestmark = pytest.mark.xdist_group("real")

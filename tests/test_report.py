@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbanalysis import report
-from kbanalysis.report import header, label, people_table, render_html, render_pdf, top_findings
+from kbanalysis.deliverables import report
+from kbanalysis.deliverables.report import header, label, people_table, render_html, render_pdf, top_findings
 from kbanalysis.schema import BASES, KEY_ACCOUNT, LOYALTY, OUTPUTS
 
 ISSUES = ("invalid_inn", "invalid_phone", "missing_value", "unknown_client", "two_managers", "too_frequent_contact",
@@ -113,7 +113,7 @@ def test_people_table_formats():
 
 @pytest.mark.parametrize("lang", ["ru", "en"])
 def test_every_code_has_a_label(lang):
-    from kbanalysis import i18n
+    from kbanalysis.deliverables import i18n
 
     for code in ISSUES + FLAGS + REASONS + BASES + LOYALTY + KEY_ACCOUNT:
         entry = i18n._texts().get(f"lbl.{code}")
@@ -211,8 +211,8 @@ def test_chart_height_follows_the_number_of_bars(tmp_path):
     """One manager's completeness bar is a short figure; many keep the full height."""
     from PIL import Image as PILImage
 
-    from kbanalysis.plots.audit import completeness_bars
-    from kbanalysis.workbook import Workbook
+    from kbanalysis.audit.plots import completeness_bars
+    from kbanalysis.run.workbook import Workbook
 
     wb = Workbook(run_dir=str(tmp_path / "run"), lang="en")
     one = pd.DataFrame({"manager": [None], "cards": [40], "completeness": [0.5]})

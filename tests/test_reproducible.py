@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kbanalysis.io import load_case
+from kbanalysis.io.case import load_case
 
 #: outputs that must not change by a byte between runs of the same case
 STABLE = ("clients.csv", "forecast.csv", "duplicates.csv", "lost_clients.csv", "quality_issues.csv",
@@ -62,8 +62,8 @@ def shared_run(tmp_path_factory) -> Path:
     Returns the folder holding ``case/`` and ``run/``; built once per test session.
     """
     def build(root: Path):
-        from kbanalysis.cli import main
-        from kbanalysis.synth import sample_case
+        from kbanalysis.run.cli import main
+        from kbanalysis.synth.case import sample_case
 
         sample_case(root / "case", n_clients=200, seed=21)
         assert main(["run", str(root / "case"), "--out", str(root / "run"), "--quiet"]) == 0
@@ -81,7 +81,7 @@ def sha256(p: Path) -> str:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
     """The shared run and, in ``run2``, a second run of the same case (notebooks only, no HTML)."""
-    from kbanalysis.runner import run_workbook
+    from kbanalysis.run.runner import run_workbook
 
     root = shared_run(tmp_path_factory)
     built_once(tmp_path_factory, "second-run",
@@ -257,8 +257,8 @@ def write_parquet(tables: dict[str, pd.DataFrame], d: Path) -> Path:
 
 def run_stages(case_dir: Path, run_dir: Path, **params) -> Path:
     """The whole workbook in-process: the stage calls the notebooks make, in their order."""
-    from kbanalysis import stages
-    from kbanalysis.workbook import Workbook
+    from kbanalysis.run import stages
+    from kbanalysis.run.workbook import Workbook
 
     wb = Workbook(case_dir=str(case_dir), run_dir=str(run_dir), **params)
     wb.load()
@@ -274,7 +274,7 @@ FORMATS = ("utf8", "cp1251", "xlsx", "parquet")
 def formats(tmp_path_factory) -> dict[str, Path]:
     """One generated case written four ways: plain UTF-8 CSV, 1251 ';' CSV, xlsx, parquet."""
     def build(root: Path):
-        from kbanalysis.synth import generate_case, write_case
+        from kbanalysis.synth.case import generate_case, write_case
 
         gen = generate_case(n_clients=60, seed=12, months=14, horizon=3)
         tables = _canonical(load_case(write_case(gen, root / "utf8", messy=False)))
@@ -327,7 +327,7 @@ def test_same_results_in_every_format(format_results, fmt):
 
 def test_ru_number_round_trips():
     xs = np.array([0.0, -0.0, 1234.5, -1234567.891, 1e-7, 123456789012.25, 0.1 + 0.2])
-    from kbanalysis.io import parse_numbers
+    from kbanalysis.io.case import parse_numbers
 
     v, bad = parse_numbers(pd.Series([_ru_number(x) for x in xs], dtype="str"))
     assert not bad.any() and v.tolist() == xs.tolist()

@@ -1,5 +1,5 @@
-"""The out-of-core engine (:class:`kbanalysis.salesfile.SalesFile`, DuckDB on the run's Parquet file)
-gives the frames of the pandas reference of :mod:`kbanalysis.aggregate` on the same lines.
+"""The out-of-core engine (:class:`kbanalysis.sales.ondisk.SalesFile`, DuckDB on the run's Parquet file)
+gives the frames of the pandas reference of :mod:`kbanalysis.sales.engine` on the same lines.
 
 Amounts and costs are multiples of 1/4 in the property test, so every sum is exact whatever the
 order of addition and the frames must be *equal* (rows, order, columns, dtypes, values). With
@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_aggregate import COST_PATTERNS, float_sales, with_cost
 
-from kbanalysis import aggregate as A
-from kbanalysis.audit import _remap
-from kbanalysis.runfolder import RunFolder
-from kbanalysis.salesfile import SalesFile
+from kbanalysis.sales import engine as A
+from kbanalysis.audit.structure import _remap
+from kbanalysis.io.runfolder import RunFolder
+from kbanalysis.sales.ondisk import SalesFile
 
 FUNCS = ("client_summary", "client_months", "client_groups", "group_months", "client_days")
 IDS = ["a", "b", "B", "00-01", "00-1", "ё", "Я", "я", "Ёлка", "z z", "10", "9", ""]

@@ -1,4 +1,4 @@
-"""Tests of kbanalysis.segments: ABCDE within channels, potential clusters, names, action matrix, charts."""
+"""Tests of kbanalysis.segments.model: ABCDE within channels, potential clusters, names, action matrix, charts."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kbanalysis import segments as sg
+from kbanalysis.segments import model as sg
 from kbanalysis.errors import UserError
 from kbanalysis.schema import ABCDE
 
@@ -434,7 +434,7 @@ def test_charts_return_axes_with_titles_and_no_pyplot_state():
     import matplotlib.pyplot as plt
     from matplotlib.axes import Axes
 
-    from kbanalysis.plots import segments as ps
+    from kbanalysis.segments import plots as ps
 
     plt.close("all")
     df = clients(600, seed=16)

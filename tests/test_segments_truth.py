@@ -1,8 +1,8 @@
-"""Acceptance of the segments stage on synthetic cases with ground truth (kbanalysis.synth).
+"""Acceptance of the segments stage on synthetic cases with ground truth (kbanalysis.synth.case).
 
 The input frame is built as notebook 03 sees it: the audit's per-card table (client summary,
 base, days silent, usual gap; duplicates merged into their master) joined with the wallet
-stage (``kbanalysis.wallet.wallet_table``). When the wallet (or audit) module is not available
+stage (``kbanalysis.wallet.model.wallet_table``). When the wallet (or audit) module is not available
 yet, the TRUE wallet of the synthetic case stands in (and up-/cross-sale from the true
 per-group wallets); ``WALLET_SOURCE`` records which one was used.
 """
@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("kbanalysis.synth") is None,
-                                reason="kbanalysis.synth is not written yet")
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("kbanalysis.synth.case") is None,
+                                reason="kbanalysis.synth.case is not written yet")
 
-from kbanalysis import segments as sg  # noqa: E402
-from kbanalysis.aggregate import client_groups, client_summary  # noqa: E402
+from kbanalysis.segments import model as sg  # noqa: E402
+from kbanalysis.sales.engine import client_groups, client_summary  # noqa: E402
 from kbanalysis.schema import ABCDE  # noqa: E402
 
 SEEDS = (1, 5)
@@ -28,7 +28,7 @@ WALLET_SOURCE: dict[int, str] = {}
 def _audit(case) -> pd.DataFrame:
     T = case.tables
     try:
-        from kbanalysis.audit import audit_table
+        from kbanalysis.audit.structure import audit_table
     except ImportError:
         audit_table = None
     if audit_table is not None:
@@ -68,7 +68,7 @@ def build_frame(case) -> tuple[pd.DataFrame, str]:
     pc = _audit(case)
     T = case.tables
     try:
-        from kbanalysis.wallet import wallet_table
+        from kbanalysis.wallet.model import wallet_table
     except ImportError:
         wallet_table = None
     if wallet_table is not None:
@@ -88,7 +88,7 @@ def build_frame(case) -> tuple[pd.DataFrame, str]:
 
 @pytest.fixture(scope="module", params=SEEDS)
 def segmented(request):
-    from kbanalysis.synth import generate_case
+    from kbanalysis.synth.case import generate_case
 
     case = generate_case(n_clients=2000, seed=request.param)
     df, source = build_frame(case)

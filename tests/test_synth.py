@@ -1,4 +1,4 @@
-"""Tests of the synthetic case generator (kbanalysis.synth): contract shape, ground truth, files."""
+"""Tests of the synthetic case generator (kbanalysis.synth.case): contract shape, ground truth, files."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from kbanalysis.schema import TABLES
-from kbanalysis.synth import (DRIVERS, GROUPS, MESSY_HEADERS, MESSY_MAPPING, STAGE_WIN, STAGES, SyntheticCase,
+from kbanalysis.synth.case import (DRIVERS, GROUPS, MESSY_HEADERS, MESSY_MAPPING, STAGE_WIN, STAGES, SyntheticCase,
                               generate_case, inn_check_ok, sample_case, write_case)
 
 N = 1200
@@ -370,11 +370,11 @@ def test_sample_case_and_switching_formats(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------
-# the loader reads the messy files back into case.tables (integration with kbanalysis.io)
+# the loader reads the messy files back into case.tables (integration with kbanalysis.io.case)
 # ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", list(TABLES))
 def test_loader_reads_messy_files_as_tables(case, written, name):
-    io = pytest.importorskip("kbanalysis.io")
+    io = pytest.importorskip("kbanalysis.io.case")
     loaded = _load(io, written[0])
     pd.testing.assert_frame_equal(loaded.tables[name], case.tables[name])
 

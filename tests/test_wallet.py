@@ -1,4 +1,4 @@
-"""Wallet, share of wallet, loyalty, up-sale / cross-sale and individual plans (kbanalysis.wallet)."""
+"""Wallet, share of wallet, loyalty, up-sale / cross-sale and individual plans (kbanalysis.wallet.model)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kbanalysis.wallet import (WalletEstimator, channel_mix, driver_columns, group_wallets, individual_plan,
+from kbanalysis.wallet.model import (WalletEstimator, channel_mix, driver_columns, group_wallets, individual_plan,
                                loyalty, share_of_wallet, wallet_table)
 
 
@@ -370,7 +370,7 @@ def test_charts_return_axes_without_global_state(case, fitted):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from kbanalysis.plots import wallet as pw
+    from kbanalysis.wallet import plots as pw
 
     clients, summary, survey, _ = case
     cg = pd.DataFrame({"client_id": summary["client_id"], "product_group": "x", "revenue": summary["revenue_12m"]})

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-synth = pytest.importorskip("kbanalysis.synth")
+synth = pytest.importorskip("kbanalysis.synth.case")
 
-from kbanalysis.aggregate import client_groups, client_summary  # noqa: E402
-from kbanalysis.wallet import WalletEstimator, wallet_table  # noqa: E402
+from kbanalysis.sales.engine import client_groups, client_summary  # noqa: E402
+from kbanalysis.wallet.model import WalletEstimator, wallet_table  # noqa: E402
 
 SEEDS = (11, 12)
 

@@ -1,0 +1,6 @@
+"""Stage 1, audit and cleaning: INN, phones, duplicates, completeness, managers, contacts; base structure,
+reactivation list, concentration."""
+from kbanalysis.audit.cleaning import empty_findings, findings_frame, concat_findings, isin, inn_is_valid, inn_issues, normalize_phone, normalize_phones, phone_issues, legal_family, normalize_name, duplicate_pairs, merge_map, card_completeness, incomplete_card_issues, completeness_by_manager, window_groups, window_totals, two_managers, contact_issues, closed_with_sales
+from kbanalysis.audit.structure import base_structure, lost_regular_clients, revenue_shares, key_accounts, pareto_table, pareto_share, hhi, driver_columns, distinct_ids, buyer_ids, audit_table
+from kbanalysis.audit import plots
+__all__ = ['empty_findings', 'findings_frame', 'concat_findings', 'isin', 'inn_is_valid', 'inn_issues', 'normalize_phone', 'normalize_phones', 'phone_issues', 'legal_family', 'normalize_name', 'duplicate_pairs', 'merge_map', 'card_completeness', 'incomplete_card_issues', 'completeness_by_manager', 'window_groups', 'window_totals', 'two_managers', 'contact_issues', 'closed_with_sales', 'base_structure', 'lost_regular_clients', 'revenue_shares', 'key_accounts', 'pareto_table', 'pareto_share', 'hhi', 'driver_columns', 'distinct_ids', 'buyer_ids', 'audit_table', 'plots']

@@ -1,0 +1,534 @@
+"""Structure of the client base, the reactivation list and revenue concentration.
+
+* :func:`base_structure` — every card into one base: ``active`` (АКБ), ``sleeping``, ``lost``,
+  ``potential`` (ПКБ, never bought) or ``closed``, from the client's own order rhythm;
+* :func:`lost_regular_clients` — lost clients that used to buy regularly, with a call priority;
+* :func:`revenue_shares`, :func:`key_accounts`, :func:`pareto_table`, :func:`pareto_share`,
+  :func:`hhi` — dependency on single clients (key 10 %, critical 20 %, mono 70 %);
+* :func:`audit_table` — runs the cleaning and all of the above for notebook 01-audit.
+
+>>> import pandas as pd
+>>> key_accounts(revenue_shares(pd.Series({"a": 75.0, "b": 15.0, "c": 10.0}))).to_dict()
+{'a': 'mono', 'b': 'key', 'c': 'none'}
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kbanalysis.audit import cleaning
+from kbanalysis.sales.engine import client_months as _client_months
+from kbanalysis.sales.engine import client_summary as _client_summary
+from kbanalysis.sales.engine import last_sale, on_disk
+
+#: Relative tolerance of the share thresholds: a share of exactly 10 % is not "above 10 %"
+#: even when floating-point sums make it 0.10000000000000002.
+_EPS = 1e-9
+_DAYS_PER_MONTH = 365.25 / 12
+
+
+def _as_ts(as_of) -> pd.Timestamp:
+    return pd.Timestamp(as_of).normalize()
+
+
+# ------------------------------------------------------------------------------------------
+# base structure
+# ------------------------------------------------------------------------------------------
+def base_structure(clients: pd.DataFrame, summary: pd.DataFrame, as_of, *, lost_gap_multiple: float = 3.0,
+                   lost_min_days: int = 90, sleeping_gap_multiple: float = 1.5, sleeping_drop: float = 0.5,
+                   few_orders_lost_days: int = 180, sleeping_min_days: float | None = None,
+                   drop_max_gap_days: float = 62,
+                   min_rhythm_orders: int = 3, id_col: str = "client_id",
+                   status_col: str = "status") -> pd.DataFrame:
+    """Every card into exactly one base, by the client's own order rhythm.
+
+    ``summary`` is :func:`kbanalysis.sales.engine.client_summary` of the sales (an *order* is a day
+    with a positive total). Rules, first match wins:
+
+    1. ``closed`` — the card's status is ``closed``;
+    2. ``potential`` — no order ever (ПКБ);
+    3. ``lost`` — silent (days from the last order to ``as_of``) **strictly longer** than
+       ``lost_after_days = max(lost_min_days, lost_gap_multiple × usual gap)``;
+    4. ``sleeping`` — silent strictly longer than
+       ``sleeping_after_days = max(sleeping_min_days, sleeping_gap_multiple × usual gap)``, or a
+       client with a rhythm of at most ``drop_max_gap_days`` (so that a quarter normally holds an
+       order or two) whose last-3-months revenue is below ``sleeping_drop`` × its usual 3-month
+       level;
+    5. ``active`` otherwise (together with ``sleeping`` — the АКБ).
+
+    The *usual gap* is the median of the days between consecutive orders over the whole history
+    (robust to one long pause). With fewer than ``min_rhythm_orders`` orders (one or two: no
+    rhythm yet) the usual gap is taken as ``few_orders_lost_days / lost_gap_multiple``, so such a
+    client is lost after ``max(lost_min_days, few_orders_lost_days)`` days and sleeping after
+    ``sleeping_gap_multiple`` of that gap. ``sleeping_min_days`` (default
+    ``lost_min_days × sleeping_gap_multiple / lost_gap_multiple`` = 45 days) keeps a weekly buyer
+    from "sleeping" after ten quiet days. The *usual 3-month level* is the revenue of months 7–12
+    before ``as_of`` (``revenue_prev_6m``: the level half a year earlier, before any recent
+    slowdown began), per month since the first order, times 3; it needs at least 3 such months,
+    else the drop rule is not applied.
+
+    Returns one row per card (clients' order): ``client_id, base, days_silent, usual_gap_days,
+    lost_after_days, sleeping_after_days, last_date, orders, revenue_last_3m, usual_3m_revenue,
+    base_reason`` (``closed``, ``returns_only``, ``no_orders``, ``silent``, ``revenue_drop``, ``rhythm``).
+
+    Examples
+    --------
+    Monthly buyer silent 91 days is lost, 90 days is not (strictly longer); one order 150 days
+    ago is sleeping; no orders is potential:
+
+    >>> c = pd.DataFrame({"client_id": ["a", "b", "c", "d"], "status": ["active"] * 4})
+    >>> s = pd.DataFrame({"client_id": ["a", "b", "c"], "orders": [10, 10, 1],
+    ...     "first_date": pd.to_datetime(["2023-01-01", "2023-01-01", "2023-11-01"]),
+    ...     "last_date": pd.to_datetime(["2024-01-01", "2024-01-02", "2023-11-03"]),
+    ...     "median_gap_days": [30.0, 30.0, np.nan], "revenue_12m": [1e5, 1e5, 10.0],
+    ...     "revenue_last_3m": [0.0, 0.0, 0.0]})
+    >>> base_structure(c, s, "2024-04-01")[["client_id", "base", "days_silent", "lost_after_days"]]
+      client_id       base  days_silent  lost_after_days
+    0         a       lost         91.0             90.0
+    1         b   sleeping         90.0             90.0
+    2         c   sleeping        150.0            180.0
+    3         d  potential          NaN              NaN
+    """
+    as_of = _as_ts(as_of)
+    ids = clients[id_col].astype("string")
+    s = summary.copy()
+    s[id_col] = s[id_col].astype("string")
+    s = s.drop_duplicates(id_col).set_index(id_col).reindex(ids.to_numpy())
+    orders = s["orders"].fillna(0).to_numpy(dtype=float) if "orders" in s else np.zeros(len(s))
+    last = pd.to_datetime(s["last_date"])
+    first = pd.to_datetime(s["first_date"]) if "first_date" in s else last
+    silent = (as_of - last).dt.days.to_numpy(dtype=float)
+    gap = s["median_gap_days"].to_numpy(dtype=float)
+    rhythm = (orders >= min_rhythm_orders) & np.isfinite(gap)
+    g_eff = np.where(rhythm, gap, few_orders_lost_days / lost_gap_multiple)
+    has = orders > 0
+    # lines but no order (only returns / cancellations, e.g. of purchases made before the data begins):
+    # a former buyer, not a prospect that never bought
+    in_sales = s["revenue_total"].notna().to_numpy() if "revenue_total" in s else np.zeros(len(s), dtype=bool)
+    returns_only = ~has & in_sales
+    lost_after = np.where(has, np.maximum(lost_min_days, lost_gap_multiple * g_eff), np.nan)
+    if sleeping_min_days is None:
+        sleeping_min_days = lost_min_days * sleeping_gap_multiple / lost_gap_multiple
+    sleep_after = np.where(has, np.maximum(sleeping_min_days, sleeping_gap_multiple * g_eff), np.nan)
+
+    def col(name):
+        return s[name].fillna(0.0).to_numpy(dtype=float) if name in s else np.zeros(len(s))
+
+    r3, prev6 = col("revenue_last_3m"), col("revenue_prev_6m")
+    start12, start6 = as_of - pd.DateOffset(months=12), as_of - pd.DateOffset(months=6)
+    prior_from = first.where(first > start12, start12)
+    prior_months = ((start6 - prior_from).dt.days / _DAYS_PER_MONTH).clip(lower=0, upper=6).fillna(0)
+    prior_months = prior_months.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        usual3 = np.where(prior_months >= 3, prev6 / np.maximum(prior_months, 1e-9) * 3, np.nan)
+    drop = rhythm & (gap <= drop_max_gap_days) & (usual3 > 0) & (r3 < sleeping_drop * usual3)
+
+    status = clients[status_col].astype("string").str.lower().fillna("active").to_numpy() \
+        if status_col in clients else np.full(len(clients), "active", dtype=object)
+    closed = status == "closed"
+    lost = has & (silent > lost_after)
+    sleeping = has & ~lost & ((silent > sleep_after) | drop)
+    base = np.select([closed, returns_only, ~has, lost, sleeping], ["closed", "lost", "potential", "lost", "sleeping"],
+                     "active")
+    reason = np.select([closed, returns_only, ~has, lost, has & ~lost & (silent > sleep_after), sleeping],
+                       ["closed", "returns_only", "no_orders", "silent", "silent", "revenue_drop"], "rhythm")
+    return pd.DataFrame({
+        "client_id": ids.to_numpy(), "base": pd.array(base, dtype="string"), "days_silent": silent,
+        "usual_gap_days": np.where(rhythm, gap, np.nan), "lost_after_days": lost_after,
+        "sleeping_after_days": sleep_after, "last_date": last.to_numpy(), "orders": orders.astype("int64"),
+        "revenue_last_3m": np.where(has, r3, np.nan), "usual_3m_revenue": usual3,
+        "base_reason": pd.array(reason, dtype="string"),
+    })
+
+
+# ------------------------------------------------------------------------------------------
+# reactivation list
+# ------------------------------------------------------------------------------------------
+def _month_index(m: pd.Series) -> np.ndarray:
+    m = pd.to_datetime(m)
+    return (m.dt.year * 12 + m.dt.month - 1).to_numpy(dtype="int64")
+
+
+def lost_regular_clients(client_months: pd.DataFrame, base: pd.DataFrame, *, min_months: int = 4,
+                         window_months: int = 6, half_life_months: float = 12.0,
+                         id_col: str = "client_id") -> pd.DataFrame:
+    """The reactivation list: lost clients that used to buy regularly, best first.
+
+    ``client_months`` is :func:`kbanalysis.sales.engine.client_months`, ``base`` the frame of
+    :func:`base_structure` (``client_id, base, days_silent, last_date``). For every ``lost``
+    client the *window* is the ``window_months`` calendar months ending with the month of its
+    last order. It is a regular buyer when it had orders (positive revenue) in at least
+    ``min_months`` of them.
+
+    Columns (the first five are ``lost_clients.csv``): ``client_id, last_order_date,
+    active_months`` (months with orders in the window), ``avg_month_revenue`` (revenue of the
+    window / active months), ``priority`` (1 = call first), then ``avg_month_margin`` (NaN when
+    cost is unknown), ``months_since`` (months from the last order to the analysis date) and
+    ``score``.
+
+    Priority: ``score = value × 0.5 ** (months_since / half_life_months)`` — what the client used
+    to bring per month (``avg_month_margin`` when cost is known, else ``avg_month_revenue``),
+    halved for every ``half_life_months`` since it left: a big client that left recently comes
+    first, a loss-making one last. Ties by client_id.
+
+    Examples
+    --------
+    >>> cm = pd.DataFrame({"client_id": ["a"] * 5 + ["b"] * 3 + ["c"] * 4,
+    ...     "month": pd.to_datetime(["2023-01-01", "2023-02-01", "2023-03-01", "2023-04-01", "2023-05-01",
+    ...                              "2023-04-01", "2023-05-01", "2023-06-01",
+    ...                              "2023-03-01", "2023-04-01", "2023-05-01", "2023-06-01"]),
+    ...     "revenue": [100.0] * 5 + [500.0] * 3 + [300.0] * 4, "margin": [np.nan] * 12})
+    >>> b = pd.DataFrame({"client_id": ["a", "b", "c"], "base": ["lost"] * 3, "days_silent": [300.0, 270, 270],
+    ...     "last_date": pd.to_datetime(["2023-05-20", "2023-06-20", "2023-06-20"])})
+    >>> lost_regular_clients(cm, b)[["client_id", "active_months", "avg_month_revenue", "priority"]]
+      client_id  active_months  avg_month_revenue  priority
+    0         c              4              300.0         1
+    1         a              5              100.0         2
+    """
+    cols = ["client_id", "last_order_date", "active_months", "avg_month_revenue", "priority", "avg_month_margin",
+            "months_since", "score"]
+    b = base.loc[base["base"].astype("string") == "lost"].copy()
+    b[id_col] = b[id_col].astype("string")
+    b = b.drop_duplicates(id_col)
+    if b.empty or client_months.empty:
+        return _empty_lost(cols)
+    cm = client_months.loc[cleaning.isin(client_months[id_col].astype("string"), b[id_col])].copy()
+    cm[id_col] = cm[id_col].astype("string")
+    cm["mi"] = _month_index(cm["month"])
+    pos = cm.loc[cm["revenue"] > 0]
+    last_mi = pos.groupby(id_col)["mi"].max()
+    cm["last_mi"] = last_mi.reindex(cm[id_col]).to_numpy()
+    w = cm.loc[(cm["mi"] <= cm["last_mi"]) & (cm["mi"] > cm["last_mi"] - window_months)]
+    margin = w["margin"] if "margin" in w else pd.Series(np.nan, index=w.index)
+    agg = pd.DataFrame({id_col: w[id_col], "rev": w["revenue"], "mar": margin,
+                        "act": (w["revenue"] > 0).astype(int), "mknown": margin.notna()}).groupby(id_col).agg(
+        active_months=("act", "sum"), rev=("rev", "sum"), mar=("mar", "sum"), mknown=("mknown", "all"))
+    agg = agg.loc[agg["active_months"] >= min_months]
+    if agg.empty:
+        return _empty_lost(cols)
+    b = b.set_index(id_col).reindex(agg.index)
+    out = pd.DataFrame({"client_id": agg.index.astype("string")})
+    if "last_date" in b:
+        out["last_order_date"] = pd.to_datetime(b["last_date"]).to_numpy()
+    else:
+        lm = last_mi.reindex(agg.index).to_numpy()
+        out["last_order_date"] = pd.to_datetime({"year": lm // 12, "month": lm % 12 + 1, "day": 1}).to_numpy()
+    out["active_months"] = agg["active_months"].to_numpy(dtype="int64")
+    out["avg_month_revenue"] = (agg["rev"] / agg["active_months"]).to_numpy(dtype=float)
+    out["avg_month_margin"] = np.where(agg["mknown"], agg["mar"] / agg["active_months"], np.nan)
+    out["months_since"] = (b["days_silent"].to_numpy(dtype=float) / _DAYS_PER_MONTH) if "days_silent" in b \
+        else np.nan
+    value = np.where(np.isfinite(out["avg_month_margin"]), out["avg_month_margin"], out["avg_month_revenue"])
+    out["score"] = value * 0.5 ** (np.nan_to_num(out["months_since"].to_numpy(dtype=float)) / half_life_months)
+    out = out.sort_values(["score", "client_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    out["priority"] = np.arange(1, len(out) + 1, dtype="int64")
+    return out[cols]
+
+
+def _empty_lost(cols) -> pd.DataFrame:
+    return pd.DataFrame({
+        "client_id": pd.Series([], dtype="string"), "last_order_date": pd.Series([], dtype="datetime64[ns]"),
+        "active_months": pd.Series([], dtype="int64"), "avg_month_revenue": pd.Series([], dtype=float),
+        "priority": pd.Series([], dtype="int64"), "avg_month_margin": pd.Series([], dtype=float),
+        "months_since": pd.Series([], dtype=float), "score": pd.Series([], dtype=float)})[cols]
+
+
+# ------------------------------------------------------------------------------------------
+# concentration
+# ------------------------------------------------------------------------------------------
+def revenue_shares(revenue: pd.Series) -> pd.Series:
+    """Each client's share of the total revenue (negative revenue counts as 0; all 0 when no revenue).
+
+    Examples
+    --------
+    >>> revenue_shares(pd.Series({"a": 30.0, "b": 10.0, "c": -5.0})).to_dict()
+    {'a': 0.75, 'b': 0.25, 'c': 0.0}
+    """
+    r = pd.Series(revenue, dtype=float).fillna(0.0).clip(lower=0.0)
+    total = r.sum()
+    return (r / total) if total > 0 else r * 0.0
+
+
+def key_accounts(shares: pd.Series, key: float = 0.10, critical: float = 0.20, mono: float = 0.70) -> pd.Series:
+    """Dependency class of each client by its share of revenue: ``none``, ``key``, ``critical``, ``mono``.
+
+    Strictly greater than: share > ``key`` (10 %) is ``key``, > ``critical`` (20 %) ``critical``,
+    > ``mono`` (70 %) ``mono``; a share of exactly 10 % is ``none``, exactly 20 % ``key``, exactly
+    70 % ``critical`` (compared with a 1e-9 tolerance, so float rounding cannot cross a boundary).
+
+    Examples
+    --------
+    >>> key_accounts(pd.Series([0.1, 0.1000001, 0.2, 0.21, 0.7, 0.71])).tolist()
+    ['none', 'key', 'key', 'critical', 'critical', 'mono']
+    """
+    s = pd.Series(shares, dtype=float).fillna(0.0)
+    v = s.to_numpy()
+    out = np.select([v > mono + _EPS, v > critical + _EPS, v > key + _EPS], ["mono", "critical", "key"], "none")
+    return pd.Series(pd.array(out, dtype="string"), index=s.index, name="key_account")
+
+
+def pareto_table(revenue: pd.Series) -> pd.DataFrame:
+    """Cumulative share of clients vs cumulative share of revenue (clients with positive revenue).
+
+    Rows from the biggest client: ``client_id, revenue, rank, client_share`` (rank / clients),
+    ``revenue_share`` (cumulative share of revenue).
+
+    Examples
+    --------
+    >>> pareto_table(pd.Series({"a": 10.0, "b": 60.0, "c": 30.0, "d": 0.0}))
+      client_id  revenue  rank  client_share  revenue_share
+    0         b     60.0     1      0.333333            0.6
+    1         c     30.0     2      0.666667            0.9
+    2         a     10.0     3      1.000000            1.0
+    """
+    r = pd.Series(revenue, dtype=float)
+    r = r[r > 0]
+    d = pd.DataFrame({"client_id": r.index.astype("string"), "revenue": r.to_numpy()})
+    d = d.sort_values(["revenue", "client_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    n = len(d)
+    d["rank"] = np.arange(1, n + 1, dtype="int64")
+    d["client_share"] = d["rank"] / n if n else np.array([], dtype=float)
+    total = d["revenue"].sum()
+    d["revenue_share"] = d["revenue"].cumsum() / total if n else np.array([], dtype=float)
+    return d
+
+
+def pareto_share(revenue: pd.Series, target: float = 0.8) -> float:
+    """The smallest share of clients (biggest first) that brings at least ``target`` of the revenue.
+
+    Among clients with positive revenue; NaN when there are none.
+
+    Examples
+    --------
+    >>> pareto_share(pd.Series([50.0, 30.0, 10.0, 5.0, 5.0]))
+    0.4
+    """
+    p = pareto_table(revenue)
+    if p.empty:
+        return float("nan")
+    k = int(np.searchsorted(p["revenue_share"].to_numpy() + 1e-12, target, side="left"))
+    return float(p["client_share"].iloc[min(k, len(p) - 1)])
+
+
+def hhi(revenue: pd.Series) -> float:
+    """Herfindahl–Hirschman index of revenue concentration: Σ share², from 1/n (even) to 1 (one client).
+
+    Multiply by 10 000 for the antitrust scale. NaN when there is no positive revenue.
+
+    Examples
+    --------
+    >>> hhi(pd.Series([50.0, 50.0])), hhi(pd.Series([100.0, 0.0]))
+    (0.5, 1.0)
+    """
+    r = pd.Series(revenue, dtype=float).fillna(0.0).clip(lower=0.0)
+    total = r.sum()
+    if total <= 0:
+        return float("nan")
+    return float(((r / total) ** 2).sum())
+
+
+# ------------------------------------------------------------------------------------------
+# all together
+# ------------------------------------------------------------------------------------------
+def driver_columns(clients: pd.DataFrame, drivers=None) -> list[str]:
+    """The driver columns: ``drivers`` when given (those present), else every numeric non-contract column.
+
+    >>> driver_columns(pd.DataFrame({"client_id": ["a"], "outlets": [1.0], "_row": [2], "reported_turnover": [1.0]}))
+    ['outlets']
+    """
+    from kbanalysis.schema import CLIENT_CONTRACT_COLUMNS
+
+    if drivers:
+        return [d for d in drivers if d in clients]
+    return [c for c in clients.columns if not str(c).startswith("_") and c not in CLIENT_CONTRACT_COLUMNS
+            and pd.api.types.is_numeric_dtype(clients[c]) and not pd.api.types.is_bool_dtype(clients[c])]
+
+
+def _remap(df: pd.DataFrame, to_master: pd.Series, id_col: str = "client_id") -> pd.DataFrame:
+    """``df`` with the ids of duplicate cards replaced by their master's (only those rows touched).
+
+    Sales kept on disk (:class:`~kbanalysis.sales.ondisk.SalesFile`) come back as a handle that reads them so.
+    """
+    if on_disk(df):
+        return df.with_masters(to_master)
+    moved = to_master[to_master.index != to_master.to_numpy()]
+    out = df.copy()
+    if isinstance(out[id_col].dtype, pd.CategoricalDtype):  # remap the categories, not the lines
+        out[id_col] = _remap_categories(out[id_col], moved)
+        return out
+    out[id_col] = out[id_col].astype("string")
+    if len(moved):
+        m = cleaning.isin(out[id_col], moved.index)
+        out.loc[m, id_col] = moved.reindex(out.loc[m, id_col].to_numpy()).to_numpy()
+    return out
+
+
+def _remap_categories(ids: pd.Series, moved: pd.Series) -> pd.Series:
+    """Categorical ids with duplicate cards' categories replaced by their masters' (merged codes)."""
+    cats = ids.cat.categories
+    text = pd.Series(cats.astype("string").to_numpy(dtype=object))
+    inv, uniq = pd.factorize(text.map(moved.astype(object)).fillna(text))
+    lookup = np.append(inv.astype(np.int32), -1)  # code -1 (missing) stays missing
+    codes = lookup[ids.array.codes]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniq).astype(cats.dtype), validate=False),
+                     index=ids.index, name=ids.name)
+
+
+def distinct_ids(ids: pd.Series) -> np.ndarray:
+    """The distinct non-missing ids as text (a categorical's used categories, without reading lines as text).
+
+    >>> distinct_ids(pd.Series(pd.Categorical(["b", None, "b"], categories=["a", "b"]))).tolist()
+    ['b']
+    """
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        used = np.unique(ids.array.codes)
+        return np.asarray(ids.cat.categories.astype("string")[used[used >= 0]], dtype=object)
+    return pd.unique(ids.astype("string").dropna())
+
+
+def buyer_ids(sales, as_of) -> np.ndarray:
+    """The distinct ids of clients with a positive sales line before ``as_of``, as text.
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-05-01"]),
+    ...                   "client_id": ["a", "b", "c"], "amount": [10.0, -5.0, 7.0]})
+    >>> buyer_ids(s, "2024-04-01").tolist()
+    ['a']
+    """
+    as_of = _as_ts(as_of)
+    if on_disk(sales):
+        return sales.buyers(as_of)
+    return distinct_ids(sales.loc[(sales["date"] < as_of) & (sales["amount"] > 0), "client_id"])
+
+
+def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFrame | None, as_of,
+                params: dict | None = None):
+    """Run the whole audit: cleaning findings, duplicates, base structure, key accounts, reactivation.
+
+    ``params`` uses the keys of :mod:`kbanalysis.run.params` (missing keys take their defaults;
+    ``lang`` sets the language of the findings' details). ``as_of`` empty/None = the day after
+    the last sale.
+
+    **Duplicates are merged for the analysis**: the sales of a duplicate card are attributed to
+    its master (:func:`kbanalysis.audit.cleaning.merge_map`: the card with the smallest ``_row`` of
+    its group; a name-only match with a card that never bought is listed but not merged), and
+    the base, revenue, margin and key account are computed on the master. A
+    duplicate card's row copies the master's ``base`` and ``key_account``, has its money and
+    sales features NaN (they are in the master's row) and ``merged_into`` = the master's id.
+    The master's status decides ``closed``.
+
+    Returns ``(per_client, findings, duplicates, lost)``:
+
+    * ``per_client`` — one row per card, in the clients' order: ``client_id, master_id,
+      merged_into, base, base_reason, revenue_12m, margin_12m, revenue_share, key_account,
+      completeness, missing`` + the :func:`base_structure` columns + the
+      :func:`kbanalysis.sales.engine.client_summary` features;
+    * ``findings`` — quality findings ``table, row, client_id, issue, detail``;
+    * ``duplicates`` — :func:`kbanalysis.audit.cleaning.duplicate_pairs` (``duplicates.csv``);
+    * ``lost`` — :func:`lost_regular_clients` (``lost_clients.csv`` = its first five columns).
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"client_id": ["a", "b", "c"], "name": ["ООО Ромашка", "Ромашка", "Лютик"],
+    ...     "channel": ["retail"] * 3, "region": ["Тула"] * 3, "manager": ["Иванов"] * 3,
+    ...     "status": ["active"] * 3, "_row": [2, 3, 4]})
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-15", "2023-01-10"]),
+    ...     "client_id": ["a", "b", "c"], "product_group": ["x"] * 3, "amount": [100.0, 50.0, 30.0],
+    ...     "cost": [np.nan] * 3, "_row": [2, 3, 4]})
+    >>> pc, f, d, lost = audit_table(c, s, None, "2024-04-01")
+    >>> pc[["client_id", "master_id", "base", "revenue_12m", "key_account"]]
+      client_id master_id    base  revenue_12m key_account
+    0         a         a  active        150.0        mono
+    1         b         a  active          NaN        mono
+    2         c         c    lost          0.0        none
+    >>> d
+      client_id duplicate_of     reason
+    0         b            a  same_name
+    """
+    from kbanalysis.run.params import defaults
+
+    p = defaults()
+    p.update(params or {})
+    lang = p.get("lang", "ru")
+    if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
+        as_of = last_sale(sales) + pd.Timedelta(days=1)
+    as_of = _as_ts(as_of)
+    ids = clients["client_id"].astype("string")
+    drivers = driver_columns(clients, p.get("drivers"))
+
+    # cleaning ------------------------------------------------------------------------
+    pairs = cleaning.duplicate_pairs(clients, fuzzy_threshold=p["fuzzy_name_threshold"])
+    buyers = buyer_ids(sales, as_of)
+    mm = cleaning.merge_map(clients, pairs, buyers=buyers)
+    comp = cleaning.card_completeness(clients, drivers)
+
+    # analysis on masters -----------------------------------------------------------------
+    to_master = pd.Series(mm.to_numpy(), index=mm.index.astype(str))
+    s = _remap(sales if on_disk(sales) else sales[[c for c in ("date", "client_id", "product_group", "amount", "cost")
+                                                     if c in sales]], to_master)
+    summary = _client_summary(s, as_of)
+    is_master = (mm.reindex(ids.to_numpy()).to_numpy() == ids.to_numpy())
+    masters = clients.loc[is_master]
+    base = base_structure(masters, summary, as_of, lost_gap_multiple=p["lost_gap_multiple"],
+                          lost_min_days=p["lost_min_days"], sleeping_gap_multiple=p["sleeping_gap_multiple"],
+                          sleeping_drop=p["sleeping_drop"], few_orders_lost_days=p["few_orders_lost_days"])
+    summ = summary.copy()
+    summ["client_id"] = summ["client_id"].astype("string")
+    summ = summ.set_index("client_id").reindex(base["client_id"].to_numpy())
+    rev = summ["revenue_12m"].fillna(0.0)
+    shares = revenue_shares(rev)
+    ka = key_accounts(shares, p["key_share"], p["critical_share"], p["mono_share"])
+    cm = _client_months(s, as_of)
+    lost = lost_regular_clients(cm, base, min_months=p["regular_min_months"],
+                                window_months=p["regular_window_months"])
+
+    # per card ---------------------------------------------------------------------------
+    mb = base.set_index("client_id")
+    mb["revenue_12m"] = rev.to_numpy()
+    mb["margin_12m"] = summ["margin_12m"].to_numpy() if summ["margin_12m"].notna().any() else np.nan
+    mb["revenue_share"] = shares.to_numpy()
+    mb["key_account"] = ka.to_numpy()
+    feats = [c for c in summary.columns if c != "client_id" and c not in mb.columns]
+    for f_ in feats:
+        mb[f_] = summ[f_].to_numpy()
+    master_of = mm.reindex(ids.to_numpy()).astype("string")
+    rows = mb.reindex(master_of.to_numpy()).reset_index(drop=True)
+    dup = ~is_master
+    per_card_cols = [c for c in rows.columns if c not in ("base", "base_reason", "key_account")]
+    for c in per_card_cols:
+        if pd.api.types.is_numeric_dtype(rows[c]) or pd.api.types.is_datetime64_any_dtype(rows[c]):
+            rows.loc[dup, c] = np.nan if not pd.api.types.is_datetime64_any_dtype(rows[c]) else pd.NaT
+    if "orders" in rows:
+        rows["orders"] = rows["orders"].astype("Int64")
+    per_client = pd.DataFrame({"client_id": ids.to_numpy(), "master_id": master_of.to_numpy(),
+                               "merged_into": np.where(dup, master_of.to_numpy(dtype=object), None)})
+    per_client["merged_into"] = per_client["merged_into"].astype("string")
+    per_client = pd.concat([per_client, rows], axis=1)
+    cmp_ = comp.set_index(comp["client_id"].astype("string"))
+    per_client["completeness"] = cmp_["completeness"].reindex(ids.to_numpy()).to_numpy()
+    per_client["missing"] = cmp_["missing"].reindex(ids.to_numpy()).to_numpy()
+    first = ["client_id", "master_id", "merged_into", "base", "base_reason", "revenue_12m", "margin_12m",
+             "revenue_share", "key_account", "completeness", "missing"]
+    per_client = per_client[first + [c for c in per_client.columns if c not in first]]
+
+    # findings ---------------------------------------------------------------------------
+    active_masters = base.loc[base["base"].isin(["active", "sleeping"]), "client_id"]
+    k = None
+    if contacts is not None and len(contacts):
+        k = _remap(contacts, to_master)
+    cf = cleaning.contact_issues(k, masters, as_of, p["contact_min_days"], p["contact_stale_days"],
+                                 active_ids=active_masters, lang=lang)
+    if k is not None and len(cf):
+        orig = pd.Series(contacts["client_id"].astype("string").to_numpy(),
+                         index=contacts["_row"].astype("Int64").to_numpy()) if "_row" in contacts else None
+        if orig is not None and orig.index.is_unique:
+            m = cf["table"] == "contacts"
+            cf.loc[m, "client_id"] = orig.reindex(cf.loc[m, "row"].to_numpy()).to_numpy()
+    findings = cleaning.concat_findings([
+        cleaning.inn_issues(clients, lang=lang),
+        cleaning.phone_issues(clients, lang=lang),
+        cleaning.incomplete_card_issues(clients, drivers, lang=lang),
+        cleaning.two_managers(clients, sales, contacts, pairs, mm, as_of=as_of, lang=lang),
+        cleaning.closed_with_sales(clients, sales, as_of, lang=lang),
+        cf,
+    ])
+    return per_client, findings, pairs, lost

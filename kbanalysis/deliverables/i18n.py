@@ -1,0 +1,92 @@
+"""Texts in Russian and English, and numbers formatted for people.
+
+Texts live beside each part's code, ``kbanalysis/<part>/texts.yaml`` (``audit/texts.yaml``, ``wallet/texts.yaml`` …),
+each a mapping ``key: {ru: "...", en: "..."}``; keys are unique across files.
+
+>>> fmt_money(1234567, "ru")
+'1 234 567 ₽'
+>>> fmt_money(1234567.4, "en", "RUB")
+'RUB 1,234,567'
+>>> fmt_pct(0.1234, "ru")
+'12,3 %'
+>>> fmt_int(1234567, "en")
+'1,234,567'
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+LANGS = ("ru", "en")
+_SYMBOL = {"RUB": "₽", "USD": "$", "EUR": "€", "GBP": "£", "BRL": "R$", "KZT": "₸"}
+NBSP = "\u00a0"
+
+
+@lru_cache(maxsize=1)
+def _texts() -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for f in sorted(Path(__file__).resolve().parent.parent.glob("*/texts.yaml")):
+        data = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        for k, v in data.items():
+            if k in out:
+                raise ValueError(f"text key {k!r} is defined twice (second time in {f.name})")
+            out[k] = v
+    return out
+
+
+def t(key: str, lang: str = "ru", **kw) -> str:
+    """The text ``key`` in ``lang``, formatted with ``kw``; the key itself when it is unknown."""
+    entry = _texts().get(key)
+    if entry is None:
+        return key.format(**kw) if kw else key
+    text = entry.get(lang) or entry.get("en") or key
+    return text.format(**kw) if kw else text
+
+
+def _group(n: float, lang: str, decimals: int = 0) -> str:
+    s = f"{abs(n):,.{decimals}f}"
+    if lang == "ru":
+        s = s.replace(",", " ").replace(".", ",")
+    return ("-" if n < 0 else "") + s
+
+
+def fmt_int(x, lang: str = "ru") -> str:
+    """An integer with thousands separators (a space in Russian)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return _group(round(float(x)), lang)
+
+
+def fmt_money(x, lang: str = "ru", currency: str = "RUB", decimals: int = 0) -> str:
+    """Money for people: ``1 234 567 ₽`` in Russian, ``RUB 1,234,567`` in English."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    body = _group(float(x), lang, decimals)
+    if lang == "ru":
+        return f"{body} {_SYMBOL.get(currency, currency)}"
+    return f"{currency} {body}"
+
+
+def fmt_pct(x, lang: str = "ru", decimals: int = 1) -> str:
+    """A share 0..1 as a percentage: ``12,3 %`` in Russian, ``12.3%`` in English."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    body = _group(100 * float(x), lang, decimals)
+    return f"{body} %" if lang == "ru" else f"{body}%"
+
+
+def money_short(x, lang: str = "ru", currency: str = "RUB") -> str:
+    """Compact money for chart axes: ``1,2 млн ₽`` / ``RUB 1.2M``.
+
+    >>> money_short(1_250_000, "ru")
+    '1,2 млн ₽'
+    """
+    v = float(x)
+    for div, ru, en in ((1e9, "млрд", "B"), (1e6, "млн", "M"), (1e3, "тыс.", "k")):
+        if abs(v) >= div:
+            body = _group(v / div, lang, 1)
+            return f"{body} {ru} {_SYMBOL.get(currency, currency)}" if lang == "ru" else f"{currency} {body}{en}"
+    return fmt_money(v, lang, currency)

@@ -1,0 +1,4 @@
+"""The engine's reading part: a case folder into canonical tables (with quality issues and row counts), and the run folder."""
+from kbanalysis.io.case import Case, issue_frame, one_line, empty_issues, find_table_file, detect_encoding, detect_delimiter, RawInfo, read_raw, map_headers, arrow_strings, parse_numbers, parse_dates, parse_months, parse_text, parse_table, row_by_row, read_mapping, file_hash, load_table, load_case, driver_columns, StreamedTable, stream_table
+from kbanalysis.io.runfolder import write_table_csv, RunFolder
+__all__ = ['Case', 'issue_frame', 'one_line', 'empty_issues', 'find_table_file', 'detect_encoding', 'detect_delimiter', 'RawInfo', 'read_raw', 'map_headers', 'arrow_strings', 'parse_numbers', 'parse_dates', 'parse_months', 'parse_text', 'parse_table', 'row_by_row', 'read_mapping', 'file_hash', 'load_table', 'load_case', 'driver_columns', 'StreamedTable', 'stream_table', 'write_table_csv', 'RunFolder']

@@ -1,0 +1,143 @@
+"""The ``kbanalysis`` command: run, validate, sample, params.
+
+Errors that come from the user's data or arguments print one message and exit with code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from kbanalysis.errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own errors: one line, exit 2
+        self.print_usage(sys.stderr)
+        raise UserError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kbanalysis", description="Audit of a B2B client base: a parameterised Jupyter workbook.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run the whole workbook on a case folder")
+    r.add_argument("case_dir", help="folder with clients, sales and the optional tables")
+    r.add_argument("--out", required=True, help="run folder to write")
+    r.add_argument("--params", help="YAML file with parameters")
+    r.add_argument("-p", dest="assign", action="append", metavar="KEY=VALUE", help="a parameter (repeatable)")
+    r.add_argument("--only", help="comma-separated notebooks to run (e.g. 01-audit,02-turnover)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    v = sub.add_parser("validate", help="load and check a case, table by table")
+    v.add_argument("case_dir")
+
+    s = sub.add_parser("sample", help="write a synthetic case (with its ground truth in truth/)")
+    s.add_argument("out_dir")
+    s.add_argument("--clients", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--plain", action="store_true", help="plain UTF-8 CSV instead of the messy export form")
+
+    sub.add_parser("params", help="list every parameter with its default and meaning")
+    return p
+
+
+def cmd_run(a) -> int:
+    from kbanalysis.run import params as P
+    from kbanalysis.run.runner import NOTEBOOKS, parse_assignments, read_params_file, run_workbook
+
+    values = read_params_file(a.params) if a.params else {}
+    values.update(parse_assignments(a.assign))
+    P.validate({k: v for k, v in values.items()})  # unknown names rejected before anything runs
+    nbs = NOTEBOOKS
+    if a.only:
+        nbs = tuple(x.strip() for x in a.only.split(",") if x.strip())
+        bad = [x for x in nbs if x not in NOTEBOOKS]
+        if bad:
+            raise UserError(f"--only: unknown notebook {bad[0]!r}; notebooks are {', '.join(NOTEBOOKS)}")
+    res = run_workbook(a.case_dir, a.out, values, notebooks=nbs, progress=not a.quiet)
+    total = sum(res.seconds.values())
+    print(f"run folder: {res.run_dir}  ({total:.1f} s: "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items()) + ")")
+    for h in res.html:
+        print(f"  report: {h}")
+    return 0
+
+
+def cmd_validate(a) -> int:
+    import tempfile
+
+    from kbanalysis.io.case import load_case
+
+    with tempfile.TemporaryDirectory(prefix="kbanalysis-validate-") as tmp:  # sales stream through, never held
+        case = load_case(a.case_dir, sales_to=Path(tmp) / "sales.parquet")
+    print(f"case {case.path}")
+    for name, c in case.counts.items():
+        print(f"  {case.files[name]:<22} read {c['read']:>9,}  used {c['used']:>9,}  rejected {c['rejected']:>7,}")
+    if case.drivers:
+        print(f"  drivers on client cards: {', '.join(case.drivers)}")
+    if len(case.issues):
+        print(f"\n{len(case.issues):,} problems found:")
+        for table, grp in case.issues.groupby("table", sort=True):
+            print(f"  {table}:")
+            for code, g2 in grp.groupby("issue", sort=True):
+                ex = g2.iloc[0]
+                row = f"row {ex['row']}: " if not _isna(ex["row"]) else ""
+                print(f"    {code:<22} {len(g2):>6,}  e.g. {row}{ex['detail']}")
+        return 1
+    print("no problems found")
+    return 0
+
+
+def _isna(x) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(x))
+
+
+def cmd_sample(a) -> int:
+    from kbanalysis.synth.case import sample_case
+
+    if a.clients < 2:
+        raise UserError("--clients must be at least 2")
+    sample_case(a.out_dir, n_clients=a.clients, seed=a.seed, messy=not a.plain)
+    print(f"synthetic case written to {Path(a.out_dir)} (ground truth in {Path(a.out_dir) / 'truth'})")
+    return 0
+
+
+def cmd_params(a) -> int:
+    from kbanalysis.run.params import describe
+
+    print(describe())
+    return 0
+
+
+def main(argv=None) -> int:
+    try:
+        a = build_parser().parse_args(argv)
+        return {"run": cmd_run, "validate": cmd_validate, "sample": cmd_sample, "params": cmd_params}[a.command](a)
+    except UserError as e:
+        print(f"kbanalysis: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kbanalysis: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - an internal failure: short message, details in a log
+        from kbanalysis.run.runner import NotebookFailed
+
+        if isinstance(e, NotebookFailed):
+            print(f"kbanalysis: {e}", file=sys.stderr)
+            return 1
+        if e.__class__.__name__ == "DeadKernelError":  # nbclient's: the kernel process was killed
+            print("kbanalysis: a notebook's kernel died, most often for lack of memory; run again with "
+                  "-p out_of_core=on to keep the sales lines on disk", file=sys.stderr)
+            return 1
+        log = Path("kbanalysis-error.log").resolve()
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        print(f"kbanalysis: internal error: {e.__class__.__name__}: {e} (details in {log})", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
