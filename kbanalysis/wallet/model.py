@@ -337,7 +337,7 @@ def _quantreg(X, y, q, seed, max_rows=8000):
     return beta
 
 
-def _knn_quantiles(channel, Z, ref, y, qs, k=50, seed=0, query=None, max_ref=20000):
+def _knn_quantiles(channel, Z, ref, y, qs, k, seed, query=None, max_ref=20000):
     """Per ``query`` row: quantiles ``qs`` of ``y`` over its ``k`` nearest reference rows of the
     same channel (itself excluded; at most ``max_ref`` seeded references per channel). ``Z``:
     standardised features (NaN = 0 = channel mean); a tiny seeded jitter breaks ties (integer
