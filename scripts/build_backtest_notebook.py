@@ -19,7 +19,7 @@ CELLS = [
     ("md", "# Backtest: UCI Online Retail cut at 2011-09-01\n\n"
            "What the workbook said at the cut (lost clients, the statistical forecast, the reactivation priority) "
            "against what the raw file says happened in the next three months. See `data/real/README.md`."),
-    ("code", "from kbanalysis import backtest"),
+    ("code", "from kbanalysis.run import backtest"),
     ("code", "res = backtest.online_retail_backtest(real_data or None, as_of=as_of, end=end, run_dir=run_dir or None)"),
     ("code", "res.markdown()"),
     ("md", "## Lost: share of the flagged clients that did not come back (precision)"),
