@@ -25,7 +25,7 @@ from kbanalysis.contract import check_output
 from kbanalysis.io.case import empty_issues
 from kbanalysis.io.runfolder import write_table_csv
 from kbanalysis.schema import BASES, LOYALTY, OUTPUTS
-from kbanalysis.run.workbook import Workbook
+from kbanalysis.run.workbook import SALES_CORE as W_SALES_CORE, SALES_LABELS as W_SALES_LABELS, Workbook
 
 
 @dataclass
@@ -44,36 +44,24 @@ class Result:
 # shared helpers
 # ----------------------------------------------------------------------------------------------
 def _masters(wb: Workbook) -> pd.Series:
-    """client_id -> master client_id (after merging duplicates), from the audit."""
-    a = wb.rf.read_work("audit")
-    return pd.Series(a["master_id"].astype("string").to_numpy(), index=a["client_id"].astype("string").to_numpy())
+    return wb.masters()
 
 
-def _to_master(df: pd.DataFrame | None, to_master: pd.Series) -> pd.DataFrame | None:
+def _to_master(df, to_master):
     from kbanalysis.audit.structure import _remap
 
     return None if df is None else _remap(df, to_master)
 
 
-#: The sales columns the per-client analysis reads (the loaded table has every canonical column,
-#: empty when the case lacks it, so the stages can name any of them).
-SALES_CORE = ["date", "client_id", "product_group", "amount", "cost"]
-#: Sales columns read as categoricals (Parquet dictionaries) by the stages that aggregate per client.
-SALES_LABELS = ("client_id", "product_group")
+SALES_CORE, SALES_LABELS = list(W_SALES_CORE), W_SALES_LABELS
 
 
 def master_sales(wb: Workbook, columns: list[str] | None = SALES_CORE) -> pd.DataFrame:
-    """The case's sales (by default only the columns the analysis needs) with duplicate cards' lines
-    moved to their master card."""
-    return _to_master(wb.table("sales", columns=columns, labels=SALES_LABELS), _masters(wb))
+    return wb.master_sales(columns)
 
 
 def master_cards(wb: Workbook) -> pd.DataFrame:
-    """Client cards that are not duplicates of another card."""
-    c = wb.table("clients")
-    m = _masters(wb)
-    ids = c["client_id"].astype("string")
-    return c.loc[(ids.map(m).fillna(ids) == ids).to_numpy()].reset_index(drop=True)
+    return wb.master_cards()
 
 
 # ----------------------------------------------------------------------------------------------

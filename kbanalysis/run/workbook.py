@@ -28,6 +28,11 @@ REPO = Path(__file__).resolve().parents[2]
 REQUIRES = {"audit": (), "wallet": ("audit",), "segments": ("audit", "wallet"), "forecast": ("audit",),
             "general": ("audit", "wallet", "segments", "forecast")}
 NOTEBOOK_OF = {s: n for n, s in P.NOTEBOOK_STAGE.items()}
+#: The sales columns the per-client analysis reads (the loaded table has every canonical column,
+#: empty when the case lacks it, so the stages can name any of them).
+SALES_CORE = ("date", "client_id", "product_group", "amount", "cost")
+#: Sales columns read as categoricals (Parquet dictionaries) by the stages that aggregate per client.
+SALES_LABELS = ("client_id", "product_group")
 
 
 class Workbook:
@@ -192,6 +197,30 @@ class Workbook:
         if key not in self._cache:
             self._cache[key] = self.rf.read_work(name, columns=columns, labels=labels)
         return self._cache[key]
+
+    # ------------------------------------------------------------------ duplicates merged (from 01-audit on)
+    def masters(self) -> pd.Series:
+        """client_id -> master client_id (after merging duplicate cards), from the audit's work table."""
+        a = self.rf.read_work("audit")
+        return pd.Series(a["master_id"].astype("string").to_numpy(), index=a["client_id"].astype("string").to_numpy())
+
+    def master_table(self, name: str, columns: list[str] | None = None, labels: tuple[str, ...] = ()):
+        """Input table ``name`` with duplicate cards' rows moved to their master card (None when absent)."""
+        from kbanalysis.audit.structure import _remap
+
+        df = self.table(name, columns=columns, labels=labels)
+        return None if df is None else _remap(df, self.masters())
+
+    def master_sales(self, columns: list[str] | None = SALES_CORE) -> pd.DataFrame:
+        """The case's sales (by default only the columns the analysis needs) on master cards."""
+        return self.master_table("sales", columns=None if columns is None else list(columns), labels=SALES_LABELS)
+
+    def master_cards(self) -> pd.DataFrame:
+        """Client cards that are not duplicates of another card."""
+        c = self.table("clients")
+        m = self.masters()
+        ids = c["client_id"].astype("string")
+        return c.loc[(ids.map(m).fillna(ids) == ids).to_numpy()].reset_index(drop=True)
 
     def storage_note(self) -> str:
         """A sentence saying that the sales lines are kept on disk (empty when they are held in memory)."""
