@@ -69,17 +69,23 @@ class Workbook:
         stage it depends on has been rerun since (``stale``)."""
         return self.rf.read_json("work/stages.json") or {}
 
-    def finish(self) -> list[str]:
-        """Record that this notebook's stage finished, with the parameters it ran with; mark the stages that
-        depend on it stale (their outputs were made from the previous results). Returns the stale stages."""
+    def finish(self):
+        """Record that this notebook's stage finished, with the parameters it ran with, and mark the stages
+        that read its results stale (they were made from the previous results) in ``work/stages.json`` and
+        ``run.json``; says which notebooks to rerun when there are any."""
         done = self.stages()
-        own = {k: self.params[k] for k in P.for_stage(self.stage)}
-        done[self.stage] = {"params": own, "stale": False}
-        stale = [s for s, deps in REQUIRES.items() if self.stage in deps and s in done and s != self.stage]
+        done[self.stage] = {"params": {k: self.params[k] for k in P.for_stage(self.stage)}, "stale": False}
+        stale = [s for s, deps in REQUIRES.items() if self.stage in deps and s in done]
         for s in stale:
             done[s]["stale"] = True
+        self.rf.work.mkdir(parents=True, exist_ok=True)
         self.rf.write_json("work/stages.json", done)
-        return stale
+        record = self.rf.read_json("run.json")
+        if record:
+            record["stages"] = done
+            record["stale"] = sorted(NOTEBOOK_OF[s] for s, r in done.items() if r.get("stale"))
+            self.rf.write_json("run.json", record)
+        return self.say("nb.stale", notebooks=", ".join(NOTEBOOK_OF[s] for s in stale)) if stale else None
 
     def run_params(self) -> dict:
         """The parameters of the whole run: each stage's own as that stage last ran, the general ones of this
