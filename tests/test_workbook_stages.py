@@ -24,7 +24,7 @@ def test_a_later_notebook_alone_says_what_to_run_first(tmp_path):
 
 def test_stage_sees_only_its_parameters(tmp_path):
     _wb(tmp_path, "audit").finish()
-    wb = Workbook({"lost_gap_multiple": 5.0, "horizon": 6, "run_dir": str(tmp_path)}, stage="forecast")
+    wb = Workbook({"horizon": 6, "run_dir": str(tmp_path)}, stage="forecast")
     assert wb.params["horizon"] == 6
     assert wb.params["lost_gap_multiple"] == P.PARAMS["lost_gap_multiple"].default  # not this notebook's
 
@@ -45,3 +45,15 @@ def test_rerun_marks_dependents_stale_and_run_params_merge(tmp_path):
     assert list(merged) == list(P.PARAMS)
     assert (merged["lost_gap_multiple"], merged["wallet_quantile"], merged["horizon"]) == (5.0, 0.9, 6)
     assert stages["audit"]["params"]["lost_gap_multiple"] == 5.0 and "horizon" not in stages["audit"]["params"]
+
+
+def test_papermill_parameters_a_notebook_does_not_take_are_rejected(tmp_path):
+    base = {"run_dir": str(tmp_path), "In": [], "kb": pytest}  # a kernel's own names and modules are fine
+    with pytest.raises(UserError, match="unknown parameter 'horizn'"):
+        Workbook({**base, "horizn": 3}, stage="audit")
+    with pytest.raises(UserError, match="belongs to notebook 04-forecast"):
+        Workbook({**base, "horizon": 6}, stage="audit")
+    ns = {**base, "lost_gap_multiple": 4.0}
+    assert Workbook(ns, stage="audit").params["lost_gap_multiple"] == 4.0
+    ns["n"] = 5  # a variable an analyst made later: rerunning the setup cell does not trip on it
+    Workbook(ns, stage="audit")

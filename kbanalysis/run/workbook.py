@@ -40,6 +40,9 @@ class Workbook:
 
     def __init__(self, namespace: dict | None = None, stage: str | None = None, **overrides):
         names = P.for_stage(stage) if stage else list(P.PARAMS)
+        if stage and namespace is not None and not namespace.get("_kb_checked"):
+            _reject_foreign(namespace, stage)  # papermill -p of a name this notebook does not take
+            namespace["_kb_checked"] = True  # rerunning the setup cell in JupyterLab does not check again
         ns = {k: v for k, v in (namespace or {}).items() if k in names}
         ns.update(overrides)
         self.stage = stage
@@ -293,6 +296,23 @@ class Workbook:
         from IPython.display import Image
 
         return Image(filename=str(path))
+
+
+#: names a Jupyter kernel defines itself
+_KERNEL_NAMES = {"In", "Out", "exit", "quit", "open", "get_ipython", "display"}
+
+
+def _reject_foreign(namespace: dict, stage: str) -> None:
+    """Refuse literal values in a notebook's namespace that are no parameter of its stage (a mistyped or
+    misplaced ``papermill -p``), naming the notebook a run parameter belongs to."""
+    own = set(P.for_stage(stage))
+    for k, v in namespace.items():
+        if k.startswith("_") or k in _KERNEL_NAMES or k in own or not isinstance(v, (str, int, float, list, dict)):
+            continue
+        if k in P.PARAMS:
+            raise UserError(f"parameter {k!r} belongs to notebook {NOTEBOOK_OF[P.PARAMS[k].stage]}, not to this one "
+                            f"({NOTEBOOK_OF.get(stage, stage)}); `kbanalysis params` lists each notebook's")
+        raise UserError(f"unknown parameter {k!r}. Valid parameters of this notebook: {', '.join(P.for_stage(stage))}")
 
 
 def free_memory() -> int:
