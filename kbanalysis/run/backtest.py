@@ -364,79 +364,27 @@ def online_retail_backtest(real_data=None, *, as_of=AS_OF, end=END, run_dir=None
     p.update(params or {})
     p["as_of"] = str(as_of)
     as_of = pd.Timestamp(as_of).normalize()
-
-    from kbanalysis.sales.engine import client_summary
     from kbanalysis.io.case import load_case
 
     case = load_case(case_dir)
-    clients, sales = case.tables["clients"], case.tables["sales"]
+    sales = case.tables["sales"]
     timing["load_case"] = time.perf_counter() - t0
     t = time.perf_counter()
     if run_dir is None:
-        from kbanalysis.audit.structure import audit_table
-        from kbanalysis.forecast.model import forecast_table
-
-        per_client, _, _, lost_list = audit_table(clients, sales, None, as_of, p)
-        timing["audit"] = time.perf_counter() - t
-        t = time.perf_counter()
-        fc = forecast_table(sales, as_of=as_of, params=p)
-        timing["forecast"] = time.perf_counter() - t
-        base = per_client.loc[per_client["merged_into"].isna(), ["client_id", "base", "days_silent", "last_date",
-                                                                 "orders"]]
+        base, lost_list, fc = _calls_from_package(case.tables["clients"], sales, as_of, p, timing)
     else:
-        run = Path(run_dir)
-        cl = pd.read_csv(run / "clients.csv", dtype={"client_id": str, "merged_into": str})
-        cl = cl.loc[cl["merged_into"].isna()] if "merged_into" in cl else cl
-        lost_list = pd.read_csv(run / "lost_clients.csv", dtype={"client_id": str})
-        lost_list["score"] = -lost_list["priority"].astype(float)
-        fc = pd.read_csv(run / "forecast.csv", dtype={"month": str, "product_group": str})
-        summ = client_summary(sales, as_of)
-        summ["client_id"] = summ["client_id"].astype(str)
-        base = cl[["client_id", "base"]].merge(summ[["client_id", "last_date", "orders"]], on="client_id",
-                                               how="left")
-        base["days_silent"] = (as_of - base["last_date"]).dt.days.astype("float64")
+        base, lost_list, fc = _calls_from_run(Path(run_dir), sales, as_of)
         timing["read_run"] = time.perf_counter() - t
     t = time.perf_counter()
-    base = base.assign(client_id=base["client_id"].astype(str))
-
     lines = read_online_retail(raw_file)
     timing["read_raw"] = time.perf_counter() - t
     t = time.perf_counter()
     back = returned_clients(lines, as_of, end)
     had = base.loc[base["base"].astype(str) != "potential", "client_id"]
-
-    # lost: workbook vs plain rule
-    wb_lost = base.loc[base["base"].astype(str) == "lost"]
-    plain = plain_lost_rule(sales, as_of)
-    rows = [("workbook", wb_lost["client_id"]),
-            ("workbook, 3+ orders", wb_lost.loc[wb_lost["orders"].fillna(0) >= 3, "client_id"]),
-            ("workbook, 1-2 orders", wb_lost.loc[wb_lost["orders"].fillna(0) < 3, "client_id"]),
-            ("plain rule", plain.loc[plain["lost"], "client_id"])]
-    lost_figs = {k: lost_precision(v, back) for k, v in rows}
-    lost_tab = pd.DataFrame([{"rule": k, **v} for k, v in lost_figs.items()])
-
-    # forecast: history vs the real months, with a naive benchmark (the last whole month)
-    actual = monthly_revenue(lines, as_of, end)
-    prev = monthly_revenue(lines, as_of - pd.DateOffset(months=1), as_of - pd.Timedelta(days=1))
-    fc2 = fc.copy()
-    fc2["naive_last_month"] = np.where(fc2["product_group"].astype(str) == "ALL", float(prev["actual"].iloc[-1]),
-                                       np.nan)
-    acc = forecast_accuracy(fc2, actual, columns=("history", "naive_last_month"))
-
-    # ranking: the reactivation list, and every lost client ranked by the same score
-    after = lines.loc[(lines["date"] >= as_of) & (lines["date"] <= pd.Timestamp(end))]
-    value = after.groupby(after["client_id"].astype(str))["amount"].sum()
-    calls = lost_call_list(sales, base, as_of, window_months=p["regular_window_months"])
-    rk = []
-    for name, frame in (("reactivation list (regular buyers)", lost_list), ("every lost client", calls)):
-        rk.append({"list": name, **ranking_quality(frame, back, value=value)})
-    ranking = pd.DataFrame(rk)
-    calls = calls.assign(returned=calls["client_id"].astype(str).isin(back),
-                         value_after=calls["client_id"].astype(str).map(value).fillna(0.0))
-    n = len(calls)
-    calls["decile"] = (np.arange(n) * 10 // max(n, 1)) + 1
-    deciles = calls.groupby("decile").agg(clients=("client_id", "size"), returned_share=("returned", "mean"),
-                                          value_after=("value_after", "sum")).reset_index()
+    lost_figs, lost_tab = _lost_figures(base, sales, as_of, back)
+    acc = _forecast_figures(fc, lines, as_of, end)
+    rk, ranking, deciles = _ranking_figures(lines, sales, base, lost_list, as_of, end, back,
+                                            p["regular_window_months"])
     timing["evaluate"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - t0
 
@@ -453,6 +401,75 @@ def online_retail_backtest(real_data=None, *, as_of=AS_OF, end=END, run_dir=None
     figures = _plain(figures)
     return BacktestResult(True, figures, {"lost": lost_tab, "by_base": _lost_by_base(base, back), "forecast": acc,
                                           "ranking": ranking, "deciles": deciles})
+
+
+def _calls_from_package(clients, sales, as_of, p: dict, timing: dict):
+    """The workbook's calls at the cut computed with the package: (base per client, reactivation list, forecast)."""
+    from kbanalysis.audit.structure import audit_table
+    from kbanalysis.forecast.model import forecast_table
+
+    t = time.perf_counter()
+    per_client, _, _, lost_list = audit_table(clients, sales, None, as_of, p)
+    timing["audit"] = time.perf_counter() - t
+    t = time.perf_counter()
+    fc = forecast_table(sales, as_of=as_of, params=p)
+    timing["forecast"] = time.perf_counter() - t
+    base = per_client.loc[per_client["merged_into"].isna(), ["client_id", "base", "days_silent", "last_date", "orders"]]
+    return base.assign(client_id=base["client_id"].astype(str)), lost_list, fc
+
+
+def _calls_from_run(run: Path, sales, as_of):
+    """The calls read from a finished run folder of the same case: (base per client, reactivation list, forecast)."""
+    from kbanalysis.sales.engine import client_summary
+
+    cl = pd.read_csv(run / "clients.csv", dtype={"client_id": str, "merged_into": str})
+    cl = cl.loc[cl["merged_into"].isna()] if "merged_into" in cl else cl
+    lost_list = pd.read_csv(run / "lost_clients.csv", dtype={"client_id": str})
+    lost_list["score"] = -lost_list["priority"].astype(float)
+    fc = pd.read_csv(run / "forecast.csv", dtype={"month": str, "product_group": str})
+    summ = client_summary(sales, as_of)
+    summ["client_id"] = summ["client_id"].astype(str)
+    base = cl[["client_id", "base"]].merge(summ[["client_id", "last_date", "orders"]], on="client_id", how="left")
+    base["days_silent"] = (as_of - base["last_date"]).dt.days.astype("float64")
+    return base.assign(client_id=base["client_id"].astype(str)), lost_list, fc
+
+
+def _lost_figures(base, sales, as_of, back):
+    """Precision of the workbook's lost call (all, its rhythm part, its few-orders part) and of the plain rule."""
+    wb_lost = base.loc[base["base"].astype(str) == "lost"]
+    plain = plain_lost_rule(sales, as_of)
+    rows = [("workbook", wb_lost["client_id"]),
+            ("workbook, 3+ orders", wb_lost.loc[wb_lost["orders"].fillna(0) >= 3, "client_id"]),
+            ("workbook, 1-2 orders", wb_lost.loc[wb_lost["orders"].fillna(0) < 3, "client_id"]),
+            ("plain rule", plain.loc[plain["lost"], "client_id"])]
+    figs = {k: lost_precision(v, back) for k, v in rows}
+    return figs, pd.DataFrame([{"rule": k, **v} for k, v in figs.items()])
+
+
+def _forecast_figures(fc, lines, as_of, end):
+    """The ``history`` forecast against the real months, with a naive benchmark (the last whole month)."""
+    actual = monthly_revenue(lines, as_of, end)
+    prev = monthly_revenue(lines, as_of - pd.DateOffset(months=1), as_of - pd.Timedelta(days=1))
+    fc2 = fc.copy()
+    fc2["naive_last_month"] = np.where(fc2["product_group"].astype(str) == "ALL", float(prev["actual"].iloc[-1]),
+                                       np.nan)
+    return forecast_accuracy(fc2, actual, columns=("history", "naive_last_month"))
+
+
+def _ranking_figures(lines, sales, base, lost_list, as_of, end, back, window_months: int):
+    """Ranking quality of the reactivation list and of every lost client ranked the same way, and by decile."""
+    after = lines.loc[(lines["date"] >= as_of) & (lines["date"] <= pd.Timestamp(end))]
+    value = after.groupby(after["client_id"].astype(str))["amount"].sum()
+    calls = lost_call_list(sales, base, as_of, window_months=window_months)
+    rk = [{"list": name, **ranking_quality(frame, back, value=value)}
+          for name, frame in (("reactivation list (regular buyers)", lost_list), ("every lost client", calls))]
+    calls = calls.assign(returned=calls["client_id"].astype(str).isin(back),
+                         value_after=calls["client_id"].astype(str).map(value).fillna(0.0))
+    n = len(calls)
+    calls["decile"] = (np.arange(n) * 10 // max(n, 1)) + 1
+    deciles = calls.groupby("decile").agg(clients=("client_id", "size"), returned_share=("returned", "mean"),
+                                          value_after=("value_after", "sum")).reset_index()
+    return rk, pd.DataFrame(rk), deciles
 
 
 def _plain(x):
