@@ -424,6 +424,24 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     if months < 12 or horizon < 1:
         raise ValueError("months must be at least 12 and horizon at least 1")
     rng = np.random.default_rng(seed)
+    s = {"n_clients": n_clients, "seed": seed, "as_of": as_of, "months": months, "horizon": horizon}
+    for step in _STEPS:
+        step(rng, s)
+    return _assemble(rng, s)
+
+
+def _calendar(rng: np.random.Generator, s: dict) -> None:
+    """The calendar of the history and the horizon, and how many cards and real clients.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads as_of, horizon, months, n_clients and adds as_of, asof_m,
+        cal_month, D_12, D_asof, D_end, hist_start, mday, month_of, mstart, n, n_cards, n_dup, n_months, w0.
+    """
+    as_of, horizon, months, n_clients = s["as_of"], s["horizon"], s["months"], s["n_clients"]
     as_of = pd.Timestamp(as_of).normalize()
     hist_start = as_of - pd.DateOffset(months=months)
     horizon_end = as_of + pd.DateOffset(months=horizon)
@@ -445,8 +463,23 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     n_cards = int(n_clients)
     n_dup = int(round(0.03 * n_cards)) if n_cards >= 30 else 0
     n = n_cards - n_dup  # real clients
+    s.update(D_12=D_12, D_asof=D_asof, D_end=D_end, as_of=as_of, asof_m=asof_m, cal_month=cal_month,
+             hist_start=hist_start, mday=mday, month_of=month_of, mstart=mstart, n=n, n_cards=n_cards, n_dup=n_dup,
+             n_months=n_months, w0=w0)
 
-    # ---------------------------------------------------------------- real clients
+
+def _wallets(rng: np.random.Generator, s: dict) -> None:
+    """Channels, regions, potential drivers, true wallets, category mix and our share of each real client.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads n and adds bought, breadth, cdf, ch, drv, mix, region, share,
+        state, wallet.
+    """
+    n = s["n"]
     ch = rng.choice(len(CHANNELS), size=n, p=_CHANNEL_P)
     rw = np.array([r[1] for r in _REGIONS], dtype=float)
     region = rng.choice(len(_REGIONS), size=n, p=rw / rw.sum())
@@ -510,7 +543,24 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     cover = (mix * bought).sum(axis=1)
     pline = mix * bought / cover[:, None]
     cdf = np.cumsum(pline, axis=1)
+    s.update(bought=bought, breadth=breadth, cdf=cdf, ch=ch, drv=drv, mix=mix, region=region, share=share,
+             state=state, wallet=wallet)
 
+
+def _rhythms(rng: np.random.Generator, s: dict) -> None:
+    """Order rhythm, margins, managers and the life line (start, stop, sleep, return) of each client.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads breadth, ch, D_asof, D_end, n, share, state, wallet and adds
+        closed, interval, line_base, margin, mgr, mgr_names, n_mgr, optimism, ours, p_lines, potential,
+        recover_day, recover_f, seg_c, seg_lvl, seg_t0, seg_t1, skip, sleep_f, sleep_q, sleep_start, t0, t1.
+    """
+    D_asof, D_end, breadth, ch, n, share = s["D_asof"], s["D_end"], s["breadth"], s["ch"], s["n"], s["share"]
+    state, wallet = s["state"], s["wallet"]
     ours = wallet * share  # expected monthly revenue with us
     weeks = 4.45 - (np.log10(np.maximum(ours, 300.0)) - 2.5) * 1.35 + rng.normal(0, 0.6, n)
     weeks += np.select([np.isin(ch, [1, 2]), ch == 4], [-0.6, 0.4], 0.0)
@@ -534,7 +584,6 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     optimism = rng.uniform(0.10, 0.30, n_mgr)
     mgr = rng.choice(n_mgr, size=n, p=rng.dirichlet(np.full(n_mgr, 4.0)))
 
-    # ---------------------------------------------------------------- life lines
     t0 = -rng.uniform(0, 1, n) * interval  # phase of clients buying before the window
     later = (state == _ACTIVE) & (rng.random(n) < 0.22)
     t0 = np.where(later, rng.uniform(0, max(D_asof - 200, 1), n), t0)
@@ -570,8 +619,27 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     seg_t0 = np.concatenate([seg_t0, D_asof + rng.uniform(0, max(D_end - D_asof - 25, 1), len(rc))])
     seg_t1 = np.concatenate([seg_t1, np.full(len(rc), float(D_end))])
     seg_lvl = np.concatenate([seg_lvl, rng.uniform(0.3, 1.0, len(rc))])
+    s.update(closed=closed, interval=interval, line_base=line_base, margin=margin, mgr=mgr, mgr_names=mgr_names,
+             n_mgr=n_mgr, optimism=optimism, ours=ours, p_lines=p_lines, potential=potential,
+             recover_day=recover_day, recover_f=recover_f, seg_c=seg_c, seg_lvl=seg_lvl, seg_t0=seg_t0,
+             seg_t1=seg_t1, skip=skip, sleep_f=sleep_f, sleep_q=sleep_q, sleep_start=sleep_start, t0=t0, t1=t1)
 
-    # ---------------------------------------------------------------- orders
+
+def _orders(rng: np.random.Generator, s: dict) -> None:
+    """The order days of every client (sorted by day), with their level factor.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads D_asof, D_end, interval, n, recover_day, recover_f, seg_c,
+        seg_lvl, seg_t0, seg_t1, skip, sleep_f, sleep_q, sleep_start, w0 and adds hist_orders, n_ord, n_ord_h,
+        oc, oday, ofac.
+    """
+    D_asof, D_end, interval, n, recover_day = s["D_asof"], s["D_end"], s["interval"], s["n"], s["recover_day"]
+    recover_f, seg_c, seg_lvl, seg_t0, seg_t1 = s["recover_f"], s["seg_c"], s["seg_lvl"], s["seg_t0"], s["seg_t1"]
+    skip, sleep_f, sleep_q, sleep_start, w0 = s["skip"], s["sleep_f"], s["sleep_q"], s["sleep_start"], s["w0"]
     # (memory matters at 10M lines: small dtypes, in-place arithmetic, views instead of copies)
     iv = interval[seg_c]
     cnt = np.where(seg_t1 > seg_t0, np.floor((seg_t1 - seg_t0) / iv).astype(np.int64) + 1, 0)
@@ -598,8 +666,24 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     n_ord = len(oday)
     n_ord_h = int(np.searchsorted(oday, D_asof))  # orders before as_of come first
     hist_orders = np.bincount(oc[:n_ord_h], minlength=n)
+    s.update(hist_orders=hist_orders, n_ord=n_ord, n_ord_h=n_ord_h, oc=oc, oday=oday, ofac=ofac)
 
-    # ---------------------------------------------------------------- duplicates (need orders)
+
+def _duplicates_and_damage(rng: np.random.Generator, s: dict) -> None:
+    """Duplicate cards, the orders booked on them, two managers and loss-making clients.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads D_asof, hist_orders, margin, mgr, n, n_dup, n_mgr, n_ord, oc,
+        oday, state, t0, t1 and adds card_mgr, dup_reason, loss, margin, masters, mgr2, n_cards, n_dup, ocard,
+        omgr, two.
+    """
+    D_asof, hist_orders, margin, mgr, n = s["D_asof"], s["hist_orders"], s["margin"], s["mgr"], s["n"]
+    n_dup, n_mgr, n_ord, oc, oday, state = s["n_dup"], s["n_mgr"], s["n_ord"], s["oc"], s["oday"], s["state"]
+    t0, t1 = s["t0"], s["t1"]
     cand = np.flatnonzero(np.isin(state, [_ACTIVE, _NEW, _SLEEPING, _LOST]) & (hist_orders >= 4))
     n_dup = min(n_dup, len(cand))
     masters = np.sort(rng.choice(cand, size=n_dup, replace=False)) if n_dup else np.zeros(0, np.int64)
@@ -631,8 +715,25 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     card_mgr = np.concatenate([mgr, np.where(rng.random(n_dup) < 0.4, mgr2[masters], mgr[masters])])
     omgr = np.where(ocard >= n, card_mgr[ocard],
                     np.where(two[oc] & (rng.random(n_ord) < p2[oc]), mgr2[oc], mgr[oc])).astype(np.int16)
+    s.update(card_mgr=card_mgr, dup_reason=dup_reason, loss=loss, margin=margin, masters=masters, mgr2=mgr2,
+             n_cards=n_cards, n_dup=n_dup, ocard=ocard, omgr=omgr, two=two)
 
-    # ---------------------------------------------------------------- lines of orders
+
+def _order_lines(rng: np.random.Generator, s: dict) -> None:
+    """The lines of the orders (group, amount with season, growth and noise) and the returns.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads cal_month, cdf, D_asof, D_end, line_base, month_of, n_ord, oc,
+        ocard, oday, ofac, omgr, p_lines, w0 and adds cents, lc, lcard, lday, lg, lm, lmgr, lo, n_l, n_mcol,
+        rcents, rday, rsel.
+    """
+    D_asof, D_end, cal_month, cdf, line_base = s["D_asof"], s["D_end"], s["cal_month"], s["cdf"], s["line_base"]
+    month_of, n_ord, oc, ocard, oday, ofac = s["month_of"], s["n_ord"], s["oc"], s["ocard"], s["oday"], s["ofac"]
+    omgr, p_lines, w0 = s["omgr"], s["p_lines"], s["w0"]
     nl_o = 1 + rng.binomial(3, p_lines[oc])
     lo = np.repeat(np.arange(n_ord, dtype=np.int32), nl_o)
     del nl_o
@@ -670,8 +771,27 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     rok = rday < D_end
     rsel, rday = rsel[rok], rday[rok]
     rcents = -np.maximum(np.round(cents[rsel] * rng.uniform(0.1, 1.0, len(rsel))), 100).astype(np.int64)
+    s.update(cents=cents, lc=lc, lcard=lcard, lday=lday, lg=lg, lm=lm, lmgr=lmgr, lo=lo, n_l=n_l, n_mcol=n_mcol,
+             rcents=rcents, rday=rday, rsel=rsel)
 
-    # ---------------------------------------------------------------- deals
+
+def _deals(rng: np.random.Generator, s: dict) -> None:
+    """Closed and open deals of the managers' forecast, their true outcome and the lines of won deals.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads asof_m, D_asof, D_end, hist_orders, horizon, mday, mgr, mix,
+        month_of, n, n_mgr, optimism, ours, potential, state, t0, t1, two, w0, wallet and adds closed_day,
+        created, d_amount, d_client, d_group, d_mgr, d_num, d_open, d_pct, d_pm, d_stage, d_wm, d_won, deal_ids,
+        dl, dl_cents, dord, nd, sday.
+    """
+    D_asof, D_end, asof_m, hist_orders = s["D_asof"], s["D_end"], s["asof_m"], s["hist_orders"]
+    horizon, mday, mgr, mix, month_of, n = s["horizon"], s["mday"], s["mgr"], s["mix"], s["month_of"], s["n"]
+    n_mgr, optimism, ours, potential, state = s["n_mgr"], s["optimism"], s["ours"], s["potential"], s["state"]
+    t0, t1, two, w0, wallet = s["t0"], s["t1"], s["two"], s["w0"], s["wallet"]
     start_m = month_of(np.maximum(np.ceil(t0), 0).astype(np.int64))
     stop_m = month_of(np.minimum(t1, D_end - 1).astype(np.int64))
     lo_m = np.maximum(start_m, asof_m - 18)
@@ -732,8 +852,27 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     dl_cents = np.round(d_amount[dl] * rng.uniform(0.92, 1.03, len(dl_sel))[np.repeat(
         np.arange(len(dl_sel)), dl_n)] * wts / np.repeat(wsum, dl_n) * 100).astype(np.int64)
     dl_cents = np.maximum(dl_cents, 1000)
+    s.update(closed_day=closed_day, created=created, d_amount=d_amount, d_client=d_client, d_group=d_group,
+             d_mgr=d_mgr, d_num=d_num, d_open=d_open, d_pct=d_pct, d_pm=d_pm, d_stage=d_stage, d_wm=d_wm,
+             d_won=d_won, deal_ids=deal_ids, dl=dl, dl_cents=dl_cents, dord=dord, nd=nd, sday=sday)
 
-    # ---------------------------------------------------------------- all lines together
+
+def _all_lines(rng: np.random.Generator, s: dict) -> None:
+    """Order lines, returns and deal lines merged by day, with cost, SKU and quantity; history / future split.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads cents, D_asof, d_client, d_group, d_mgr, d_wm, dl, dl_cents,
+        lc, lcard, lday, lg, lm, lmgr, lo, loss, margin, month_of, n_l, rcents, rday, rsel, sday and adds f, h,
+        n_lines.
+    """
+    D_asof, cents, d_client, d_group, d_mgr = s["D_asof"], s["cents"], s["d_client"], s["d_group"], s["d_mgr"]
+    d_wm, dl, dl_cents, lc, lcard, lday = s["d_wm"], s["dl"], s["dl_cents"], s["lc"], s["lcard"], s["lday"]
+    lg, lm, lmgr, lo, loss, margin = s["lg"], s["lm"], s["lmgr"], s["lo"], s["loss"], s["margin"]
+    month_of, n_l, rcents, rday, rsel, sday = s["month_of"], s["n_l"], s["rcents"], s["rday"], s["rsel"], s["sday"]
     # returns and deal lines are inserted into the day-sorted order lines
     e_day = np.concatenate([rday, sday[dl].astype(np.int32)])
     eo = np.argsort(e_day, kind="stable")
@@ -779,8 +918,22 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     h = {k: v[:n_lines] for k, v in dict(c=a_c, card=a_card, day=a_day, g=a_g, m=a_m, cents=a_cents, kind=a_kind,
                                          num=a_num, mgr=a_mgr, cost=a_cost, sku=a_sku, qty=qty).items()}
     f = {k: v[n_lines:] for k, v in dict(c=a_c, card=a_card, day=a_day, g=a_g, m=a_m, cents=a_cents).items()}
+    s.update(f=f, h=h, n_lines=n_lines)
 
-    # ---------------------------------------------------------------- cards
+
+def _card_names(rng: np.random.Generator, s: dict) -> None:
+    """Card codes and the names of the real and the duplicate cards.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads ch, dup_reason, masters, n, n_cards, n_dup, region and adds
+        card_ids, card_names, codes, creal, i1, is_dup, nth, person, slug, sur_lat.
+    """
+    ch, dup_reason, masters, n, n_cards = s["ch"], s["dup_reason"], s["masters"], s["n"], s["n_cards"]
+    n_dup, region = s["n_dup"], s["region"]
     creal = np.concatenate([np.arange(n), masters])
     is_dup = np.arange(n_cards) >= n
     codes = rng.permutation(n_cards) + 1
@@ -857,7 +1010,25 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     pm = person[masters]
     dnames = pc.choose(pa.array(dfmt.astype(np.int8)), *[_where(pm, p_, c_) for p_, c_ in zip(pers_d, comp_d)])
     card_names = pa.concat_arrays([names, dnames])
+    s.update(card_ids=card_ids, card_names=card_names, codes=codes, creal=creal, i1=i1, is_dup=is_dup, nth=nth,
+             person=person, slug=slug, sur_lat=sur_lat)
 
+
+def _card_contacts(rng: np.random.Generator, s: dict) -> None:
+    """INNs, phones and e-mails of the real clients, and the card-level fields of every card.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads ch, creal, dup_reason, i1, masters, n, n_dup, nth, person,
+        region, slug, sur_lat and adds c_channel, c_email, c_has_email, c_has_inn, c_has_phone, c_inn_int,
+        c_inn_len, c_nat, c_phone, c_region.
+    """
+    ch, creal, dup_reason, i1, masters, n = s["ch"], s["creal"], s["dup_reason"], s["i1"], s["masters"], s["n"]
+    n_dup, nth, person, region, slug = s["n_dup"], s["nth"], s["person"], s["region"], s["slug"]
+    sur_lat = s["sur_lat"]
     # INN
     rcode = np.array([r[3] for r in _REGIONS])[region]
     inn_int = np.zeros(n, np.int64)
@@ -940,7 +1111,26 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     c_has_email = np.concatenate([has_email, has_email[masters] & (rng.random(n_dup) < 0.3)])
     c_region = region[creal]
     c_channel = ch[creal]
+    s.update(c_channel=c_channel, c_email=c_email, c_has_email=c_has_email, c_has_inn=c_has_inn,
+             c_has_phone=c_has_phone, c_inn_int=c_inn_int, c_inn_len=c_inn_len, c_nat=c_nat, c_phone=c_phone,
+             c_region=c_region)
 
+
+def _card_defects(rng: np.random.Generator, s: dict) -> None:
+    """Planted defects on the cards: bad INNs and phones, missing managers, reported turnover, drivers.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads c_has_inn, c_has_phone, c_inn_int, c_inn_len, c_nat, c_phone,
+        closed, creal, drv, h, is_dup, masters, n, n_cards, wallet and adds bad_inn, bad_phone, c_drv, c_phone,
+        c_status_closed, inn_txt, miss_mgr, reported.
+    """
+    c_has_inn, c_has_phone, c_inn_int, c_inn_len = s["c_has_inn"], s["c_has_phone"], s["c_inn_int"], s["c_inn_len"]
+    c_nat, c_phone, closed, creal, drv, h = s["c_nat"], s["c_phone"], s["closed"], s["creal"], s["drv"], s["h"]
+    is_dup, masters, n, n_cards, wallet = s["is_dup"], s["masters"], s["n"], s["n_cards"], s["wallet"]
     # planted defects: bad INNs and phones outside duplicate pairs
     in_pair = np.zeros(n_cards, bool)
     in_pair[masters] = True
@@ -978,8 +1168,27 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     for d in DRIVERS:
         v = drv[d][creal]
         c_drv[d] = np.where(rng.random(n_cards) < np.where(is_dup, 0.5, 0.1), np.nan, v)
+    s.update(bad_inn=bad_inn, bad_phone=bad_phone, c_drv=c_drv, c_phone=c_phone, c_status_closed=c_status_closed,
+             inn_txt=inn_txt, miss_mgr=miss_mgr, reported=reported)
 
-    # ---------------------------------------------------------------- truth per client
+
+def _truth_clients(rng: np.random.Generator, s: dict) -> None:
+    """The ground truth per card and the duplicate pairs.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads bad_inn, bad_phone, c_channel, card_ids, card_mgr, closed,
+        creal, D_12, dup_reason, f, h, is_dup, loss, masters, miss_mgr, n, n_cards, n_mcol, state, wallet and
+        adds bought_hist, truth_clients, truth_dups.
+    """
+    D_12, bad_inn, bad_phone, c_channel = s["D_12"], s["bad_inn"], s["bad_phone"], s["c_channel"]
+    card_ids, card_mgr, closed, creal = s["card_ids"], s["card_mgr"], s["closed"], s["creal"]
+    dup_reason, f, h, is_dup, loss, masters = s["dup_reason"], s["f"], s["h"], s["is_dup"], s["loss"], s["masters"]
+    miss_mgr, n, n_cards, n_mcol, state = s["miss_mgr"], s["n"], s["n_cards"], s["n_mcol"], s["state"]
+    wallet = s["wallet"]
     i12 = int(np.searchsorted(h["day"], D_12))
     rev12 = np.bincount(h["c"][i12:], weights=h["cents"][i12:] / 100.0, minlength=n)
     true_share = np.maximum(rev12, 0) / 12 / wallet
@@ -1013,8 +1222,26 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     reasons = np.array(["same_inn", "same_phone", "similar_name"])
     truth_dups = pd.DataFrame({"client_id": _text(card_ids[n:]), "duplicate_of": _text(_take(card_ids, masters)),
                                "reason": _text(_pa(reasons[dup_reason]))})
+    s.update(bought_hist=bought_hist, truth_clients=truth_clients, truth_dups=truth_dups)
 
-    # ---------------------------------------------------------------- canonical clients
+
+def _clients_table(rng: np.random.Generator, s: dict) -> None:
+    """The canonical clients table (in the export's order) and the truth in the same order.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads c_channel, c_drv, c_email, c_has_email, c_has_inn, c_has_phone,
+        c_phone, c_region, c_status_closed, card_ids, card_mgr, card_names, codes, inn_txt, mgr_names, miss_mgr,
+        n_cards, reported, truth_clients and adds clients, truth_clients.
+    """
+    c_channel, c_drv, c_email, c_has_email = s["c_channel"], s["c_drv"], s["c_email"], s["c_has_email"]
+    c_has_inn, c_has_phone, c_phone, c_region = s["c_has_inn"], s["c_has_phone"], s["c_phone"], s["c_region"]
+    c_status_closed, card_ids, card_mgr = s["c_status_closed"], s["card_ids"], s["card_mgr"]
+    card_names, codes, inn_txt, mgr_names = s["card_names"], s["codes"], s["inn_txt"], s["mgr_names"]
+    miss_mgr, n_cards, reported, truth_clients = s["miss_mgr"], s["n_cards"], s["reported"], s["truth_clients"]
     order_cards = np.argsort(codes)  # the export lists cards by code
     rows_c = np.empty(n_cards, np.int64)
     rows_c[order_cards] = np.arange(n_cards) + 2
@@ -1032,8 +1259,22 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     })
     clients = clients.iloc[order_cards].reset_index(drop=True)
     truth_clients = truth_clients.iloc[order_cards].reset_index(drop=True)
+    s.update(clients=clients, truth_clients=truth_clients)
 
-    # ---------------------------------------------------------------- canonical sales + broken rows
+
+def _sales_table(rng: np.random.Generator, s: dict) -> None:
+    """The canonical sales table of the history and the planted broken rows of the messy file.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads card_ids, deal_ids, h, hist_start, mgr_names, n_lines, n_ord_h
+        and adds broken, sales, truth_broken.
+    """
+    card_ids, deal_ids, h, hist_start = s["card_ids"], s["deal_ids"], s["h"], s["hist_start"]
+    mgr_names, n_lines, n_ord_h = s["mgr_names"], s["n_lines"], s["n_ord_h"]
     sku_codes = _pa(f"{_GROUP_SKU_PREFIX[g]}-{g + 1}{i + 1:04d}" for g in range(_G) for i in range(_N_SKU))
     ret_idx = np.flatnonzero(h["kind"] == 1)
     n_ret_h = len(ret_idx)
@@ -1083,8 +1324,21 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     })
     truth_broken = pd.DataFrame({"table": _text(_pa(["sales"] * n_broken)), "row": (bpos + 2).astype(np.int64),
                                  "issue": broken["issue"].copy()})
+    s.update(broken=broken, sales=sales, truth_broken=truth_broken)
 
-    # ---------------------------------------------------------------- future sales
+
+def _future_sales(rng: np.random.Generator, s: dict) -> None:
+    """The truth of the sales after ``as_of`` per card, group and month.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads asof_m, card_ids, f, horizon, mstart, n_cards and adds future.
+    """
+    asof_m, card_ids, f, horizon, mstart = s["asof_m"], s["card_ids"], s["f"], s["horizon"], s["mstart"]
+    n_cards = s["n_cards"]
     nb = horizon + 1
     fkey = (f["card"].astype(np.int64) * _G + f["g"]) * nb + (f["m"] - asof_m)
     fsum = np.bincount(fkey, weights=f["cents"] / 100.0, minlength=n_cards * _G * nb)
@@ -1095,8 +1349,26 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
                            "month": mstart[f_m].to_numpy().astype("datetime64[ns]"), "amount": np.round(fsum[nzk], 2)},
                           copy=False)
     future = future.sort_values(["client_id", "product_group", "month"], ignore_index=True)
+    s.update(future=future)
 
-    # ---------------------------------------------------------------- deals table
+
+def _deals_table(rng: np.random.Generator, s: dict) -> None:
+    """The canonical deals table and the true outcome of the open deals.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads card_ids, closed_day, created, d_amount, d_client, d_group,
+        d_mgr, d_num, d_open, d_pct, d_pm, d_stage, d_wm, d_won, deal_ids, dord, hist_start, mgr_names, mstart,
+        n_months, nd and adds deal_outcomes, deals.
+    """
+    card_ids, closed_day, created, d_amount = s["card_ids"], s["closed_day"], s["created"], s["d_amount"]
+    d_client, d_group, d_mgr, d_num, d_open = s["d_client"], s["d_group"], s["d_mgr"], s["d_num"], s["d_open"]
+    d_pct, d_pm, d_stage, d_wm, d_won = s["d_pct"], s["d_pm"], s["d_stage"], s["d_wm"], s["d_won"]
+    deal_ids, dord, hist_start, mgr_names = s["deal_ids"], s["dord"], s["hist_start"], s["mgr_names"]
+    mstart, n_months, nd = s["mstart"], s["n_months"], s["nd"]
     d_status = np.where(d_open, "open", np.where(d_won, "won", "lost"))
     deals = pd.DataFrame({
         "_row": np.zeros(nd, np.int64),
@@ -1117,8 +1389,22 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
         "won_month": np.where(won_in, mstart[np.minimum(d_wm[oo], n_months)].to_numpy().astype("datetime64[ns]"),
                               np.datetime64("NaT")).astype("datetime64[ns]"),
     })
+    s.update(deal_outcomes=deal_outcomes, deals=deals)
 
-    # ---------------------------------------------------------------- stock and marketing
+
+def _stock_marketing(rng: np.random.Generator, s: dict) -> None:
+    """The stock per group with its truth, and the marketing estimate of the horizon.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads as_of, asof_m, D_end, f, horizon, mday, month_of, mstart and
+        adds marketing, stock, stock_truth.
+    """
+    D_end, as_of, asof_m, f, horizon, mday = s["D_end"], s["as_of"], s["asof_m"], s["f"], s["horizon"], s["mday"]
+    month_of, mstart = s["month_of"], s["mstart"]
     i3 = int(np.searchsorted(f["day"], mday[min(asof_m + 3, asof_m + horizon)]))
     demand3 = np.bincount(f["g"][:i3], weights=f["cents"][:i3] / 100.0, minlength=_G)
     perm = rng.permutation(_G)
@@ -1143,8 +1429,23 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     marketing = pd.DataFrame({"_row": np.arange(n_hm, dtype=np.int64) + 2,
                               "month": mstart[hm_].to_numpy().astype("datetime64[ns]"),
                               "product_group": pd.array([pd.NA] * n_hm, dtype="string"), "amount": mk})
+    s.update(marketing=marketing, stock=stock, stock_truth=stock_truth)
 
-    # ---------------------------------------------------------------- survey
+
+def _survey(rng: np.random.Generator, s: dict) -> None:
+    """The client survey and the truth of the wallet per client and group.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads bought, bought_hist, card_ids, closed, D_asof, hist_start, mix,
+        n, share, wallet and adds survey, wallet_groups.
+    """
+    D_asof, bought, bought_hist, card_ids = s["D_asof"], s["bought"], s["bought_hist"], s["card_ids"]
+    closed, hist_start, mix, n, share = s["closed"], s["hist_start"], s["mix"], s["n"], s["share"]
+    wallet = s["wallet"]
     sv_c = np.flatnonzero(~closed & (rng.random(n) < 0.15))
     sv_rows = np.repeat(sv_c, _G)
     sv_g = np.tile(np.arange(_G), len(sv_c))
@@ -1166,8 +1467,23 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
                                   "product_group": _text(_take(_pa(GROUPS), wg_g)),
                                   "wallet_month": np.round(wallet[wg_c] * mix[wg_c, wg_g], 2),
                                   "buys_from_us": bought[wg_c, wg_g] & bought_hist[wg_c]})
+    s.update(survey=survey, wallet_groups=wallet_groups)
 
-    # ---------------------------------------------------------------- contacts
+
+def _contacts(rng: np.random.Generator, s: dict) -> None:
+    """The contact history and the contact flags computed from it.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads card_ids, D_asof, hist_start, mgr, mgr2, mgr_names, miss_mgr,
+        n, potential, state, two, w0 and adds contact_flags, contacts.
+    """
+    D_asof, card_ids, hist_start, mgr, mgr2 = s["D_asof"], s["card_ids"], s["hist_start"], s["mgr"], s["mgr2"]
+    mgr_names, miss_mgr, n, potential, state = s["mgr_names"], s["miss_mgr"], s["n"], s["potential"], s["state"]
+    two, w0 = s["two"], s["w0"]
     ct_pool = ~miss_mgr[:n] & (np.isin(state, [_ACTIVE, _NEW, _SLEEPING, _LOST])
                                | (potential & (rng.random(n) < 0.5)))
     ct_c = np.flatnonzero(ct_pool)
@@ -1213,8 +1529,27 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
         "stale": last_ct[flag_c] < D_asof - 180,
         "last_contact": _dates(hist_start, np.where(last_ct[flag_c] > -10**9, last_ct[flag_c], np.nan)),
     }).sort_values("client_id", ignore_index=True)
+    s.update(contact_flags=contact_flags, contacts=contacts)
 
-    # ---------------------------------------------------------------- assemble
+
+def _assemble(rng: np.random.Generator, s: dict) -> SyntheticCase:
+    """The :class:`SyntheticCase` from the tables and truth built by the steps.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The case's generator; the step draws from it in a fixed order.
+    s : dict
+        State of the case so far; the step reads as_of, broken, clients, contact_flags, contacts, deal_outcomes,
+        deals, future, horizon, marketing, months, n_clients, n_mgr, sales, seed, stock, stock_truth, survey,
+        truth_broken, truth_clients, truth_dups, wallet_groups.
+    """
+    as_of, broken, clients, contact_flags = s["as_of"], s["broken"], s["clients"], s["contact_flags"]
+    contacts, deal_outcomes, deals, future = s["contacts"], s["deal_outcomes"], s["deals"], s["future"]
+    horizon, marketing, months, n_clients = s["horizon"], s["marketing"], s["months"], s["n_clients"]
+    n_mgr, sales, seed, stock, stock_truth = s["n_mgr"], s["sales"], s["seed"], s["stock"], s["stock_truth"]
+    survey, truth_broken, truth_clients = s["survey"], s["truth_broken"], s["truth_clients"]
+    truth_dups, wallet_groups = s["truth_dups"], s["wallet_groups"]
     tables = {"clients": clients, "sales": sales, "deals": deals, "stock": stock, "marketing": marketing,
               "survey": survey, "contacts": contacts}
     tables = {k: _canonical_order(k, v) for k, v in tables.items()}
@@ -1224,6 +1559,12 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     params = {"n_clients": int(n_clients), "seed": int(seed), "as_of": as_of.date().isoformat(), "months": int(months),
               "horizon": int(horizon), "n_managers": n_mgr}
     return SyntheticCase(tables, truth, as_of, int(seed), params, broken)
+
+
+#: The steps of :func:`generate_case` in the order they draw from the generator.
+_STEPS = (_calendar, _wallets, _rhythms, _orders, _duplicates_and_damage, _order_lines, _deals, _all_lines,
+          _card_names, _card_contacts, _card_defects, _truth_clients, _clients_table, _sales_table, _future_sales,
+          _deals_table, _stock_marketing, _survey, _contacts)
 
 
 def _canonical_order(name: str, df: pd.DataFrame) -> pd.DataFrame:
