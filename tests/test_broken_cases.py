@@ -369,14 +369,10 @@ def test_analysis_date_before_every_sale(tmp_path):
 
 
 def test_single_month_of_history_goes_on_with_a_finding(tmp_path):
-    from kbanalysis.run import stages
-    from kbanalysis.run.workbook import Workbook
+    from conftest import run_workbook_inprocess
 
     case = _synthetic(tmp_path, keep=lambda s: s.loc[s["date"] >= "2026-09-01"])
-    wb = Workbook(case_dir=str(case), run_dir=str(tmp_path / "run"))
-    wb.load()
-    for stage in (stages.audit, stages.turnover, stages.segments, stages.forecast, stages.summary):
-        stage(wb)
+    run_workbook_inprocess(case, tmp_path / "run")
     q = pd.read_csv(tmp_path / "run" / "quality_issues.csv", dtype=str)
     short = q.loc[q["issue"] == "short_history"]
     assert len(short) == 1 and "only 1 month" in short["detail"].iloc[0]

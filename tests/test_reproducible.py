@@ -256,14 +256,10 @@ def write_parquet(tables: dict[str, pd.DataFrame], d: Path) -> Path:
 
 
 def run_stages(case_dir: Path, run_dir: Path, **params) -> Path:
-    """The whole workbook in-process: the stage calls the notebooks make, in their order."""
-    from kbanalysis.run import stages
-    from kbanalysis.run.workbook import Workbook
+    """The whole workbook in-process: the stage calls and notebook cells, in the notebooks' order."""
+    from conftest import run_workbook_inprocess
 
-    wb = Workbook(case_dir=str(case_dir), run_dir=str(run_dir), **params)
-    wb.load()
-    for stage in (stages.audit, stages.turnover, stages.segments, stages.forecast, stages.summary):
-        stage(wb)
+    run_workbook_inprocess(case_dir, run_dir, **params)
     return Path(run_dir)
 
 

@@ -452,3 +452,57 @@ def test_charts_return_axes_with_titles_and_no_pyplot_state():
     fig, ax = plt.subplots()
     assert ps.k_selection(model, "en", ax=ax) is ax
     plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------
+# the steps of notebook 03 (segment_frame, client_value, fit_clusters, segment_table, abcde_counts)
+def test_segment_frame_keeps_master_cards_and_takes_channel_from_the_card():
+    audit = pd.DataFrame({"client_id": ["a", "b", "c"], "merged_into": [None, "a", None],
+                          "base": ["active", "active", "lost"], "revenue_12m": [10.0, 0.0, 0.0]})
+    wallet = pd.DataFrame({"client_id": ["a", "c"], "wallet_month": [5.0, 7.0], "channel": ["old", "old"],
+                           "base": ["x", "x"]})
+    cards = pd.DataFrame({"client_id": ["a", "c"], "channel": ["retail", "dealer"], "name": ["A", "C"]})
+    f = sg.segment_frame(audit, wallet, cards)
+    assert f["client_id"].tolist() == ["a", "c"]  # the duplicate b is gone
+    assert f["channel"].tolist() == ["retail", "dealer"]  # the card's channel, not the wallet's
+    assert f["base"].tolist() == ["active", "lost"]  # the audit's base
+    assert f["wallet_month"].tolist() == [5.0, 7.0]
+    assert "name" not in f  # only the channel comes from the card
+
+
+def test_client_value_profitability_and_potential_by_hand():
+    df = pd.DataFrame({"client_id": ["a", "b", "c"], "channel": "r", "revenue_12m": [120.0, 60.0, 0.0],
+                       "margin_12m": [30.0, np.nan, np.nan], "wallet_month": [np.nan, 40.0, 9.0]})
+    v = sg.client_value(df)
+    assert v["profitability"].tolist() == [30.0, 60.0, 0.0]  # a missing margin is read with cost 0
+    assert v["potential"].tolist() == [10.0, 40.0, 9.0]  # a missing wallet: revenue / 12
+    assert v["has_sales"].tolist() == [True, True, False]
+    # without any cost, profitability is revenue
+    nocost = sg.client_value(df.assign(margin_12m=np.nan))
+    assert nocost["profitability"].tolist() == [120.0, 60.0, 0.0]
+
+
+def test_abcde_counts_by_hand():
+    df = pd.DataFrame({"abcde": pd.array(["A", "E", None, "A", "C"], dtype="string"),
+                       "channel": ["r", "r", "d", "d", "o"]})
+    assert sg.abcde_counts(df) == {"n_A": 2, "n_E": 1, "n_channels": 3}
+
+
+def test_fit_clusters_fits_on_clients_with_sales_only():
+    X = pd.DataFrame({"a": [0.0, 0.1, 0.2, 5.0, 5.1, 5.2, 99.0]})
+    sold = pd.Series([True] * 6 + [False])
+    m = sg.fit_clusters(X, sold, n_clusters=2, n_boot=0)
+    assert m.k_ == 2 and len(m.labels_) == 6  # the seventh client (no sales) is not in the fit
+    assert m.labels_.tolist() == [1, 1, 1, 0, 0, 0]  # cluster 0 has the larger first feature
+
+
+def test_segment_clients_is_its_steps_in_a_row():
+    df = clients(300, seed=4)
+    table, model = sg.segment_clients(df, n_boot=2, k_min=3, k_max=5, seed=7)
+    classes = sg.abcde_classes(df)
+    feats = sg.cluster_features(df)
+    m2 = sg.fit_clusters(feats, sg.has_sales(df), k_min=3, k_max=5, seed=7, n_boot=2)
+    t2 = sg.segment_table(df, classes, m2, feats, lang="en")
+    assert model.k_ == m2.k_
+    pd.testing.assert_frame_equal(table, t2.drop(columns="cluster_name"))
+    assert t2["cluster_name"].equals(t2["cluster_name_en"])

@@ -1,14 +1,16 @@
 """The stages of the workbook: each runs its area's functions on the run's tables and writes its outputs.
 
-A notebook calls one stage function (``audit``, ``turnover``, ``segments``, ``forecast``,
-``summary``) and then shows the parts of the result it returns, one table or chart per cell. The
-stages hand results to each other only through the run folder:
+A notebook calls one stage function (``audit``, ``turnover``, ``forecast``) and then shows the
+parts of the result it returns, one table or chart per cell. The stages hand results to each other
+only through the run folder:
 
 * ``audit``     -> ``work/audit.parquet``, ``duplicates.csv``, ``lost_clients.csv``, ``quality_issues.csv``
 * ``turnover``  -> ``work/wallet.parquet``, ``wallet_groups.csv``
-* ``segments``  -> ``work/segments.parquet``, ``actions.csv``
 * ``forecast``  -> ``forecast.csv``, ``forecast_errors.csv``
-* ``summary``   -> ``clients.csv``, ``summary.json``, ``audit.xlsx``
+
+Notebooks 03-segments and 05-summary call the functions of :mod:`kbanalysis.segments` and
+:mod:`kbanalysis.deliverables.summary` step by step (``work/segments.parquet``, ``actions.csv``;
+``clients.csv``, ``summary.json``, ``audit.xlsx``).
 
 Duplicate cards are analysed as one client: from the audit on, sales, survey answers and
 contacts of a duplicate card count for its master card (``merged_into`` in ``clients.csv``).
@@ -172,42 +174,6 @@ def turnover(wb: Workbook) -> Result:
 
 
 # ----------------------------------------------------------------------------------------------
-# 03 segments
-# ----------------------------------------------------------------------------------------------
-def segment_frame(wb: Workbook) -> pd.DataFrame:
-    """The per-client frame segmentation works on: audit + wallet + card channel, master cards only."""
-    a = wb.rf.read_work("audit")
-    w = wb.rf.read_work("wallet")
-    a = a.loc[a["merged_into"].isna()]
-    cards = master_cards(wb)[["client_id", "channel"]]
-    df = a.merge(w.drop(columns=[c for c in ("channel", "base") if c in w.columns]), on="client_id", how="left")
-    return df.merge(cards, on="client_id", how="left")
-
-
-def segments(wb: Workbook) -> Result:
-    """ABCDE within channels, potential clusters with names, the action matrix."""
-    from kbanalysis.segments import model as S
-
-    p = wb.params
-    df = segment_frame(wb)
-    table, model = S.segment_clients(df, high=p["abcde_high"], mid=p["abcde_mid"], n_clusters=p["n_clusters"],
-                                     k_min=p["k_min"], k_max=p["k_max"], seed=p["seed"])
-    table = table.copy()
-    table["cluster_name"] = table[f"cluster_name_{wb.lang}"]
-    wb.rf.write_work("segments", table)
-    full = df.merge(table, on="client_id", how="left")
-    actions = S.action_matrix(full, model, lang=wb.lang, actions_file=p["actions_file"] or None)
-    wb.rf.write_csv("actions.csv", actions)
-    matrix = S.abcde_matrix(full)
-    facts = {"k": int(model.k_), "stability": f"{model.stability_:.2f}" if model.stability_ is not None else "—",
-             "n_E": int((full["abcde"] == "E").sum()), "n_A": int((full["abcde"] == "A").sum()),
-             "n_channels": int(full["channel"].nunique())}
-    return Result(tables={"frame": full, "matrix": matrix, "actions": actions,
-                          "pareto": S.pareto_by_class(full)},
-                  facts=facts, extra={"model": model})
-
-
-# ----------------------------------------------------------------------------------------------
 # 04 forecast
 # ----------------------------------------------------------------------------------------------
 def forecast(wb: Workbook) -> Result:
@@ -240,72 +206,3 @@ def forecast(wb: Workbook) -> Result:
     return Result(tables={"forecast": table, "errors": shown, "stage_rates": rates, "managers": managers,
                           "flagged": flagged}, facts=facts,
                   extra={"model": model, "deals": deals, "notes": notes})
-
-
-# ----------------------------------------------------------------------------------------------
-# 05 summary
-# ----------------------------------------------------------------------------------------------
-def clients_output(wb: Workbook) -> pd.DataFrame:
-    """``clients.csv``: one row per input card with the contract's columns (+ ``merged_into``, names)."""
-    a = wb.rf.read_work("audit")
-    w = wb.rf.read_work("wallet")
-    s = wb.rf.read_work("segments")
-    df = a[["client_id", "master_id", "merged_into", "base", "revenue_12m", "margin_12m", "key_account"]]
-    wcols = ["client_id", "wallet_month", "wallet_low", "wallet_high", "share_of_wallet", "loyalty", "upsell_month",
-             "crosssell_month", "plan_month", "wallet_source"]
-    df = df.merge(w[wcols].rename(columns={"client_id": "master_id"}), on="master_id", how="left")
-    seg = s[["client_id", "abcde", "cluster_name"]].rename(columns={"client_id": "master_id",
-                                                                    "cluster_name": "cluster"})
-    df = df.merge(seg, on="master_id", how="left")
-    dup = df["merged_into"].notna()
-    for c in ("wallet_month", "wallet_low", "wallet_high", "share_of_wallet", "upsell_month", "crosssell_month",
-              "plan_month"):
-        df.loc[dup, c] = np.nan  # the money of a merged card is in its master's row
-    cols = list(OUTPUTS["clients.csv"]) + ["merged_into", "wallet_source"]
-    return df[cols].sort_values("client_id", kind="mergesort", ignore_index=True)
-
-
-def summary(wb: Workbook) -> Result:
-    """``clients.csv``, ``summary.json`` and ``audit.xlsx``; the headline figures and top findings."""
-    from kbanalysis.deliverables import excel; from kbanalysis.deliverables import report
-
-    clients = check_output("clients.csv", clients_output(wb))
-    wb.rf.write_csv("clients.csv", clients)
-    meta = wb.meta
-    rows = {k: dict(v) for k, v in meta["counts"].items()}
-    issues = pd.read_csv(wb.rf.path / "quality_issues.csv", dtype=str, keep_default_na=False)
-    fc = pd.read_csv(wb.rf.path / "forecast.csv", dtype={"month": str})
-    alls = fc.loc[fc["product_group"] == "ALL"]
-    masters = clients.loc[clients["merged_into"].isna()]
-    data = {
-        "as_of": meta["as_of"], "currency": wb.currency,
-        "clients": {"cards": len(clients), "after_merging_duplicates": len(masters),
-                    "by_base": {b: int((masters["base"] == b).sum()) for b in BASES},
-                    "by_class": {c: int((masters["abcde"] == c).sum()) for c in "ABCDE"},
-                    "by_loyalty": {lv: int((masters["loyalty"] == lv).sum()) for lv in LOYALTY},
-                    "by_key_account": masters["key_account"].value_counts().sort_index().to_dict()},
-        "totals": {"revenue_12m": _f(masters["revenue_12m"].sum()),
-                   "margin_12m": _f(masters["margin_12m"].sum()) if masters["margin_12m"].notna().any() else None,
-                   "wallet_month": _f(masters["wallet_month"].sum()),
-                   "upsell_month": _f(masters["upsell_month"].sum()),
-                   "crosssell_month": _f(masters["crosssell_month"].sum()),
-                   "plan_month": _f(masters["plan_month"].sum()),
-                   "forecast_reconciled": _f(alls["reconciled"].sum()),
-                   "stock_gap": _f(fc.loc[fc["product_group"] != "ALL"].groupby("product_group")["stock_gap"]
-                                   .max().sum(min_count=1))},
-        "quality": {"findings": len(issues), "by_issue": issues["issue"].value_counts().sort_index().to_dict()},
-        "duplicates": int(len(pd.read_csv(wb.rf.path / "duplicates.csv", dtype=str))),
-        "lost_regular": int(len(pd.read_csv(wb.rf.path / "lost_clients.csv", dtype=str))),
-        "rows": rows, "input_sha256": meta["hashes"], "params": wb.run_params(),
-    }
-    wb.rf.write_json("summary.json", data)
-    xlsx = excel.write_audit_xlsx(wb.rf.path, lang=wb.lang, mask=wb.params["mask_pii"], currency=wb.currency)
-    head = report.headline(data, wb.lang, wb.currency)
-    top = report.top_findings(wb.rf.path, wb.lang, n=5, currency=wb.currency)
-    return Result(tables={"headline": head, "top": top, "clients": clients}, facts={"xlsx": xlsx.name},
-                  extra={"summary": data})
-
-
-def _f(x) -> float | None:
-    x = float(x)
-    return None if not np.isfinite(x) else round(x, 2)

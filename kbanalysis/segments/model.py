@@ -120,6 +120,37 @@ def has_sales(df: pd.DataFrame, profit: str = "margin_12m", revenue: str = "reve
     return ((rev.fillna(0.0) != 0) | (prof < 0)).rename("has_sales")
 
 
+def client_potential(df: pd.DataFrame, potential: str = "wallet_month", revenue: str = "revenue_12m") -> pd.Series:
+    """The potential ABCDE ranks by: the monthly wallet, else our own monthly revenue (``revenue / 12``).
+
+    >>> import pandas as pd
+    >>> client_potential(pd.DataFrame({"wallet_month": [50.0, None], "revenue_12m": [12.0, 24.0]})).tolist()
+    [50.0, 2.0]
+    """
+    rev = _num(df, revenue)
+    return _num(df, potential).fillna(rev.clip(lower=0) / 12.0).rename("potential")
+
+
+def client_value(df: pd.DataFrame, client: str = "client_id", channel: str = "channel",
+                 profit: str = "margin_12m", potential: str = "wallet_month", revenue: str = "revenue_12m"
+                 ) -> pd.DataFrame:
+    """Per client what ABCDE ranks: ``client_id, channel, profitability, potential, has_sales``.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"client_id": ["a", "b"], "channel": "retail", "revenue_12m": [120.0, 0.0],
+    ...                    "margin_12m": [-5.0, None], "wallet_month": [None, 30.0]})
+    >>> client_value(df)
+      client_id channel  profitability  potential  has_sales
+    0         a  retail           -5.0       10.0       True
+    1         b  retail            0.0       30.0      False
+    """
+    out = pd.DataFrame({c: df[c] for c in (client, channel) if c in df}, index=df.index)
+    out["profitability"] = profitability(df, profit, revenue)
+    out["potential"] = client_potential(df, potential, revenue)
+    out["has_sales"] = has_sales(df, profit, revenue)
+    return out
+
+
 def abcde_classes(df: pd.DataFrame, channel: str = "channel", profit: str = "margin_12m",
                   potential: str = "wallet_month", high: float = 0.8, mid: float = 0.5,
                   revenue: str = "revenue_12m", min_channel: int = 10) -> pd.Series:
@@ -173,8 +204,7 @@ def abcde_classes(df: pd.DataFrame, channel: str = "channel", profit: str = "mar
     if not (0 < mid <= high < 1):
         raise UserError(f"ABCDE quantiles must satisfy 0 < mid <= high < 1, got mid={mid}, high={high}")
     prof = profitability(df, profit, revenue)
-    rev = _num(df, revenue)
-    pot = _num(df, potential).fillna(rev.clip(lower=0) / 12.0)
+    pot = client_potential(df, potential, revenue)
     sold = has_sales(df, profit, revenue)
     ranked = sold & (prof >= 0)
     chan = (df[channel].astype("string").fillna("") if channel in df
@@ -787,12 +817,92 @@ def prospects(df: pd.DataFrame, wallet: str = "wallet_month", profit: str = "mar
     return out.rename("prospect")
 
 
+def segment_frame(audit: pd.DataFrame, wallet: pd.DataFrame, cards: pd.DataFrame, client: str = "client_id",
+                  merged_into: str = "merged_into", channel: str = "channel") -> pd.DataFrame:
+    """The per-client frame segmentation works on: audit + wallet + the card's channel, master cards only.
+
+    ``audit`` is ``work/audit.parquet`` (duplicate cards, ``merged_into`` set, are dropped),
+    ``wallet`` is ``work/wallet.parquet`` (its own ``channel`` and ``base`` give way to the
+    card's and the audit's), ``cards`` the master cards with their ``channel``.
+
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"client_id": ["a", "b"], "merged_into": [None, "a"], "base": "active"})
+    >>> w = pd.DataFrame({"client_id": ["a"], "wallet_month": [9.0], "base": "x"})
+    >>> segment_frame(a, w, pd.DataFrame({"client_id": ["a"], "channel": ["retail"]}))
+      client_id merged_into    base  wallet_month channel
+    0         a         NaN  active           9.0  retail
+    """
+    a = audit.loc[audit[merged_into].isna()]
+    w = wallet.drop(columns=[c for c in (channel, "base") if c in wallet.columns])
+    df = a.merge(w, on=client, how="left")
+    return df.merge(cards[[client, channel]], on=client, how="left")
+
+
+def fit_clusters(features: pd.DataFrame, sold: pd.Series | np.ndarray, *, n_clusters: int = 0, k_min: int = 4,
+                 k_max: int = 8, seed: int = 42, n_boot: int = 20, **model_kw) -> PotentialClusters:
+    """:class:`PotentialClusters` fitted on the features of the clients with sales (``sold`` True).
+
+    ``n_clusters`` 0 chooses k in ``k_min..k_max`` from the data; the fitted model keeps the
+    scores of every k (``scores_``), the stability (``stability_``) and the names (``names_``).
+
+    >>> import numpy as np, pandas as pd
+    >>> X = pd.DataFrame({"a": [0.0, 0.1, 0.2, 5.0, 5.1, 5.2]})
+    >>> fit_clusters(X, np.array([True] * 6), n_clusters=2, n_boot=0).labels_.tolist()
+    [1, 1, 1, 0, 0, 0]
+    """
+    model = PotentialClusters(n_clusters=n_clusters, k_min=k_min, k_max=k_max, seed=seed, n_boot=n_boot,
+                              **model_kw)
+    return model.fit(features.iloc[np.flatnonzero(np.asarray(sold, dtype=bool))])
+
+
+def segment_table(df: pd.DataFrame, classes: pd.Series, model: PotentialClusters,
+                  features: pd.DataFrame | None = None, lang: str | None = None, client: str = "client_id"
+                  ) -> pd.DataFrame:
+    """``work/segments.parquet``: ``client_id, abcde, cluster, archetype, cluster_name_ru, cluster_name_en``.
+
+    Clusters come from :func:`cluster_labels`; with ``lang`` a ``cluster_name`` column in that
+    language is added last. Row order and index are ``df``'s.
+
+    >>> import pandas as pd
+    >>> class M:  # anything with predict, archetype and name
+    ...     def predict(self, X): return pd.Series([0] * len(X))
+    ...     def archetype(self, c): return "key"
+    ...     def name(self, c, lang): return f"k{c}{lang}"
+    >>> df = pd.DataFrame({"client_id": ["a"], "revenue_12m": [5.0]})
+    >>> [str(x) for x in segment_table(df, pd.Series(["A"]), M(), features=df, lang="en").iloc[0]]
+    ['a', 'A', '0', 'key', 'k0ru', 'k0en', 'k0en']
+    """
+    cl = cluster_labels(df, model, features)
+    arch = cl.map(lambda c: model.archetype(int(c)) if pd.notna(c) else pd.NA).astype("string")
+    table = pd.DataFrame({
+        "client_id": df[client].astype("string") if client in df else pd.Series(df.index, index=df.index),
+        "abcde": pd.Series(classes, index=df.index).astype("string"), "cluster": cl, "archetype": arch,
+        "cluster_name_ru": cl.map(lambda c: model.name(int(c), "ru") if pd.notna(c) else pd.NA).astype("string"),
+        "cluster_name_en": cl.map(lambda c: model.name(int(c), "en") if pd.notna(c) else pd.NA).astype("string"),
+    }, index=df.index)
+    if lang is not None:
+        table["cluster_name"] = table[f"cluster_name_{lang}"]
+    return table
+
+
+def abcde_counts(df: pd.DataFrame, abcde: str = "abcde", channel: str = "channel") -> dict:
+    """The numbers the ABCDE text quotes: ``n_A``, ``n_E`` (clients of class A, E) and ``n_channels``.
+
+    >>> import pandas as pd
+    >>> abcde_counts(pd.DataFrame({"abcde": ["A", "E", "A"], "channel": ["r", "r", "d"]}))
+    {'n_A': 2, 'n_E': 1, 'n_channels': 2}
+    """
+    return {"n_A": int((df[abcde] == "A").sum()), "n_E": int((df[abcde] == "E").sum()),
+            "n_channels": int(df[channel].nunique())}
+
+
 def segment_clients(df: pd.DataFrame, *, channel: str = "channel", high: float = 0.8, mid: float = 0.5,
                     n_clusters: int = 0, k_min: int = 4, k_max: int = 8, seed: int = 42, n_boot: int = 20,
                     **model_kw) -> tuple[pd.DataFrame, PotentialClusters]:
     """The whole stage on the per-client frame: classes, features, clusters.
 
-    Returns ``(table, model)``: ``table`` has ``client_id, abcde, cluster, archetype,
+    :func:`abcde_classes`, :func:`cluster_features`, :func:`fit_clusters` and :func:`segment_table`
+    in a row. Returns ``(table, model)``: ``table`` has ``client_id, abcde, cluster, archetype,
     cluster_name_ru, cluster_name_en`` (``df``'s row order); ``model`` is the fitted
     :class:`PotentialClusters` (fitted on clients with sales).
 
@@ -811,19 +921,9 @@ def segment_clients(df: pd.DataFrame, *, channel: str = "channel", high: float =
     """
     classes = abcde_classes(df, channel=channel, high=high, mid=mid)
     feats = cluster_features(df)
-    sold = has_sales(df).to_numpy()
-    model = PotentialClusters(n_clusters=n_clusters, k_min=k_min, k_max=k_max, seed=seed, n_boot=n_boot,
-                              **model_kw)
-    model.fit(feats.iloc[np.flatnonzero(sold)])
-    cl = cluster_labels(df, model, feats)
-    arch = cl.map(lambda c: model.archetype(int(c)) if pd.notna(c) else pd.NA).astype("string")
-    table = pd.DataFrame({
-        "client_id": df["client_id"].astype("string") if "client_id" in df else pd.Series(df.index, index=df.index),
-        "abcde": classes, "cluster": cl, "archetype": arch,
-        "cluster_name_ru": cl.map(lambda c: model.name(int(c), "ru") if pd.notna(c) else pd.NA).astype("string"),
-        "cluster_name_en": cl.map(lambda c: model.name(int(c), "en") if pd.notna(c) else pd.NA).astype("string"),
-    }, index=df.index)
-    return table, model
+    model = fit_clusters(feats, has_sales(df), n_clusters=n_clusters, k_min=k_min, k_max=k_max, seed=seed,
+                         n_boot=n_boot, **model_kw)
+    return segment_table(df, classes, model, feats), model
 
 
 def load_actions(actions_file: str | Path | None = None) -> dict:
@@ -988,5 +1088,6 @@ def cluster_summary(df: pd.DataFrame, model: PotentialClusters, lang: str = "ru"
 
 
 __all__ = ["abcde_classes", "abcde_matrix", "pareto_by_class", "profitability", "has_sales", "cluster_features",
+           "client_potential", "client_value", "segment_frame", "fit_clusters", "segment_table", "abcde_counts",
            "PotentialClusters", "name_clusters", "cluster_labels", "prospects", "segment_clients", "load_actions",
            "action_matrix", "cluster_summary", "FEATURES", "ARCHETYPES", "PROSPECT", "NO_CLASS"]
