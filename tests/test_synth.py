@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -386,3 +388,115 @@ def _load(io, folder):
     if folder not in _LOADED:
         _LOADED[folder] = io.load_case(folder)
     return _LOADED[folder]
+
+
+# ------------------------------------------------------------------------------------------
+# options of a forecast benchmark (season, trend, months, no deals, no marketing)
+# ------------------------------------------------------------------------------------------
+#: sha256 over the relative paths and bytes of every file of ``sample_case(dir, n_clients=60, seed=0)``
+#: written by the generator before the benchmark options existed (their defaults must not change a byte).
+_REF_60_0 = "83e4bb4da1303349f4c2373b5bd1ae8740dd82d3365c70f5ada24203d20db4d2"
+
+
+def _tree_digest(root) -> str:
+    h = hashlib.sha256()
+    for p in sorted(Path(root).rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _yearly_fit(c: SyntheticCase) -> tuple[float, float]:
+    """Monthly log-growth and yearly amplitude of the monthly sales totals (log-linear fit with a yearly cosine)."""
+    s = c.tables["sales"]
+    m = s.groupby(s["date"].dt.to_period("M"))["amount"].sum().iloc[1:]  # the first month may be partial
+    y, t, mo = np.log(m.to_numpy()), np.arange(len(m)), m.index.month.to_numpy()
+    X = np.column_stack([np.ones(len(t)), t, np.cos(2 * np.pi * mo / 12), np.sin(2 * np.pi * mo / 12)])
+    b = np.linalg.lstsq(X, y, rcond=None)[0]
+    return float(b[1]), float(np.hypot(b[2], b[3]))
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+def test_default_options_are_byte_identical_to_the_reference(tmp_path, explicit):
+    kw = dict(season=None, trend=None, deals=True, marketing=True) if explicit else {}
+    sample_case(tmp_path, n_clients=60, seed=0, **kw)
+    assert _tree_digest(tmp_path) == _REF_60_0
+
+
+def test_bundled_sample_is_what_make_sample_writes(tmp_path):
+    data = Path(__file__).resolve().parents[1] / "data" / "sample"
+    sample_case(tmp_path, n_clients=400, seed=7)
+    assert _tree_digest(tmp_path) == _tree_digest(data)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_season_sets_the_yearly_amplitude(seed):
+    flat = _yearly_fit(generate_case(1500, seed=seed, season=0.0, trend=0.0))[1]
+    strong = _yearly_fit(generate_case(1500, seed=seed, season=0.3, trend=0.0))[1]
+    default = _yearly_fit(generate_case(1500, seed=seed))[1]
+    assert flat < 0.05  # no yearly pattern beyond noise and the life cycle of the clients
+    assert 0.25 < strong < 0.36
+    assert flat < default < strong
+
+
+def test_trend_sets_the_monthly_growth():
+    up = _yearly_fit(generate_case(1500, seed=1, season=0.0, trend=0.01))[0]
+    down = _yearly_fit(generate_case(1500, seed=1, season=0.0, trend=-0.01))[0]
+    assert abs((up - down) - (np.log(1.01) - np.log(0.99))) < 0.003
+    same_world = generate_case(300, seed=4, trend=0.0), generate_case(300, seed=4, trend=0.005)
+    a, b = (c.tables["sales"] for c in same_world)
+    pd.testing.assert_series_equal(a["date"], b["date"])  # only the amounts change
+    assert not a["amount"].equals(b["amount"])
+
+
+def test_months_sets_the_history_length():
+    c = generate_case(200, seed=3, months=14)
+    first = c.tables["sales"]["date"].min()
+    assert c.as_of - pd.DateOffset(months=14) <= first < c.as_of - pd.DateOffset(months=13)
+    assert c.params["months"] == 14
+
+
+@pytest.mark.parametrize("messy", [True, False])
+def test_no_deals_and_no_marketing_leave_the_rest_of_the_world(tmp_path, messy):
+    full = generate_case(300, seed=5)
+    bare = generate_case(300, seed=5, deals=False, marketing=False)
+    assert "deals" not in bare.tables and "marketing" not in bare.tables
+    assert "deal_outcomes" not in bare.truth
+    for name, df in bare.tables.items():
+        pd.testing.assert_frame_equal(df, full.tables[name])
+    for name, df in bare.truth.items():
+        pd.testing.assert_frame_equal(df, full.truth[name])
+    assert bare.params["deals"] is False and bare.params["marketing"] is False
+    write_case(bare, tmp_path, messy=messy)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert not names & {"deals.xlsx", "deals.csv", "marketing.csv"}
+    assert {"clients.csv", "sales.csv", "stock.csv"} <= names
+    only_deals = generate_case(300, seed=5, deals=False)
+    assert "marketing" in only_deals.tables and "deals" not in only_deals.tables
+
+
+@pytest.mark.parametrize("kw", [dict(season=0.5), dict(season=-0.1), dict(trend=0.02), dict(trend=-0.011)])
+def test_options_out_of_range_are_refused(kw):
+    with pytest.raises(ValueError, match=next(iter(kw))):
+        generate_case(40, seed=0, **kw)
+
+
+def test_cli_sample_options(tmp_path, capsys):
+    from kbanalysis.run.cli import main
+
+    out = tmp_path / "c"
+    main(["sample", str(out), "--clients", "120", "--seed", "2", "--months", "14", "--season", "0.2",
+          "--trend", "0.01", "--no-deals", "--no-marketing"])
+    names = {p.name for p in out.iterdir()}
+    assert "sales.csv" in names and not names & {"deals.xlsx", "marketing.csv"}
+    params = json.loads((out / "truth" / "case.json").read_text(encoding="utf-8"))
+    want = {"months": 14, "season": 0.2, "trend": 0.01, "deals": False, "marketing": False}
+    assert {k: params[k] for k in want} == want
+    ref = tmp_path / "ref"
+    main(["sample", str(ref), "--clients", "60", "--seed", "0"])
+    assert _tree_digest(ref) == _REF_60_0
+    for bad in (["--months", "13"], ["--months", "37"], ["--season", "0.41"], ["--trend", "-0.02"]):
+        assert main(["sample", str(tmp_path / "bad"), *bad]) == 2
+        assert bad[0] in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

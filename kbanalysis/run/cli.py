@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clients", type=int, default=1000)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--plain", action="store_true", help="plain UTF-8 CSV instead of the messy export form")
+    s.add_argument("--months", type=int, default=None, help="months of sales history, 14-36 (default 36)")
+    s.add_argument("--season", type=float, default=None,
+                   help="yearly amplitude of the monthly sales, 0-0.4 (default: each group its own, about 0.06 in all)")
+    s.add_argument("--trend", type=float, default=None, help="monthly growth, -0.01...0.01 (default: 6 %% a year)")
+    s.add_argument("--no-deals", action="store_true", help="no deals table (the same world without the CRM export)")
+    s.add_argument("--no-marketing", action="store_true", help="no marketing estimate")
 
     sub.add_parser("params", help="list every parameter with its default and meaning")
     return p
@@ -97,11 +103,22 @@ def _isna(x) -> bool:
 
 
 def cmd_sample(a) -> int:
-    from kbanalysis.synth.case import sample_case
+    from kbanalysis.synth.case import MONTHS_RANGE, SEASON_RANGE, TREND_RANGE, sample_case
 
     if a.clients < 2:
         raise UserError("--clients must be at least 2")
-    sample_case(a.out_dir, n_clients=a.clients, seed=a.seed, messy=not a.plain)
+    opts = {}
+    for name, lim in (("months", MONTHS_RANGE), ("season", SEASON_RANGE), ("trend", TREND_RANGE)):
+        v = getattr(a, name)
+        if v is not None:
+            if not lim[0] <= v <= lim[1]:
+                raise UserError(f"--{name} must be between {lim[0]} and {lim[1]}, not {v}")
+            opts[name] = v
+    if a.no_deals:
+        opts["deals"] = False
+    if a.no_marketing:
+        opts["marketing"] = False
+    sample_case(a.out_dir, n_clients=a.clients, seed=a.seed, messy=not a.plain, **opts)
     print(f"synthetic case written to {Path(a.out_dir)} (ground truth in {Path(a.out_dir) / 'truth'})")
     return 0
 

@@ -72,6 +72,11 @@ GROUPS = ("fasteners", "tools", "consumables", "electrical", "plumbing", "paint"
 _G = len(GROUPS)
 _GROUP_PEAK = np.array([6, 5, 9, 10, 8, 6, 11])  # calendar month of the seasonal peak
 _GROUP_AMP = np.array([0.12, 0.10, 0.08, 0.15, 0.12, 0.18, 0.14])  # +- share of the yearly cycle
+#: Common peak month of every group when ``generate_case(season=...)`` sets one amplitude (August: about
+#: where the default groups' total peaks).
+_SEASON_PEAK = 8
+#: Allowed ranges of the options of a forecast benchmark (``generate_case`` and ``kbanalysis sample``).
+SEASON_RANGE, TREND_RANGE, MONTHS_RANGE = (0.0, 0.4), (-0.01, 0.01), (14, 36)
 _GROUP_PRICE = np.array([12.0, 1500.0, 180.0, 350.0, 600.0, 800.0, 300.0])  # typical unit price
 _GROUP_MARGIN = np.array([0.05, -0.03, 0.0, -0.02, 0.0, 0.02, 0.03])  # margin offset per group
 _GROUP_SKU_PREFIX = ("КРП", "ИНС", "РСХ", "ЭЛТ", "САН", "ЛКМ", "СИЗ")
@@ -381,7 +386,8 @@ def _fmt_day(hist_start: pd.Timestamp, day: np.ndarray, fmt: str) -> pa.Array:
 # generation
 # --------------------------------------------------------------------------------------------
 def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", months: int = 36,
-                  horizon: int = 6) -> SyntheticCase:
+                  horizon: int = 6, season: float | None = None, trend: float | None = None, deals: bool = True,
+                  marketing: bool = True) -> SyntheticCase:
     """Simulate a client base with ``n_clients`` cards and ``months`` of sales before ``as_of``.
 
     Parameters
@@ -396,6 +402,17 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
         Months of sales history (at least 12).
     horizon : int
         Months after ``as_of`` simulated for the truth (future sales, deal outcomes).
+    season : float or None
+        Yearly amplitude of the monthly sales (0-0.4): every group swings by ``+- season`` around a common
+        peak in August. None (default): each group has its own amplitude (0.08-0.18) and peak month, which
+        gives the total a yearly swing of about +- 6 %.
+    trend : float or None
+        Monthly growth of the company's sales (-0.01...+0.01, compounded). None (default): 6 % a year.
+    deals : bool
+        False: the case has no ``deals`` table (and no ``deal_outcomes`` truth); the world, including the
+        sales of won deals, is the same as with deals.
+    marketing : bool
+        False: the case has no ``marketing`` table; everything else is the same.
 
     Returns
     -------
@@ -424,7 +441,9 @@ def generate_case(n_clients: int = 2000, seed: int = 0, as_of="2026-10-01", mont
     if months < 12 or horizon < 1:
         raise ValueError("months must be at least 12 and horizon at least 1")
     rng = np.random.default_rng(seed)
-    s = {"n_clients": n_clients, "seed": seed, "as_of": as_of, "months": months, "horizon": horizon}
+    _check_options(season, trend)
+    s = {"n_clients": n_clients, "seed": seed, "as_of": as_of, "months": months, "horizon": horizon,
+         "season": season, "trend": trend, "with_deals": bool(deals), "with_marketing": bool(marketing)}
     for step in _STEPS:
         step(rng, s)
     return _assemble(rng, s)
@@ -728,12 +747,14 @@ def _order_lines(rng: np.random.Generator, s: dict) -> None:
         The case's generator; the step draws from it in a fixed order.
     s : dict
         State of the case so far; the step reads cal_month, cdf, D_asof, D_end, line_base, month_of, n_ord, oc,
-        ocard, oday, ofac, omgr, p_lines, w0 and adds cents, lc, lcard, lday, lg, lm, lmgr, lo, n_l, n_mcol,
+        ocard, oday, ofac, omgr, p_lines, season, trend, w0 and adds cents, lc, lcard, lday, lg, lm, lmgr, lo, n_l, n_mcol,
         rcents, rday, rsel.
     """
     D_asof, D_end, cal_month, cdf, line_base = s["D_asof"], s["D_end"], s["cal_month"], s["cdf"], s["line_base"]
     month_of, n_ord, oc, ocard, oday, ofac = s["month_of"], s["n_ord"], s["oc"], s["ocard"], s["oday"], s["ofac"]
     omgr, p_lines, w0 = s["omgr"], s["p_lines"], s["w0"]
+    amp, peak = (_GROUP_AMP, _GROUP_PEAK) if s["season"] is None else (np.full(_G, float(s["season"])), _SEASON_PEAK)
+    growth = np.log(1.06) / 365.25 if s["trend"] is None else np.log1p(float(s["trend"])) * 12 / 365.25
     nl_o = 1 + rng.binomial(3, p_lines[oc])
     lo = np.repeat(np.arange(n_ord, dtype=np.int32), nl_o)
     del nl_o
@@ -744,14 +765,14 @@ def _order_lines(rng: np.random.Generator, s: dict) -> None:
     lg = np.zeros(n_l, np.int8)
     for j in range(_G - 1):
         lg += x > cdf[:, j][lc]
-    season = 1 + _GROUP_AMP[:, None] * np.cos(2 * np.pi * (cal_month[None, :] - _GROUP_PEAK[:, None]) / 12)
+    season = 1 + amp[:, None] * np.cos(2 * np.pi * (cal_month[None, :] - np.broadcast_to(peak, _G)[:, None]) / 12)
     n_mcol = season.shape[1]
     lm = month_of(lday).astype(np.int16)
     amt = line_base[lc]
     amt *= ofac[lo]
     amt *= season.ravel()[lg.astype(np.int32) * n_mcol + lm]
     x = (lday - D_asof).astype(np.float64)
-    x *= np.log(1.06) / 365.25  # company growth 6 % a year
+    x *= growth  # company growth (6 % a year unless trend is given)
     np.exp(x, out=x)
     amt *= x
     x = rng.normal(-0.18, 0.6, n_l)
@@ -1558,13 +1579,33 @@ def _assemble(rng: np.random.Generator, s: dict) -> SyntheticCase:
              "stock_truth": stock_truth, "wallet_groups": wallet_groups, "contact_flags": contact_flags}
     params = {"n_clients": int(n_clients), "seed": int(seed), "as_of": as_of.date().isoformat(), "months": int(months),
               "horizon": int(horizon), "n_managers": n_mgr}
+    params.update(_benchmark_options(s))
+    if not s["with_deals"]:  # the same world, only the CRM export is missing
+        del tables["deals"], truth["deal_outcomes"]
+    if not s["with_marketing"]:
+        del tables["marketing"]
     return SyntheticCase(tables, truth, as_of, int(seed), params, broken)
+
+
+def _benchmark_options(s: dict) -> dict:
+    """The options of a forecast benchmark that differ from the defaults (recorded in ``truth/case.json``)."""
+    out = {k: float(s[k]) for k in ("season", "trend") if s[k] is not None}
+    out.update({k[5:]: False for k in ("with_deals", "with_marketing") if not s[k]})
+    return out
 
 
 #: The steps of :func:`generate_case` in the order they draw from the generator.
 _STEPS = (_calendar, _wallets, _rhythms, _orders, _duplicates_and_damage, _order_lines, _deals, _all_lines,
           _card_names, _card_contacts, _card_defects, _truth_clients, _clients_table, _sales_table, _future_sales,
           _deals_table, _stock_marketing, _survey, _contacts)
+
+
+def _check_options(season: float | None, trend: float | None) -> None:
+    """Refuse a season amplitude or a trend outside :data:`SEASON_RANGE` / :data:`TREND_RANGE`."""
+    if season is not None and not SEASON_RANGE[0] <= season <= SEASON_RANGE[1]:
+        raise ValueError(f"season must be between {SEASON_RANGE[0]} and {SEASON_RANGE[1]}, not {season}")
+    if trend is not None and not TREND_RANGE[0] <= trend <= TREND_RANGE[1]:
+        raise ValueError(f"trend must be between {TREND_RANGE[0]} and {TREND_RANGE[1]} a month, not {trend}")
 
 
 def _canonical_order(name: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -1620,7 +1661,8 @@ def write_case(case: SyntheticCase, out_dir, messy: bool = True) -> Path:
 def sample_case(out_dir, n_clients: int = 2000, seed: int = 0, messy: bool = True, **kwargs) -> SyntheticCase:
     """Generate a case and write it to ``out_dir`` (what ``kbanalysis sample`` does).
 
-    Extra keyword arguments (``as_of``, ``months``, ``horizon``) go to :func:`generate_case`.
+    Extra keyword arguments (``as_of``, ``months``, ``horizon``, ``season``, ``trend``, ``deals``, ``marketing``)
+    go to :func:`generate_case`.
 
     >>> import tempfile
     >>> c = sample_case(tempfile.mkdtemp(), n_clients=20, seed=5, months=12, horizon=2)
@@ -1703,7 +1745,8 @@ def _write_messy(case: SyntheticCase, out: Path) -> None:
                                                            eol="\r\n", include_header=i == 0))
             fh.write(buf.getvalue().decode("utf-8").encode("cp1251"))
 
-    _write_deals_xlsx(t["deals"], out / "deals.xlsx")
+    if "deals" in t:
+        _write_deals_xlsx(t["deals"], out / "deals.xlsx")
 
     # stock: UTF-8 with BOM, tab
     st = t["stock"]
@@ -1714,10 +1757,11 @@ def _write_messy(case: SyntheticCase, out: Path) -> None:
     _to_csv(_frame(cols), out / "stock.csv", "\t", "utf-8-sig")
 
     # marketing: UTF-8, ','
-    mk = t["marketing"]
-    H = MESSY_HEADERS["marketing"]
-    cols = {H["month"]: _day_text(mk["month"], "%Y-%m"), H["amount"]: _fmt_int(mk["amount"].to_numpy())}
-    _to_csv(_frame(cols), out / "marketing.csv", ",", "utf-8", "\n")
+    if "marketing" in t:
+        mk = t["marketing"]
+        H = MESSY_HEADERS["marketing"]
+        cols = {H["month"]: _day_text(mk["month"], "%Y-%m"), H["amount"]: _fmt_int(mk["amount"].to_numpy())}
+        _to_csv(_frame(cols), out / "marketing.csv", ",", "utf-8", "\n")
 
     # survey: UTF-8, ';'
     sv = t["survey"]
@@ -1794,7 +1838,7 @@ def _plain_frame(df: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _write_plain(case: SyntheticCase, out: Path) -> None:
-    for name in _TABLE_NAMES:
+    for name in (n for n in _TABLE_NAMES if n in case.tables):
         df = case.tables[name]
         if name == "sales":  # pyarrow: fast for millions of lines
             cols = {"date": pa.array(df["date"].to_numpy()).cast(pa.date32())}
