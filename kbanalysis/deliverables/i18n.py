@@ -11,10 +11,19 @@ each a mapping ``key: {ru: "...", en: "..."}``; keys are unique across files.
 '12,3 %'
 >>> fmt_int(1234567, "en")
 '1,234,567'
+
+Texts quote raw numbers with a format of their kind, so that a text never repeats a parameter's value:
+``{key_share:pct0}`` (a share as a percentage without decimals), ``{x:pct}`` (one decimal),
+``{x:money}``, ``{x:int}``, ``{x:date}``, ``{x:num}`` (a number with the language's decimal mark); any other spec is Python's (``{hhi:.3f}``); a missing
+value (None, NaN) is shown as a dash whatever the spec.
+
+>>> fmt_text("over {key_share:pct0} of {revenue:money}", "en", key_share=0.1, revenue=1500)
+'over 10% of RUB 1,500'
 """
 from __future__ import annotations
 
 import math
+import string
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,13 +46,62 @@ def _texts() -> dict[str, dict[str, str]]:
     return out
 
 
-def t(key: str, lang: str = "ru", **kw) -> str:
+class _Formatter(string.Formatter):
+    """``str.format`` with the format specs of people's numbers (``money``, ``pct``, ``pct0``, ``int``, ``date``)."""
+
+    def __init__(self, lang: str, currency: str):
+        super().__init__()
+        self.lang, self.currency = lang, currency
+
+    def format_field(self, value, format_spec: str):
+        if format_spec and (value is None or (isinstance(value, float) and math.isnan(value))):
+            return "—"
+        if format_spec == "money":
+            return fmt_money(value, self.lang, self.currency)
+        if format_spec in ("pct", "pct0"):
+            return fmt_pct(value, self.lang, 1 if format_spec == "pct" else 0)
+        if format_spec == "int":
+            return fmt_int(value, self.lang)
+        if format_spec == "date":
+            return fmt_date(value, self.lang)
+        if format_spec == "num":
+            return fmt_num(value, self.lang)
+        return super().format_field(value, format_spec)
+
+
+def fmt_text(text: str, lang: str = "ru", currency: str = "RUB", **kw) -> str:
+    """``text`` formatted with ``kw`` (see the module's format specs)."""
+    return _Formatter(lang, currency).format(text, **kw) if kw else text
+
+
+def t(key: str, lang: str = "ru", currency: str = "RUB", **kw) -> str:
     """The text ``key`` in ``lang``, formatted with ``kw``; the key itself when it is unknown."""
     entry = _texts().get(key)
-    if entry is None:
-        return key.format(**kw) if kw else key
-    text = entry.get(lang) or entry.get("en") or key
-    return text.format(**kw) if kw else text
+    text = key if entry is None else (entry.get(lang) or entry.get("en") or key)
+    return fmt_text(text, lang, currency, **kw)
+
+
+def fmt_num(x, lang: str = "ru", decimals: int = 2) -> str:
+    """A number without trailing zeros, with the language's decimal mark: ``1,5`` / ``1.5``.
+
+    >>> fmt_num(1.5, "ru"), fmt_num(3.0, "en")
+    ('1,5', '3')
+    """
+    body = _group(float(x), lang, decimals)
+    sep = "," if lang == "ru" else "."
+    return body.rstrip("0").rstrip(sep) if sep in body else body
+
+
+def fmt_date(x, lang: str = "ru") -> str:
+    """A date for people: ``31.01.2024`` in Russian, ``2024-01-31`` in English.
+
+    >>> fmt_date("2024-01-31", "ru")
+    '31.01.2024'
+    """
+    import pandas as pd
+
+    d = pd.Timestamp(x)
+    return d.strftime("%d.%m.%Y") if lang == "ru" else d.strftime("%Y-%m-%d")
 
 
 def _group(n: float, lang: str, decimals: int = 0) -> str:
