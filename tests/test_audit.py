@@ -211,7 +211,7 @@ class TestConcentration:
         assert audit.key_accounts(sh).tolist() == expected
 
     def test_custom_thresholds(self):
-        assert audit.key_accounts(pd.Series([0.05, 0.15]), key=0.05, critical=0.15, mono=0.5).tolist() == \
+        assert audit.key_accounts(pd.Series([0.05, 0.15]), key_share=0.05, critical_share=0.15, mono_share=0.5).tolist() == \
             ["none", "key"]
 
     @settings(max_examples=100, deadline=None)

@@ -167,6 +167,42 @@ def _inn_check(s: pd.Series) -> pd.Series:
     return reason
 
 
+def quality_table(load_issues: pd.DataFrame | None, findings: pd.DataFrame) -> pd.DataFrame:
+    """``quality_issues.csv``: the rows rejected or doubted while reading the case, then the audit's
+    findings, in the contract's columns, ordered by table, row, issue and client.
+
+    >>> f = findings_frame("clients", [3, 2], ["b", "a"], "invalid_inn", ["x", "y"])
+    >>> quality_table(None, f)[["row", "client_id"]].to_dict("list")
+    {'row': [2, 3], 'client_id': ['a', 'b']}
+    """
+    from kbanalysis.schema import OUTPUTS
+
+    parts = [x for x in (load_issues, findings) if x is not None and len(x)]
+    issues = pd.concat(parts, ignore_index=True) if parts else empty_findings()
+    return issues[list(OUTPUTS["quality_issues.csv"])].sort_values(
+        ["table", "row", "issue", "client_id"], kind="mergesort", na_position="first", ignore_index=True)
+
+
+def issue_counts(issues: pd.DataFrame) -> pd.DataFrame:
+    """How many findings of each kind, most frequent first: ``issue, count``.
+
+    >>> issue_counts(pd.DataFrame({"issue": ["b", "a", "b"]})).to_dict("list")
+    {'issue': ['b', 'a'], 'count': [2, 1]}
+    """
+    return issues.groupby("issue", sort=True).size().rename("count").reset_index().sort_values(
+        "count", ascending=False, kind="mergesort", ignore_index=True)
+
+
+def issue_facts(issues: pd.DataFrame) -> dict:
+    """The numbers the audit's text on data quality quotes: findings, invalid INNs, invalid phones.
+
+    >>> issue_facts(pd.DataFrame({"issue": ["invalid_inn", "invalid_phone", "invalid_inn"]}))
+    {'n_issues': 3, 'n_invalid_inn': 2, 'n_invalid_phone': 1}
+    """
+    return {"n_issues": len(issues), "n_invalid_inn": int((issues["issue"] == "invalid_inn").sum()),
+            "n_invalid_phone": int((issues["issue"] == "invalid_phone").sum())}
+
+
 def inn_is_valid(inn) -> bool:
     """True when ``inn`` is a Russian taxpayer number with correct check digits.
 
