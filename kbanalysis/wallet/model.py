@@ -1203,6 +1203,30 @@ def individual_plan(frame: pd.DataFrame, loyalty_low: float = 0.01, loyalty_high
     return pd.Series(plan, index=frame.index, name="plan_month")
 
 
+def achievable(frame: pd.DataFrame, base: str = "base", plan: str = "plan_month",
+               revenue: str = "revenue_month") -> pd.Series:
+    """The money a plan can win per month: what a person can defend, not the wallet's ceiling.
+
+    * active and sleeping clients: the plan's uplift over current monthly sales, ``max(plan - revenue, 0)``;
+    * lost clients: the whole plan (reactivation: they buy nothing now);
+    * potential clients (never bought): the whole plan (acquisition);
+    * closed cards: 0; an unknown plan: NaN.
+
+    >>> f = pd.DataFrame({"base": ["active", "sleeping", "lost", "potential", "closed", "active"],
+    ...                   "plan_month": [150.0, 80.0, 40.0, 30.0, 0.0, float("nan")],
+    ...                   "revenue_month": [100.0, 90.0, 10.0, 0.0, 5.0, 7.0]})
+    >>> achievable(f).tolist()
+    [50.0, 0.0, 40.0, 30.0, 0.0, nan]
+    """
+    b = frame[base].astype("string").fillna("") if base in frame else pd.Series("", index=frame.index)
+    pl = pd.to_numeric(frame[plan], errors="coerce").astype(float)
+    cur = pd.to_numeric(frame[revenue], errors="coerce").astype(float).fillna(0.0).clip(lower=0.0)
+    out = (pl - cur).clip(lower=0.0)
+    out = out.where(~b.isin(["lost", "potential"]).to_numpy(dtype=bool), pl)
+    out = out.where(~(b == "closed").to_numpy(dtype=bool), 0.0)
+    return out.rename("achievable_month")
+
+
 # ----------------------------------------------------------------------------------------------
 # everything for notebook 02-turnover
 # ----------------------------------------------------------------------------------------------
@@ -1227,7 +1251,8 @@ def wallet_table(clients: pd.DataFrame, summary: pd.DataFrame | None, client_gro
     -------
     per_client : DataFrame
         ``client_id, wallet_month, wallet_low, wallet_high, wallet_source, share_of_wallet,
-        loyalty, upsell_month, crosssell_month, plan_month`` then ``channel, base, revenue_month,
+        loyalty, upsell_month, crosssell_month, plan_month, achievable_month`` (:func:`achievable`;
+        closed cards carry no up- or cross-sale) then ``channel, base, revenue_month,
         w_survey, w_manager, w_drivers, w_lookalike``; one row per client card, sorted.
     per_group : DataFrame
         :func:`group_wallets`.
@@ -1283,13 +1308,16 @@ def wallet_table(clients: pd.DataFrame, summary: pd.DataFrame | None, client_gro
                                       "revenue": pd.Series(dtype="float64")})
     pg = group_wallets(e[["client_id", "channel", "wallet_month"]], client_groups, survey,
                        loyalty_high=p["loyalty_high"])
+    shut = pg["client_id"].isin(e.loc[e["base"] == "closed", "client_id"]).to_numpy(dtype=bool)
+    pg.loc[shut, ["upsell_month", "crosssell_month"]] = 0.0  # a closed card is not worked: no up- or cross-sale
     sums = pg.groupby("client_id")[["upsell_month", "crosssell_month"]].sum()
     e = e.merge(sums, left_on="client_id", right_index=True, how="left")
     has_w = e["wallet_month"].notna()
     for c in ("upsell_month", "crosssell_month"):
         e[c] = e[c].where(~has_w, e[c].fillna(0.0)).where(has_w)
+    e["achievable_month"] = achievable(e).to_numpy()
     cols = ["client_id", "wallet_month", "wallet_low", "wallet_high", "wallet_source", "share_of_wallet", "loyalty",
-            "upsell_month", "crosssell_month", "plan_month", "channel", "base", "revenue_month", "w_survey",
+            "upsell_month", "crosssell_month", "plan_month", "achievable_month", "channel", "base", "revenue_month", "w_survey",
             "w_manager", "w_drivers", "w_lookalike"]
     per_client = e[cols].sort_values("client_id", kind="mergesort", ignore_index=True)
     return per_client, pg.sort_values(["client_id", "product_group"], kind="mergesort", ignore_index=True)
