@@ -32,6 +32,13 @@ def _total(summary: Mapping, name: str) -> float:
     return float(v) if isinstance(v, (int, float)) and np.isfinite(v) else float("nan")
 
 
+def _money_x(ax, lang, currency) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    money_ticks(ax.xaxis, lang, currency)
+
+
 def _bar_labels(ax, bars, values, lang, currency) -> None:
     for b, v in zip(bars, values):
         if np.isfinite(v):
@@ -59,7 +66,7 @@ def money_bridge(summary: Mapping, ax=None, lang: str = "ru", currency: str = "R
         if names[i] == "ceiling_month":
             b.set_hatch("//")
     ax.set_yticks(y, labels)
-    money_ticks(ax.xaxis, lang, currency)
+    _money_x(ax, lang, currency)
     _bar_labels(ax, bars, values, lang, currency)
     ax.set_xlim(0, max([v for v in values if np.isfinite(v)] + [1.0]) * 1.15)
     cur, gain, ceil = vals[0], vals[1], vals[4]
@@ -117,7 +124,7 @@ def achievable_by_class(clients: pd.DataFrame, ax=None, lang: str = "ru", curren
     y = np.arange(len(by))[::-1]
     bars = ax.barh(y, by.to_numpy(), color="#2a9d8f")
     ax.set_yticks(y, [i18n.t("summary.chart.class", lang, k=k) for k in by.index])
-    money_ticks(ax.xaxis, lang, currency)
+    _money_x(ax, lang, currency)
     _bar_labels(ax, bars, by.to_numpy(), lang, currency)
     ax.set_xlim(0, max(list(by.to_numpy()) + [1.0]) * 1.18)
     total = float(by.sum())

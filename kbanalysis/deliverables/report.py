@@ -270,6 +270,7 @@ body.jp-Notebook { max-width: 1180px; margin: 0 auto; padding: 24px 32px; }
 .jp-RenderedHTMLCommon table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
 .jp-RenderedHTMLCommon th { background: #e8eef5; font-weight: 600; }
 .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 4px 10px; border-bottom: 1px solid #dfe5ec; }
+.jp-RenderedHTMLCommon td { white-space: normal; max-width: 32em; overflow-wrap: break-word; }
 .jp-RenderedHTMLCommon tbody tr:nth-child(even) { background: #f7f9fb; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
 .jp-Cell { padding: 2px 0; }
@@ -586,8 +587,14 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
         .reset_index(drop=True)
 
 
+#: findings whose money can be won or lost; duplicates and data quality only touch revenue (the narrative
+#: counts them) and never head the executive summary's findings
+MONEY_FINDINGS = ("lost", "sleeping", "growth", "key_account", "potential", "stock_gap")
+
+
 def top_findings(run_dir, lang: str = "ru", n: int = 5, currency: str = "RUB") -> pd.DataFrame:
-    """The ``n`` findings with the most money at stake: ``finding, money_at_stake`` and, when any
+    """The ``n`` money findings (:data:`MONEY_FINDINGS`) with the most money at stake: ``finding, money_at_stake``
+    and, when any
     finding has one, ``ceiling_month`` (the wallet left to win, shown beside as a ceiling).
 
     See :func:`findings` for what is covered. Display with
@@ -606,7 +613,8 @@ def top_findings(run_dir, lang: str = "ru", n: int = 5, currency: str = "RUB") -
     >>> top_findings(tempfile.mkdtemp(), "ru").empty  # an empty run folder
     True
     """
-    top = findings(run_dir, lang, currency).head(n)
+    f = findings(run_dir, lang, currency)
+    top = f[f["code"].isin(MONEY_FINDINGS)].head(n)
     cols = ["finding", "money_at_stake"] + (["ceiling_month"] if top["ceiling_month"].notna().any() else [])
     return top[cols].reset_index(drop=True)
 
@@ -728,7 +736,7 @@ def headline(summary: Mapping, lang: str = "ru", currency: str | None = None) ->
         if v is None and name == "share_of_wallet":
             rev, wallet = _leaf(summary, ("revenue_12m",)), _leaf(summary, ("wallet_month",))
             v = rev / 12 / wallet if rev is not None and wallet else None
-        if v is None:
+        if v is None or (v == 0 and name in ("reactivation_month", "acquisition_month")):
             continue
         key = f"headline.{name}" + ("_bound" if name == "share_of_wallet" and not firm else "")
         text = i18n.fmt_pct(v, lang) if name == "share_of_wallet" else i18n.fmt_money(v, lang, currency)

@@ -1204,10 +1204,12 @@ def individual_plan(frame: pd.DataFrame, loyalty_low: float = 0.01, loyalty_high
 
 
 def achievable(frame: pd.DataFrame, base: str = "base", plan: str = "plan_month",
-               revenue: str = "revenue_month") -> pd.Series:
+               revenue: str = "revenue_month", run_rate: str = "run_rate") -> pd.Series:
     """The money a plan can win per month: what a person can defend, not the wallet's ceiling.
 
-    * active and sleeping clients: the plan's uplift over current monthly sales, ``max(plan - revenue, 0)``;
+    * active and sleeping clients: the plan's uplift over current monthly sales,
+      ``max(plan - max(revenue, run_rate), 0)`` (a client already running above its 12-month average
+      gains nothing from a plan that only keeps that run rate); so never more than the wallet left;
     * lost clients: the whole plan (reactivation: they buy nothing now);
     * potential clients (never bought): the whole plan (acquisition);
     * closed cards: 0; an unknown plan: NaN.
@@ -1217,10 +1219,14 @@ def achievable(frame: pd.DataFrame, base: str = "base", plan: str = "plan_month"
     ...                   "revenue_month": [100.0, 90.0, 10.0, 0.0, 5.0, 7.0]})
     >>> achievable(f).tolist()
     [50.0, 0.0, 40.0, 30.0, 0.0, nan]
+    >>> achievable(f.assign(run_rate=[120.0, 0, 0, 0, 0, 0])).tolist()[0]  # runs at 120 already: plan adds 30
+    30.0
     """
     b = frame[base].astype("string").fillna("") if base in frame else pd.Series("", index=frame.index)
     pl = pd.to_numeric(frame[plan], errors="coerce").astype(float)
     cur = pd.to_numeric(frame[revenue], errors="coerce").astype(float).fillna(0.0).clip(lower=0.0)
+    if run_rate in frame:
+        cur = np.maximum(cur, pd.to_numeric(frame[run_rate], errors="coerce").astype(float).fillna(0.0))
     out = (pl - cur).clip(lower=0.0)
     out = out.where(~b.isin(["lost", "potential"]).to_numpy(dtype=bool), pl)
     out = out.where(~(b == "closed").to_numpy(dtype=bool), 0.0)
