@@ -533,8 +533,8 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
     def growth():
         # the plans' uplift of the clients buying now; the rest of their wallets is the ceiling beside it
         gain = _num(clients, "achievable_month")
-        m = (base.isin(["active", "sleeping"]).fillna(False).to_numpy(dtype=bool) & (gain > 0)).to_numpy()
-        if m.any():
+        m = base.isin(["active", "sleeping"]).fillna(False).to_numpy(dtype=bool) & gain.notna().to_numpy()
+        if m.any() and gain[m].sum() > 0:  # the same clients as summary.json's achievable and ceiling totals
             room = _num(clients, "upsell_month").fillna(0) + _num(clients, "crosssell_month").fillna(0)
             cur = rev_m[m].sum()
             add("growth", int(m.sum()), gain[m].sum(), room[m].sum(),
