@@ -344,6 +344,6 @@ class TestPlots:
         t = pa.key_account_bars(r, lang="en").get_title().replace("\n", " ")
         assert t.startswith("Critical dependency: c brings 64.0%")
         t = pa.key_account_bars(pd.Series([5.0] * 20), lang="ru").get_title().replace("\n", " ")
-        assert t.startswith("Ни один клиент не даёт больше 10 %")
+        assert t.startswith("Ни один клиент не даёт больше 10\u00a0%")
         assert pa.reactivation_top(pd.DataFrame(columns=["client_id", "avg_month_revenue", "priority"]),
                                    lang="en").get_title() == "No regular buyers among the lost clients"

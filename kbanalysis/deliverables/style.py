@@ -81,7 +81,7 @@ def pct_axis(ax, axis: str = "y", lang: str = "ru", decimals: int = 0) -> None:
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots(); pct_axis(ax, "x", "ru", 1)
     >>> ax.xaxis.get_major_formatter()(0.125, 0)
-    '12,5 %'
+    '12,5\xa0%'
     >>> plt.close(fig)
     """
     _set(ax, axis, FuncFormatter(lambda v, _pos: i18n.fmt_pct(v, lang, decimals)))

@@ -4,11 +4,11 @@ The facade of the stage (as notebook 02 calls it): the estimator and the per-cli
 from :mod:`.model`, what the notebook shows from :mod:`.tables`, charts in :mod:`.plots`.
 """
 from kbanalysis.wallet.model import (
-    WALLET_COLUMNS, WalletEstimator, channel_mix, client_potential, driver_columns, group_wallets, individual_plan,
-    loyalty, share_of_wallet, wallet_frame, wallet_table)
+    WALLET_COLUMNS, WalletEstimator, achievable, channel_mix, client_potential, driver_columns, group_wallets, individual_plan,
+    loyalty, share_of_wallet, wallet_frame, wallet_table, worked_groups)
 from kbanalysis.wallet.tables import largest_room, manager_bias_shown, source_counts, wallet_facts
 from kbanalysis.wallet import plots
 
-__all__ = ["WALLET_COLUMNS", "WalletEstimator", "channel_mix", "client_potential", "driver_columns", "group_wallets",
-           "individual_plan", "loyalty", "share_of_wallet", "wallet_frame", "wallet_table", "largest_room",
+__all__ = ["WALLET_COLUMNS", "WalletEstimator", "achievable", "channel_mix", "client_potential", "driver_columns", "group_wallets",
+           "individual_plan", "loyalty", "share_of_wallet", "wallet_frame", "wallet_table", "worked_groups", "largest_room",
            "manager_bias_shown", "source_counts", "wallet_facts", "plots"]

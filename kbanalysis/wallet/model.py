@@ -1206,6 +1206,36 @@ def individual_plan(frame: pd.DataFrame, loyalty_low: float = 0.01, loyalty_high
     return pd.Series(plan, index=frame.index, name="plan_month")
 
 
+def achievable(frame: pd.DataFrame, base: str = "base", plan: str = "plan_month",
+               revenue: str = "revenue_month", run_rate: str = "run_rate") -> pd.Series:
+    """The money a plan can win per month: what a person can defend, not the wallet's ceiling.
+
+    * active and sleeping clients: the plan's uplift over current monthly sales,
+      ``max(plan - max(revenue, run_rate), 0)`` (a client already running above its 12-month average
+      gains nothing from a plan that only keeps that run rate); so never more than the wallet left;
+    * lost clients: the whole plan (reactivation: they buy nothing now);
+    * potential clients (never bought): the whole plan (acquisition);
+    * closed cards: 0; an unknown plan: NaN.
+
+    >>> f = pd.DataFrame({"base": ["active", "sleeping", "lost", "potential", "closed", "active"],
+    ...                   "plan_month": [150.0, 80.0, 40.0, 30.0, 0.0, float("nan")],
+    ...                   "revenue_month": [100.0, 90.0, 10.0, 0.0, 5.0, 7.0]})
+    >>> achievable(f).tolist()
+    [50.0, 0.0, 40.0, 30.0, 0.0, nan]
+    >>> achievable(f.assign(run_rate=[120.0, 0, 0, 0, 0, 0])).tolist()[0]  # runs at 120 already: plan adds 30
+    30.0
+    """
+    b = frame[base].astype("string").fillna("") if base in frame else pd.Series("", index=frame.index)
+    pl = pd.to_numeric(frame[plan], errors="coerce").astype(float)
+    cur = pd.to_numeric(frame[revenue], errors="coerce").astype(float).fillna(0.0).clip(lower=0.0)
+    if run_rate in frame:
+        cur = np.maximum(cur, pd.to_numeric(frame[run_rate], errors="coerce").astype(float).fillna(0.0))
+    out = (pl - cur).clip(lower=0.0)
+    out = out.where(~b.isin(["lost", "potential"]).to_numpy(dtype=bool), pl)
+    out = out.where(~(b == "closed").to_numpy(dtype=bool), 0.0)
+    return out.rename("achievable_month")
+
+
 # ----------------------------------------------------------------------------------------------
 # everything for notebook 02-turnover
 # ----------------------------------------------------------------------------------------------
@@ -1256,8 +1286,23 @@ def _former_month(s: pd.DataFrame, n: int) -> np.ndarray:
 
 #: the columns of the wallet stage's per-client table, in this order
 WALLET_COLUMNS = ["client_id", "wallet_month", "wallet_low", "wallet_high", "wallet_source", "share_of_wallet",
-                  "loyalty", "upsell_month", "crosssell_month", "plan_month", "channel", "base", "revenue_month",
-                  "w_survey", "w_manager", "w_drivers", "w_lookalike"]
+                  "loyalty", "upsell_month", "crosssell_month", "plan_month", "achievable_month", "channel", "base",
+                  "revenue_month", "w_survey", "w_manager", "w_drivers", "w_lookalike"]
+
+
+def worked_groups(per_group: pd.DataFrame, frame: pd.DataFrame, closed: str = "closed") -> pd.DataFrame:
+    """:func:`group_wallets` without the room of cards nobody works: a ``closed`` card's up-sale and
+    cross-sale are 0 (its wallet stays, as a fact about the client).
+
+    >>> g = pd.DataFrame({"client_id": ["a", "b"], "upsell_month": [2.0, 5.0], "crosssell_month": [1.0, 4.0]})
+    >>> f = pd.DataFrame({"client_id": ["a", "b"], "base": ["active", "closed"]})
+    >>> worked_groups(g, f)[["upsell_month", "crosssell_month"]].to_numpy().tolist()
+    [[2.0, 1.0], [0.0, 0.0]]
+    """
+    out = per_group.copy()
+    shut = out["client_id"].isin(frame.loc[frame["base"] == closed, "client_id"]).to_numpy(dtype=bool)
+    out.loc[shut, ["upsell_month", "crosssell_month"]] = 0.0
+    return out
 
 
 def client_potential(frame: pd.DataFrame, per_group: pd.DataFrame) -> pd.DataFrame:
@@ -1276,6 +1321,7 @@ def client_potential(frame: pd.DataFrame, per_group: pd.DataFrame) -> pd.DataFra
     has_w = e["wallet_month"].notna()
     for c in ("upsell_month", "crosssell_month"):
         e[c] = e[c].where(~has_w, e[c].fillna(0.0)).where(has_w)
+    e["achievable_month"] = achievable(e).to_numpy()
     return e[WALLET_COLUMNS].sort_values("client_id", kind="mergesort", ignore_index=True)
 
 
@@ -1300,7 +1346,8 @@ def wallet_table(clients: pd.DataFrame, summary: pd.DataFrame | None, client_gro
     -------
     per_client : DataFrame
         ``client_id, wallet_month, wallet_low, wallet_high, wallet_source, share_of_wallet,
-        loyalty, upsell_month, crosssell_month, plan_month`` then ``channel, base, revenue_month,
+        loyalty, upsell_month, crosssell_month, plan_month, achievable_month`` (:func:`achievable`;
+        closed cards carry no up- or cross-sale) then ``channel, base, revenue_month,
         w_survey, w_manager, w_drivers, w_lookalike``; one row per client card, sorted.
     per_group : DataFrame
         :func:`group_wallets`.
@@ -1331,4 +1378,5 @@ def wallet_table(clients: pd.DataFrame, summary: pd.DataFrame | None, client_gro
         ("max_growth", "plan_max_growth")) if n in p}).to_numpy()
     per_group = group_wallets(frame[["client_id", "channel", "wallet_month"]], client_groups, survey,
                               **{k: p[k] for k in ("loyalty_high",) if k in p})
+    per_group = worked_groups(per_group, frame)
     return client_potential(frame, per_group), per_group
