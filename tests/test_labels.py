@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from kbanalysis.sales import engine as aggregate
-from kbanalysis.audit.structure import _remap, distinct_ids
+from kbanalysis.sales.lines import distinct_ids, with_masters as _remap
 from kbanalysis.io.runfolder import RunFolder
 
 

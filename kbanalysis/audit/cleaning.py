@@ -24,8 +24,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from kbanalysis.sales.calendar import _as_ts
 from kbanalysis.deliverables.i18n import t
 from kbanalysis.io.case import isin
+from kbanalysis.sales.lines import window_groups, window_totals
 
 FINDING_COLUMNS = ("table", "row", "client_id", "issue", "detail")
 #: Reasons of :func:`duplicate_pairs`, in the order they are joined.
@@ -77,10 +79,6 @@ def concat_findings(frames) -> pd.DataFrame:
     for c in ("table", "client_id", "issue", "detail"):
         out[c] = out[c].astype("string")
     return out
-
-
-def _as_ts(as_of) -> pd.Timestamp:
-    return pd.Timestamp(as_of).normalize()
 
 
 def _join_by(keys, values, sep: str, sort_values: bool = False) -> pd.Series:
@@ -937,43 +935,6 @@ def completeness_by_manager(clients: pd.DataFrame, completeness: pd.DataFrame, *
 def _by_client_text(df: pd.DataFrame, col: str, id_col: str) -> pd.DataFrame:
     d = pd.DataFrame({"client_id": df[id_col].astype("string").to_numpy(), "m": _text(df[col]).to_numpy()})
     return d.dropna()
-
-
-def window_groups(df, start, end, cols: list[str]) -> pd.DataFrame:
-    """The distinct combinations of ``cols`` among the rows dated in ``[start, end)``, with their row count
-    (sales kept on disk: one query).
-
-    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-02", "2023-01-01"]),
-    ...                   "client_id": ["a", "a", "b"], "manager": ["Иванов"] * 3})
-    >>> window_groups(s, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-04-01"), ["client_id", "manager"])
-      client_id manager  0
-    0         a  Иванов  2
-    """
-    from kbanalysis.sales.engine import on_disk
-
-    if on_disk(df):
-        return df.window_groups(start, end, cols)
-    w = df.loc[(df["date"] >= start) & (df["date"] < end), cols]
-    return w.groupby(cols, observed=True, sort=False).size().reset_index()
-
-
-def window_totals(sales, start, end, ids, id_col: str = "client_id") -> pd.DataFrame:
-    """Per client of ``ids``: ``amount`` (sum), ``last`` (date) and ``lines`` of its sales dated in
-    ``[start, end)``, indexed by the client id as text (sales kept on disk: one query).
-
-    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-05", "2024-03-02"]),
-    ...                   "client_id": ["a", "a", "b"], "amount": [10.0, 5.0, 7.0]})
-    >>> window_totals(s, pd.Timestamp("2024-02-01"), pd.Timestamp("2024-04-01"), pd.Series(["a"])).to_dict("index")
-    {'a': {'amount': 15.0, 'last': Timestamp('2024-03-05 00:00:00'), 'lines': 2}}
-    """
-    from kbanalysis.sales.engine import on_disk
-
-    if on_disk(sales):
-        return sales.window_totals(start, end, ids)
-    w = sales.loc[(sales["date"] >= start) & (sales["date"] < end)]
-    w = w.loc[isin(w[id_col].astype("string"), ids)]
-    return w.groupby(w[id_col].astype("string")).agg(amount=("amount", "sum"), last=("date", "max"),
-                                                     lines=("amount", "size"))
 
 
 def two_managers(clients: pd.DataFrame, sales: pd.DataFrame | None = None, contacts: pd.DataFrame | None = None,

@@ -16,19 +16,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kbanalysis.sales.calendar import _as_ts
 from kbanalysis.audit import cleaning
 from kbanalysis.sales.engine import client_months as _client_months
 from kbanalysis.sales.engine import client_summary as _client_summary
-from kbanalysis.sales.engine import last_sale, on_disk
+from kbanalysis.sales.engine import last_sale
+from kbanalysis.sales.lines import buyer_ids, core_lines, distinct_ids, with_masters  # noqa: F401 (facade)
 
 #: Relative tolerance of the share thresholds: a share of exactly 10 % is not "above 10 %"
 #: even when floating-point sums make it 0.10000000000000002.
 _EPS = 1e-9
 _DAYS_PER_MONTH = 365.25 / 12
-
-
-def _as_ts(as_of) -> pd.Timestamp:
-    return pd.Timestamp(as_of).normalize()
 
 
 # ------------------------------------------------------------------------------------------
@@ -415,62 +413,6 @@ def driver_columns(clients: pd.DataFrame, drivers=None) -> list[str]:
             and pd.api.types.is_numeric_dtype(clients[c]) and not pd.api.types.is_bool_dtype(clients[c])]
 
 
-def _remap(df: pd.DataFrame, to_master: pd.Series, id_col: str = "client_id") -> pd.DataFrame:
-    """``df`` with the ids of duplicate cards replaced by their master's (only those rows touched).
-
-    Sales kept on disk (:class:`~kbanalysis.sales.ondisk.SalesFile`) come back as a handle that reads them so.
-    """
-    if on_disk(df):
-        return df.with_masters(to_master)
-    moved = to_master[to_master.index != to_master.to_numpy()]
-    out = df.copy()
-    if isinstance(out[id_col].dtype, pd.CategoricalDtype):  # remap the categories, not the lines
-        out[id_col] = _remap_categories(out[id_col], moved)
-        return out
-    out[id_col] = out[id_col].astype("string")
-    if len(moved):
-        m = cleaning.isin(out[id_col], moved.index)
-        out.loc[m, id_col] = moved.reindex(out.loc[m, id_col].to_numpy()).to_numpy()
-    return out
-
-
-def _remap_categories(ids: pd.Series, moved: pd.Series) -> pd.Series:
-    """Categorical ids with duplicate cards' categories replaced by their masters' (merged codes)."""
-    cats = ids.cat.categories
-    text = pd.Series(cats.astype("string").to_numpy(dtype=object))
-    inv, uniq = pd.factorize(text.map(moved.astype(object)).fillna(text))
-    lookup = np.append(inv.astype(np.int32), -1)  # code -1 (missing) stays missing
-    codes = lookup[ids.array.codes]
-    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniq).astype(cats.dtype), validate=False),
-                     index=ids.index, name=ids.name)
-
-
-def distinct_ids(ids: pd.Series) -> np.ndarray:
-    """The distinct non-missing ids as text (a categorical's used categories, without reading lines as text).
-
-    >>> distinct_ids(pd.Series(pd.Categorical(["b", None, "b"], categories=["a", "b"]))).tolist()
-    ['b']
-    """
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        used = np.unique(ids.array.codes)
-        return np.asarray(ids.cat.categories.astype("string")[used[used >= 0]], dtype=object)
-    return pd.unique(ids.astype("string").dropna())
-
-
-def buyer_ids(sales, as_of) -> np.ndarray:
-    """The distinct ids of clients with a positive sales line before ``as_of``, as text.
-
-    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-05-01"]),
-    ...                   "client_id": ["a", "b", "c"], "amount": [10.0, -5.0, 7.0]})
-    >>> buyer_ids(s, "2024-04-01").tolist()
-    ['a']
-    """
-    as_of = _as_ts(as_of)
-    if on_disk(sales):
-        return sales.buyers(as_of)
-    return distinct_ids(sales.loc[(sales["date"] < as_of) & (sales["amount"] > 0), "client_id"])
-
-
 def master_map(clients: pd.DataFrame, duplicates: pd.DataFrame, sales, as_of) -> pd.Series:
     """Card id -> the id of the card it is analysed as (its master; itself when not a duplicate).
 
@@ -496,10 +438,7 @@ def master_lines(sales, to_master: pd.Series) -> pd.DataFrame:
     >>> master_lines(s, pd.Series({"a": "a", "b": "a"}))["client_id"].tolist()
     ['a']
     """
-    if on_disk(sales):
-        return _remap(sales, to_master)
-    return _remap(sales[[c for c in ("date", "client_id", "product_group", "amount", "cost") if c in sales]],
-                  to_master)
+    return with_masters(core_lines(sales), to_master)
 
 
 def master_cards(clients: pd.DataFrame, to_master: pd.Series) -> pd.DataFrame:
@@ -592,7 +531,7 @@ def contact_findings(contacts: pd.DataFrame | None, to_master: pd.Series, master
     the id written in that row. Only active and sleeping clients can be "not contacted".
     """
     active = base.loc[base["base"].isin(["active", "sleeping"]), "client_id"]
-    k = _remap(contacts, to_master) if contacts is not None and len(contacts) else None
+    k = with_masters(contacts, to_master) if contacts is not None and len(contacts) else None
     cf = cleaning.contact_issues(k, masters, as_of, contact_min_days, contact_stale_days,
                                  active_ids=active, lang=lang)
     if k is not None and len(cf) and "_row" in contacts:

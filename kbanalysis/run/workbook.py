@@ -244,10 +244,10 @@ class Workbook:
 
     def master_table(self, name: str, columns: list[str] | None = None, labels: tuple[str, ...] = ()):
         """Input table ``name`` with duplicate cards' rows moved to their master card (None when absent)."""
-        from kbanalysis.audit.structure import _remap
+        from kbanalysis.sales.lines import with_masters
 
         df = self.table(name, columns=columns, labels=labels)
-        return None if df is None else _remap(df, self.masters())
+        return None if df is None else with_masters(df, self.masters())
 
     def master_sales(self, columns: list[str] | None = SALES_CORE) -> pd.DataFrame:
         """The case's sales (by default only the columns the analysis needs) on master cards."""
