@@ -18,6 +18,7 @@ import pandas as pd
 
 from kbanalysis.sales.calendar import _as_ts
 from kbanalysis.audit import cleaning
+from kbanalysis.io.case import driver_columns
 from kbanalysis.sales.engine import client_months as _client_months
 from kbanalysis.sales.engine import client_summary as _client_summary
 from kbanalysis.sales.engine import last_sale
@@ -399,20 +400,6 @@ def lost_facts(lost: pd.DataFrame, per_client: pd.DataFrame) -> dict:
 # ------------------------------------------------------------------------------------------
 # all together
 # ------------------------------------------------------------------------------------------
-def driver_columns(clients: pd.DataFrame, drivers=None) -> list[str]:
-    """The driver columns: ``drivers`` when given (those present), else every numeric non-contract column.
-
-    >>> driver_columns(pd.DataFrame({"client_id": ["a"], "outlets": [1.0], "_row": [2], "reported_turnover": [1.0]}))
-    ['outlets']
-    """
-    from kbanalysis.schema import CLIENT_CONTRACT_COLUMNS
-
-    if drivers:
-        return [d for d in drivers if d in clients]
-    return [c for c in clients.columns if not str(c).startswith("_") and c not in CLIENT_CONTRACT_COLUMNS
-            and pd.api.types.is_numeric_dtype(clients[c]) and not pd.api.types.is_bool_dtype(clients[c])]
-
-
 def master_map(clients: pd.DataFrame, duplicates: pd.DataFrame, sales, as_of) -> pd.Series:
     """Card id -> the id of the card it is analysed as (its master; itself when not a duplicate).
 
@@ -623,7 +610,7 @@ def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFra
     if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
         as_of = last_sale(sales) + pd.Timedelta(days=1)
     as_of = _as_ts(as_of)
-    drivers = driver_columns(clients, p.get("drivers"))
+    drivers = driver_columns(clients, p.get("drivers"), with_values=False)
     pairs = cleaning.duplicate_pairs(clients, **_step(p, "duplicates", {"fuzzy_name_threshold": "fuzzy_threshold"}))
     to_master = master_map(clients, pairs, sales, as_of)
     lines = master_lines(sales, to_master)

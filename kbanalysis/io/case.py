@@ -1591,10 +1591,22 @@ def _unknown_client_findings(name: str, df: pd.DataFrame, unk, clients_file: str
                        [f"client_id {c} is not in {clients_file}; the row is left out" for c in ids])
 
 
-def driver_columns(clients: pd.DataFrame) -> list[str]:
-    """Numeric client-card columns outside the contract's own: the potential drivers."""
-    return [c for c in clients.columns if c not in CLIENT_CONTRACT_COLUMNS and c != "_row"
-            and pd.api.types.is_float_dtype(clients[c])]
+def driver_columns(clients: pd.DataFrame, drivers=None, *, with_values: bool = True) -> list[str]:
+    """The client-card columns used as potential drivers: ``drivers`` when given (those present), else every
+    numeric, non-boolean column outside the contract's own and the reader's (``_row``...) — with at least
+    one value unless ``with_values`` is False.
+
+    >>> c = pd.DataFrame({"client_id": ["a"], "reported_turnover": [1.0], "outlets": [3.0], "_row": [2],
+    ...                   "machines": [float("nan")]})
+    >>> driver_columns(c), driver_columns(c, with_values=False), driver_columns(c, ["machines", "absent"])
+    (['outlets'], ['outlets', 'machines'], ['machines'])
+    """
+    if drivers:
+        return [d for d in drivers if d in clients.columns]
+    return [c for c in clients.columns
+            if c not in CLIENT_CONTRACT_COLUMNS and not str(c).startswith("_")
+            and pd.api.types.is_numeric_dtype(clients[c]) and not pd.api.types.is_bool_dtype(clients[c])
+            and (not with_values or clients[c].notna().any())]
 
 
 # --------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from kbanalysis.schema import CLIENT_CONTRACT_COLUMNS
+from kbanalysis.io.case import driver_columns
 
 SOURCES = ("survey", "manager", "drivers", "lookalike")
 #: a source carrying at least this share of the combination weight names ``wallet_source``
@@ -121,22 +121,6 @@ def loyalty(share, low: float = 0.01, high: float = 0.10) -> pd.Series:
     out = np.where(s < low, "indifferent", np.where(s < high, "secondary", "main")).astype(object)
     out[s.isna().to_numpy()] = None
     return pd.Series(out, index=s.index, name="loyalty", dtype="string")
-
-
-def driver_columns(clients: pd.DataFrame, drivers=None) -> list[str]:
-    """The driver columns to use: ``drivers`` when given (those present), else every numeric
-    non-contract column of ``clients`` that has at least one value.
-
-    >>> c = pd.DataFrame({"client_id": ["a"], "reported_turnover": [1.0], "outlets": [3.0], "_row": [2]})
-    >>> driver_columns(c)
-    ['outlets']
-    """
-    if drivers:
-        return [d for d in drivers if d in clients.columns]
-    skip = set(CLIENT_CONTRACT_COLUMNS) | {"_row"}
-    return [c for c in clients.columns
-            if c not in skip and not str(c).startswith("_") and pd.api.types.is_numeric_dtype(clients[c])
-            and not pd.api.types.is_bool_dtype(clients[c]) and clients[c].notna().any()]
 
 
 def _f(x) -> np.ndarray:
