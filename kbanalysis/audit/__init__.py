@@ -6,7 +6,7 @@ accounts and reactivation list from :mod:`.structure`, charts in :mod:`.plots`.
 """
 from kbanalysis.audit.cleaning import (
     card_completeness, closed_with_sales, completeness_by_manager, concat_findings, contact_issues,
-    duplicate_pairs, empty_findings, findings_frame, incomplete_card_issues, inn_is_valid, inn_issues, isin,
+    duplicate_pairs, incomplete_card_issues, inn_is_valid, inn_issues, isin,
     issue_counts, issue_facts, legal_family, merge_map, normalize_name, normalize_phone, normalize_phones,
     phone_issues, quality_table, two_managers, window_groups, window_totals)
 from kbanalysis.audit.structure import (
@@ -18,7 +18,7 @@ from kbanalysis.audit import plots
 
 __all__ = [
     "card_completeness", "closed_with_sales", "completeness_by_manager", "concat_findings", "contact_issues",
-    "duplicate_pairs", "empty_findings", "findings_frame", "incomplete_card_issues", "inn_is_valid", "inn_issues",
+    "duplicate_pairs", "incomplete_card_issues", "inn_is_valid", "inn_issues",
     "isin", "issue_counts", "issue_facts", "legal_family", "merge_map", "normalize_name", "normalize_phone",
     "normalize_phones", "phone_issues", "quality_table", "two_managers", "window_groups", "window_totals",
     "CARD_COLUMNS", "account_table", "audit_table", "base_counts", "base_facts", "base_structure", "buyer_ids",
