@@ -11,8 +11,9 @@ privacy, texts), the four stages (``audit``, ``wallet``, ``segments``, ``forecas
 ['abcde_high', 'abcde_mid', 'actions_file']
 """
 from kbanalysis.errors import UserError
+from kbanalysis import audit, forecast, sales, segments, wallet
 from kbanalysis.run import params, stages
 from kbanalysis.run.workbook import Workbook
 
 __version__ = "0.1.0"
-__all__ = ["Workbook", "UserError", "params", "stages"]
+__all__ = ["Workbook", "UserError", "params", "stages", "audit", "wallet", "segments", "forecast", "sales"]

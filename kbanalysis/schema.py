@@ -230,6 +230,16 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
                      "reconciled", "stock_available", "stock_gap", "flag"),
 }
 
+#: Columns a run writes after the required ones (documented in the contract too).
+OUTPUT_EXTRAS: dict[str, tuple[str, ...]] = {
+    "clients.csv": ("merged_into", "wallet_source", "achievable_month"),
+}
+
+#: Money totals of ``summary.json`` (``totals``), per month unless named otherwise.
+SUMMARY_TOTALS = ("revenue_12m", "margin_12m", "wallet_month", "upsell_month", "crosssell_month", "plan_month",
+                  "current_month", "achievable_month", "ceiling_month", "reactivation_month", "acquisition_month",
+                  "forecast_reconciled", "stock_gap")
+
 BASES = ("active", "sleeping", "lost", "potential", "closed")
 LOYALTY = ("indifferent", "secondary", "main")
 KEY_ACCOUNT = ("none", "key", "critical", "mono")

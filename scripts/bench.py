@@ -35,6 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 NOTEBOOKS = ("01-audit", "02-turnover", "03-segments", "04-forecast", "05-summary")
 STAGES = ("load", "audit", "turnover", "segments", "forecast", "summary")
+#: the notebook that runs each stage
+STAGE_NOTEBOOK = {"audit": "01-audit", "turnover": "02-turnover", "segments": "03-segments",
+                  "forecast": "04-forecast", "summary": "05-summary"}
 AGGS = ("kbanalysis", "duckdb", "pandas", "lifetimes", "read_pandas", "read_duckdb")
 
 
@@ -206,15 +209,15 @@ def run_child(args: list[str], log: Path) -> dict:
 def child_stage(name: str, case: str, run: str) -> None:
     """One stage in this process; time excludes imports."""
     import kbanalysis as kb  # noqa: F401 - import cost is not the stage's
-    from kbanalysis.run import stages
+    from kbanalysis.run.cells import run_cells
     from kbanalysis.run.workbook import Workbook
 
     wb = Workbook(case_dir=case, run_dir=run)
     t0, c0 = time.perf_counter(), time.process_time()
     if name == "load":
         wb.load()
-    else:
-        getattr(stages, name)(wb)
+    else:  # the stage's notebook, cell by cell in this process (its charts included)
+        run_cells(STAGE_NOTEBOOK[name], case_dir=case, run_dir=run)
     _report_self({"stage": name, "wall": round(time.perf_counter() - t0, 2),
                   "cpu": round(time.process_time() - c0, 2)})
 
@@ -277,11 +280,11 @@ def child_agg(kind: str, case: str, run: str) -> None:
     else:
         from kbanalysis.sales import engine as aggregate
         from kbanalysis.io.runfolder import RunFolder
-        from kbanalysis.run.stages import SALES_CORE, SALES_LABELS
+        from kbanalysis.run.workbook import SALES_CORE, SALES_LABELS
 
         # read as the stages read it: ids and groups as Parquet dictionaries (categoricals)
         t0 = time.perf_counter()
-        src = RunFolder(run).read_work("sales", columns=SALES_CORE, labels=SALES_LABELS)
+        src = RunFolder(run).read_work("sales", columns=list(SALES_CORE), labels=SALES_LABELS)
         res["read"] = round(time.perf_counter() - t0, 2)
         if kind == "kbanalysis":
             def fn():

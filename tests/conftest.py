@@ -28,27 +28,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 def run_notebook_cells(name: str, **params) -> dict:
-    """Run the code cells of ``notebooks/NAME.ipynb`` in this process, the parameters cell overridden by
-    ``params`` (e.g. ``case_dir``, ``run_dir``); returns the notebook's namespace. For tests that run a
-    whole workbook without kernels."""
-    import json
-    from pathlib import Path
+    """Run the code cells of ``notebooks/NAME.ipynb`` in this process (:func:`kbanalysis.run.cells.run_cells`)."""
+    from kbanalysis.run.cells import run_cells
 
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / f"{name}.ipynb").read_text("utf-8"))
-    ns: dict = {"__name__": f"notebook_{name.replace('-', '_')}"}
-    for cell in nb["cells"]:
-        if cell["cell_type"] != "code":
-            continue
-        exec(compile("".join(cell["source"]), f"{name}.ipynb", "exec"), ns)
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            ns.update(params)
-    return ns
+    return run_cells(name, **params)
 
 
 def run_workbook_inprocess(case_dir, run_dir, **params):
-    """The whole workbook in this process: the stage functions still called by notebooks 01, 02, 04, and
-    notebooks 03 and 05 cell by cell (:func:`run_notebook_cells`); each stage recorded as done."""
+    """The whole workbook in this process: notebooks 01, 02, 03 and 05 cell by cell
+    (:func:`run_notebook_cells`), the forecast stage function still called by notebook 04; each stage
+    recorded as done."""
     from kbanalysis.run import params as P
     from kbanalysis.run import stages
     from kbanalysis.run.workbook import Workbook
@@ -60,10 +49,8 @@ def run_workbook_inprocess(case_dir, run_dir, **params):
     def done(stage):
         Workbook(stage=stage, **where, **{k: v for k, v in params.items() if k in P.for_stage(stage)}).finish()
 
-    stages.audit(wb)
-    done("audit")
-    stages.turnover(wb)
-    done("wallet")
+    run_notebook_cells("01-audit", **where, **params)
+    run_notebook_cells("02-turnover", **where, **params)
     run_notebook_cells("03-segments", **where, **params)
     stages.forecast(wb)
     done("forecast")

@@ -211,7 +211,7 @@ class TestConcentration:
         assert audit.key_accounts(sh).tolist() == expected
 
     def test_custom_thresholds(self):
-        assert audit.key_accounts(pd.Series([0.05, 0.15]), key=0.05, critical=0.15, mono=0.5).tolist() == \
+        assert audit.key_accounts(pd.Series([0.05, 0.15]), key_share=0.05, critical_share=0.15, mono_share=0.5).tolist() == \
             ["none", "key"]
 
     @settings(max_examples=100, deadline=None)
@@ -344,6 +344,6 @@ class TestPlots:
         t = pa.key_account_bars(r, lang="en").get_title().replace("\n", " ")
         assert t.startswith("Critical dependency: c brings 64.0%")
         t = pa.key_account_bars(pd.Series([5.0] * 20), lang="ru").get_title().replace("\n", " ")
-        assert t.startswith("Ни один клиент не даёт больше 10 %")
+        assert t.startswith("Ни один клиент не даёт больше 10\u00a0%")
         assert pa.reactivation_top(pd.DataFrame(columns=["client_id", "avg_month_revenue", "priority"]),
                                    lang="en").get_title() == "No regular buyers among the lost clients"

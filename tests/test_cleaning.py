@@ -393,7 +393,7 @@ def test_closed_with_sales_boundary():
 
 
 def test_findings_schema():
-    f = cl.concat_findings([cl.inn_issues(cards(client_id=["a"], inn=["1"])), cl.empty_findings()])
+    f = cl.concat_findings([cl.inn_issues(cards(client_id=["a"], inn=["1"])), cl.empty_issues()])
     assert list(f.columns) == ["table", "row", "client_id", "issue", "detail"]
     assert str(f["row"].dtype) == "Int64"
     assert f["table"].tolist() == ["clients"]

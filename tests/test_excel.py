@@ -104,14 +104,14 @@ def test_workbook_ru(run_dir):
     # one sheet per manager, names sanitized and short; clients without a manager get none
     assert "Иванов" in names and sheet_name(LONG_MANAGER) in names
     iv = wb["Иванов"]
-    assert sorted(c.value for c in iv["A"][1:]) == ["C1", "C3"]
+    assert sorted(c.value for c in iv["A"][1:-1]) == ["C1", "C3"] and iv["A"][-1].value == "Итого"
     # a name starting with "=" stays text, never a formula
     formula_like = [c for _, c in _cells(wb) if isinstance(c.value, str) and c.value.startswith("=HYPERLINK")]
     assert formula_like and all(c.data_type == "s" for c in formula_like)
 
 
 def test_no_raw_pii_when_masked(run_dir):
-    wb = load_workbook(write_audit_xlsx(run_dir, lang="ru", mask=True))
+    wb = load_workbook(write_audit_xlsx(run_dir, lang="ru", mask=True, mask_contacts=True))
     text = "\n".join(str(c.value) for _, c in _cells(wb))
     for raw in PHONES + EMAILS + INNS:
         assert raw not in text, raw
@@ -178,3 +178,31 @@ def test_helpers():
     names = [sheet_name("a" * 40, taken), sheet_name("A" * 40, taken), sheet_name("x[1]:*?/\\", taken)]
     assert all(len(n) <= 31 for n in names) and len({n.lower() for n in names}) == 3
     assert not re.search(r"[\[\]:*?/\\]", names[2])
+
+
+def test_managers_sheets_show_contacts_in_full_by_default(run_dir):
+    """mask_pii masks the director's sheets; a manager's own sheets and the data fixes show what to call or fix."""
+    wb = load_workbook(write_audit_xlsx(run_dir, lang="ru", mask=True))
+    director = "\n".join(str(c.value) for ws, c in _cells(wb) if ws.title in ("Клиенты", "Допродажи и кросс-продажи"))
+    for raw in PHONES + EMAILS + INNS:
+        assert raw not in director, raw
+    own = "\n".join(str(c.value) for ws, c in _cells(wb) if ws.title in ("Иванов", "Возврат клиентов"))
+    assert any(p in own for p in PHONES) and any(e in own for e in EMAILS)
+    quality = "\n".join(str(c.value) for ws, c in _cells(wb) if ws.title == "Качество данных")
+    assert "*" not in quality  # the value to fix is shown as it is
+
+
+def test_print_setup_and_totals_rows(run_dir, tmp_path):
+    for engine in ("fast", "openpyxl"):
+        wb = load_workbook(write_audit_xlsx(run_dir, tmp_path / f"{engine}.xlsx", lang="en", engine=engine))
+        for ws in wb.worksheets:
+            assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1, ws.title
+            assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_rows == "$1:$1", ws.title
+        ws = wb["Clients"]
+        n = ws.max_row
+        rev = _col(ws, "Revenue, 12 months")
+        assert ws[f"A{n}"].value == "Total"
+        assert ws[f"{rev}{n}"].value == f"=SUBTOTAL(9,{rev}2:{rev}{n - 1})"
+        assert ws[f"{rev}{n}"].number_format == "#,##0"
+        assert ws.auto_filter.ref.endswith(str(n - 1))  # the totals row stays out of the filter
+        assert wb["Data quality"]["A"][-1].value != "Total"  # no money, no totals

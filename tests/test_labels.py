@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from kbanalysis.sales import engine as aggregate
-from kbanalysis.audit.structure import _remap, distinct_ids
+from kbanalysis.sales.lines import distinct_ids, with_masters as _remap
 from kbanalysis.io.runfolder import RunFolder
 
 
@@ -73,6 +73,8 @@ def test_stages_read_sales_columns_the_case_lacks(tmp_path):
     wb.load()
     assert list(wb.rf.read_work("sales").columns) == ["_row", *TABLES["sales"].names]
     assert wb.rf.read_work("sales")[["cost", "doc_id", "manager"]].isna().all().all()
-    res = stages.audit(wb)
-    assert set(res["per_client"]["client_id"]) == {"1", "2"}
+    from conftest import run_notebook_cells
+
+    ns = run_notebook_cells("01-audit", case_dir=str(case), run_dir=str(tmp_path / "run"))
+    assert set(ns["per_client"]["client_id"]) == {"1", "2"}
     assert len(stages.forecast(wb)["forecast"])

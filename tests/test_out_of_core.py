@@ -107,8 +107,7 @@ def lines(tmp_path_factory):
 
 def test_load_checks_and_audit_queries_equal_the_frame(lines):
     from kbanalysis.sales.engine import last_sale
-    from kbanalysis.audit.structure import buyer_ids
-    from kbanalysis.audit.cleaning import window_groups, window_totals
+    from kbanalysis.sales.lines import buyer_ids, window_groups, window_totals
 
     df, sf = lines
     as_of, start = pd.Timestamp("2024-05-01"), pd.Timestamp("2024-02-10")

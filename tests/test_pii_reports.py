@@ -1,7 +1,9 @@
 """Personal data in the deliverables: with ``mask_pii`` at its default (on), no phone, e-mail or INN of
-the case appears in the HTML reports or in ``audit.xlsx`` of a run — neither as typed in the client
-cards nor as the same digits in another format. The run's internal CSVs stay unmasked (they are the
-data team's working files).
+the case appears in the HTML reports or in the director's sheets of ``audit.xlsx`` (clients, up-sale,
+duplicates, forecast) — neither as typed in the client cards nor as the same digits in another format.
+The managers' own sheets (one per manager, win-back) and the data fixes show them in full, so a manager
+can call and fix; with ``mask_contacts`` they are masked too. The run's internal CSVs stay unmasked
+(they are the data team's working files).
 
 Uses the run shared with ``test_reproducible`` (one ``kbanalysis run`` of a messy generated case).
 """
@@ -14,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kbanalysis.deliverables import i18n
 from kbanalysis.io.case import load_case
 from test_reproducible import shared_run
 
@@ -48,12 +51,18 @@ def _html_texts(run: Path) -> dict[str, str]:
     return out
 
 
-def _xlsx_texts(run: Path) -> dict[str, str]:
+#: the director's sheets of audit.xlsx (masked by mask_pii); the others are the managers' own and the fixes
+DIRECTOR_SHEETS = tuple(i18n.t(f"sheet.{k}", "ru") for k in ("clients", "growth", "duplicates", "forecast"))
+
+
+def _xlsx_texts(path: Path, director_only: bool = True) -> dict[str, str]:
     from openpyxl import load_workbook
 
-    wb = load_workbook(run / "run" / "audit.xlsx", read_only=True)
+    wb = load_workbook(path, read_only=True)
     out = {}
     for ws in wb.worksheets:
+        if director_only and ws.title not in DIRECTOR_SHEETS:
+            continue
         cells = [str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None]
         out[f"audit.xlsx[{ws.title}]"] = "\n".join(cells)
     wb.close()
@@ -61,10 +70,24 @@ def _xlsx_texts(run: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def deliverables(run) -> dict[str, str]:
-    texts = {**_html_texts(run), **_xlsx_texts(run)}
+def deliverables(run, tmp_path_factory) -> dict[str, str]:
+    """The HTML reports and the director's sheets of the run, and every sheet of a workbook with mask_contacts."""
+    from kbanalysis.deliverables.excel import write_audit_xlsx
+
+    masked = write_audit_xlsx(run / "run", tmp_path_factory.mktemp("xlsx") / "all-masked.xlsx", lang="ru",
+                              mask=True, mask_contacts=True)
+    texts = {**_html_texts(run), **_xlsx_texts(run / "run" / "audit.xlsx"),
+             **{f"mask_contacts:{k}": v for k, v in _xlsx_texts(masked, director_only=False).items()}}
     assert sum(k.endswith(".html") for k in texts) == 5 and any(k.startswith("audit.xlsx") for k in texts)
     return texts
+
+
+def test_the_managers_sheets_show_contacts_in_full(run, pii):
+    """By default a manager's own sheets and the win-back list show the phone to call, as typed."""
+    own = _xlsx_texts(run / "run" / "audit.xlsx", director_only=False)
+    managers = "\n".join(t for k, t in own.items() if k[len("audit.xlsx["):-1] not in DIRECTOR_SHEETS)
+    assert sum(p in managers for p in pii["phones"]) > 100
+    assert sum(e in managers for e in pii["emails"]) > 100
 
 
 def _digit_runs(text: str) -> set[str]:

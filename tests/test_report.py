@@ -96,9 +96,9 @@ def test_people_table_formats():
                        "loyalty": ["main", "indifferent"], "score": [3.0, 1234.5]})
     ru = people_table(df, "ru", "RUB", styler=False)
     assert list(ru.columns) == [header(c, "ru") for c in df.columns]
-    assert ru.iloc[0].tolist() == ["a", "1 234 567 ₽", "12,3 %", "12", "15.03.2024", "один из основных поставщиков",
+    assert ru.iloc[0].tolist() == ["a", "1 234 567 ₽", "12,3\u00a0%", "12", "15.03.2024", "один из основных поставщиков",
                                    "3"]
-    assert ru.iloc[1].tolist()[1:5] == ["—", "100,0 %", "3", "—"]
+    assert ru.iloc[1].tolist()[1:5] == ["—", "100,0\u00a0%", "3", "—"]
     assert ru.iloc[1, 6] == "1 234,5"
     en = people_table(df, "en", "RUB", styler=False)
     assert en.iloc[0].tolist()[:5] == ["a", "RUB 1,234,567", "12.3%", "12", "2024-03-15"]
@@ -144,7 +144,9 @@ def _run(tmp_path):
     pd.DataFrame({"client_id": ["a", "b", "c", "d"], "base": ["active", "sleeping", "lost", "potential"],
                   "revenue_12m": [12_000_000.0, 1_200_000.0, 600_000.0, np.nan],
                   "upsell_month": [300_000.0, 10_000.0, 0.0, 0.0], "crosssell_month": [50_000.0, 0.0, 0.0, 0.0],
-                  "wallet_month": [2e6, 2e5, 1e5, 400_000.0], "key_account": ["critical", "none", "none", "none"]}
+                  "wallet_month": [2e6, 2e5, 1e5, 400_000.0], "key_account": ["critical", "none", "none", "none"],
+                  "plan_month": [1_200_000.0, 110_000.0, 50_000.0, 12_000.0],
+                  "achievable_month": [200_000.0, 10_000.0, 50_000.0, 12_000.0]}
                  ).to_csv(run / "clients.csv", index=False)
     pd.DataFrame({"client_id": ["c"], "last_order_date": ["2024-01-10"], "active_months": [6],
                   "avg_month_revenue": [50_000.0], "priority": [1]}).to_csv(run / "lost_clients.csv", index=False)
@@ -159,22 +161,27 @@ def _run(tmp_path):
 def test_top_findings(tmp_path):
     run = _run(tmp_path)
     f = report.findings(run, "ru")
-    assert set(f["code"]) == {"lost", "sleeping", "upsell", "crosssell", "key_account", "potential", "duplicates",
-                              "stock_gap"}
+    assert set(f["code"]) == {"lost", "sleeping", "growth", "key_account", "potential", "duplicates", "stock_gap"}
     money = dict(zip(f["code"], f["money_at_stake"]))
-    assert money["lost"] == 50_000 and money["sleeping"] == 100_000 and money["upsell"] == 310_000
+    ceiling = dict(zip(f["code"], f["ceiling_month"]))
+    # growth: the plans' uplift of the active and sleeping clients (a, b), their up+cross-sale the ceiling beside it
+    assert money["growth"] == 210_000 and ceiling["growth"] == 360_000
+    growth = f.loc[f["code"] == "growth", "finding"].iloc[0]
+    assert "210 000 ₽" in growth and "360 000 ₽" in growth and "+19,1\u00a0%" in growth  # 210k / (1.1M a month)
+    assert money["lost"] == 50_000 and money["sleeping"] == 100_000
     assert money["key_account"] == 1_000_000 and money["duplicates"] == 1_100_000 and money["stock_gap"] == 70_000
-    assert money["potential"] == 400_000
+    assert money["potential"] == 12_000 and ceiling["potential"] == 400_000  # the plan, the wallet as the ceiling
     assert f["money_at_stake"].is_monotonic_decreasing
     top = top_findings(run, "ru", n=3)
-    assert list(top.columns) == ["finding", "money_at_stake"] and len(top) == 3
+    assert list(top.columns) == ["finding", "money_at_stake", "ceiling_month"] and len(top) == 3
+    assert top["ceiling_month"].notna().sum() == 1  # only the growth finding has a ceiling
     assert "1 100 000 ₽" in top["finding"].iloc[0] or "1 000 000 ₽" in top["finding"].iloc[0]
     key = f.loc[f["code"] == "key_account", "finding"].iloc[0]
     assert "Ключевых клиентов: 1" in key and "%" in key
     en = top_findings(run, "en", n=10)
     assert not any(CYRILLIC.search(t) for t in en["finding"])
-    shown = people_table(top, "ru", money=["money_at_stake"], styler=False)
-    assert shown.columns.tolist() == ["Вывод", "Сумма на кону"]
+    shown = people_table(top, "ru", styler=False)
+    assert shown.columns.tolist() == ["Вывод", "Сумма на кону", "Потолок в мес. (не цель)"]
 
 
 def test_top_findings_robust(tmp_path):

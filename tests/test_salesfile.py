@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_aggregate import COST_PATTERNS, float_sales, with_cost
 
 from kbanalysis.sales import engine as A
-from kbanalysis.audit.structure import _remap
+from kbanalysis.sales.lines import with_masters as _remap
 from kbanalysis.io.runfolder import RunFolder
 from kbanalysis.sales.ondisk import SalesFile
 

@@ -43,6 +43,7 @@ def clients(n: int = 600, seed: int = 0, cost: bool = True, losses: float = 0.04
         "revenue_12m": rev12, "margin_12m": rev12 * rate if cost else np.nan,
         "wallet_month": wallet, "share_of_wallet": np.clip(rev12 / 12 / wallet, 0, 1),
         "upsell_month": np.maximum(0, 0.3 * wallet - rev12 / 12), "crosssell_month": wallet * rng.uniform(0, .5, n),
+        "achievable_month": np.where(prospect, 0.03 * wallet, np.minimum(rev12 / 12, 0.1 * wallet)),
         "orders": np.where(prospect, 0, orders), "median_gap_days": np.where(prospect, np.nan, gap),
         "active_months_12m": np.where(prospect, 0, active),
         "groups_12m": np.where(prospect, 0, rng.integers(1, 8, n)),
@@ -376,7 +377,7 @@ def test_action_matrix_covers_every_cluster_and_class():
     table, model = sg.segment_clients(df, n_boot=2)
     df = df.assign(abcde=table["abcde"], cluster=table["cluster"])
     for lang in ("ru", "en"):
-        am = sg.action_matrix(df, model, lang=lang)
+        am = sg.action_matrix(df, model, lang=lang, full=True)
         clusters = set(range(model.k_)) | {sg.PROSPECT}
         assert set(am["cluster"]) == clusters
         for c in range(model.k_):
@@ -385,8 +386,15 @@ def test_action_matrix_covers_every_cluster_and_class():
         for f in sg.ACTION_FIELDS:
             assert am[f].notna().all() and (am[f].str.len() > 0).all()
         assert am["clients"].sum() == df["cluster"].notna().sum()
-        stake = (df["upsell_month"] + df["crosssell_month"])[df["cluster"].notna()].sum()
-        assert np.isclose(am["at_stake_month"].sum(), stake)
+        room = (df["upsell_month"] + df["crosssell_month"])[df["cluster"].notna()].sum()
+        assert np.isclose(am["ceiling_month"].sum(), room)
+        assert np.isclose(am["at_stake_month"].sum(), df["achievable_month"][df["cluster"].notna()].sum())
+        # by default: the segments with clients only, the most achievable money first
+        short = sg.action_matrix(df, model, lang=lang)
+        assert (short["clients"] > 0).all() and short["clients"].sum() == am["clients"].sum()
+        assert short["at_stake_month"].is_monotonic_decreasing and len(short) == (am["clients"] > 0).sum()
+        view = sg.action_view(short, lang)
+        assert not {"cluster", "archetype"} & set(view.columns) and sg.NO_CLASS not in set(view["abcde"])
     e = am.loc[am["abcde"] == "E", "offer"].unique()
     assert len(e) == 1  # class E gives its own offer whatever the cluster
 
@@ -506,3 +514,12 @@ def test_segment_clients_is_its_steps_in_a_row():
     assert model.k_ == m2.k_
     pd.testing.assert_frame_equal(table, t2.drop(columns="cluster_name"))
     assert t2["cluster_name"].equals(t2["cluster_name_en"])
+
+
+def test_pareto_running_totals_stop_at_100_percent():
+    """A loss-making class E: its margin share is negative and the running total of A..D ends at 100 %."""
+    df = pd.DataFrame({"abcde": ["A", "B", "E"], "revenue_12m": [50.0, 30, 20], "margin_12m": [10.0, 5, -3]})
+    p = sg.pareto_by_class(df).set_index("abcde")
+    assert p["cum_margin_share"].max() == pytest.approx(1.0) and np.isnan(p.loc["E", "cum_margin_share"])
+    assert p.loc["E", "margin_share"] == pytest.approx(-0.2) and p.loc["A", "margin_share"] == pytest.approx(2 / 3)
+    assert p["cum_revenue_share"].max() == pytest.approx(1.0)

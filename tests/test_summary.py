@@ -16,7 +16,7 @@ def _tables():
     wallet = pd.DataFrame({"client_id": ["a", "c"], "wallet_month": [100.0, 50.0], "wallet_low": [80.0, 40.0],
                            "wallet_high": [120.0, 60.0], "share_of_wallet": [0.1, 0.0], "loyalty": ["secondary", None],
                            "upsell_month": [20.0, 5.0], "crosssell_month": [3.0, 1.0], "plan_month": [12.0, 2.0],
-                           "wallet_source": ["survey", "lookalike"]})
+                           "wallet_source": ["survey", "lookalike"], "achievable_month": [2.0, 2.0]})
     segs = pd.DataFrame({"client_id": ["a", "c"], "abcde": ["A", None], "cluster_name": ["Big", "Prospects"]})
     return audit, wallet, segs
 
@@ -28,7 +28,7 @@ def test_clients_table_one_row_per_card_money_in_the_master_row():
     assert a["wallet_month"] == 100.0 and a["cluster"] == "Big" and a["abcde"] == "A"
     assert np.isnan(b["wallet_month"]) and np.isnan(b["upsell_month"])  # a merged card's money is in a's row
     assert b["loyalty"] == "secondary" and b["cluster"] == "Big" and b["merged_into"] == "a"
-    assert list(t.columns[-2:]) == ["merged_into", "wallet_source"]
+    assert list(t.columns[-3:]) == ["merged_into", "wallet_source", "achievable_month"]
 
 
 def test_clients_table_checks_the_contract():
@@ -47,8 +47,13 @@ def test_counts_and_totals_by_hand():
     fc = pd.DataFrame({"product_group": ["ALL", "ALL", "g", "g", "h"], "reconciled": [10.0, 5.0, 1, 1, 1],
                        "stock_gap": [np.nan, np.nan, 2.0, 7.0, 1.0]})
     tot = sm.money_totals(t, fc)
+    # a (active) buys 120 a year: current 10 a month; c (lost): its plan is reactivation, apart
     assert tot == {"revenue_12m": 120.0, "margin_12m": 30.0, "wallet_month": 150.0, "upsell_month": 25.0,
-                   "crosssell_month": 4.0, "plan_month": 14.0, "forecast_reconciled": 15.0, "stock_gap": 8.0}
+                   "crosssell_month": 4.0, "plan_month": 14.0, "current_month": 10.0, "achievable_month": 2.0,
+                   "ceiling_month": 23.0, "reactivation_month": 2.0, "acquisition_month": 0.0,
+                   "forecast_reconciled": 15.0, "stock_gap": 8.0}
+    from kbanalysis.schema import SUMMARY_TOTALS
+    assert tuple(tot) == SUMMARY_TOTALS
     assert sm.money_totals(t, fc.assign(stock_gap=np.nan))["stock_gap"] is None  # no stock table
 
 

@@ -307,10 +307,21 @@ def test_wallet_table_columns_rows_and_consistency(case):
     p = pc.set_index("client_id")
     np.testing.assert_allclose(sums["wallet_month"], p.loc[sums.index, "wallet_month"], rtol=1e-9)
     np.testing.assert_allclose(sums["upsell_month"], p.loc[sums.index, "upsell_month"], rtol=1e-9)
-    # wallet = our sales + up-sale + cross-sale, group by group
-    np.testing.assert_allclose(sums["our_month"] + sums["upsell_month"] + sums["crosssell_month"],
-                               sums["wallet_month"], rtol=1e-9)
-    assert (p.loc[p["base"] == "closed", "plan_month"] == 0).all()
+    # wallet = our sales + up-sale + cross-sale, group by group (closed cards: no up- or cross-sale)
+    closed = p.loc[sums.index, "base"].eq("closed").to_numpy()
+    assert closed.any()
+    np.testing.assert_allclose((sums["our_month"] + sums["upsell_month"] + sums["crosssell_month"])[~closed],
+                               sums["wallet_month"][~closed], rtol=1e-9)
+    assert (sums.loc[closed, ["upsell_month", "crosssell_month"]] == 0).all().all()
+    assert (p.loc[p["base"] == "closed", ["plan_month", "achievable_month"]] == 0).all().all()
+    # achievable money: a buying client's plan over its current sales, never below 0
+    b = p[p["base"].isin(["active", "sleeping"]) & p["plan_month"].notna()]
+    assert (b["achievable_month"] >= 0).all()
+    assert (b["achievable_month"] <= (b["plan_month"] - b["revenue_month"].fillna(0)).clip(lower=0) + 1e-6).all()
+    assert (b["achievable_month"] > 0).any()
+    # ... and never more than the wallet left (the ceiling): up-sale + cross-sale
+    w = b[b["wallet_month"].notna()]
+    assert (w["achievable_month"] <= w["upsell_month"] + w["crosssell_month"] + 1e-6).all()
     assert p["loyalty"].isin(["indifferent", "secondary", "main"]).all()
 
 

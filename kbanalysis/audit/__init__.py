@@ -1,6 +1,27 @@
 """Stage 1, audit and cleaning: INN, phones, duplicates, completeness, managers, contacts; base structure,
-reactivation list, concentration."""
-from kbanalysis.audit.cleaning import empty_findings, findings_frame, concat_findings, isin, inn_is_valid, inn_issues, normalize_phone, normalize_phones, phone_issues, legal_family, normalize_name, duplicate_pairs, merge_map, card_completeness, incomplete_card_issues, completeness_by_manager, window_groups, window_totals, two_managers, contact_issues, closed_with_sales
-from kbanalysis.audit.structure import base_structure, lost_regular_clients, revenue_shares, key_accounts, pareto_table, pareto_share, hhi, driver_columns, distinct_ids, buyer_ids, audit_table
+reactivation list, concentration.
+
+The facade of the stage (as notebook 01 calls it): cleaning rules from :mod:`.cleaning`, the base,
+accounts and reactivation list from :mod:`.structure`, charts in :mod:`.plots`.
+"""
+from kbanalysis.audit.cleaning import (
+    card_completeness, closed_with_sales, completeness_by_manager, concat_findings, contact_issues,
+    duplicate_pairs, incomplete_card_issues, inn_is_valid, inn_issues, isin,
+    issue_counts, issue_facts, legal_family, merge_map, normalize_name, normalize_phone, normalize_phones,
+    phone_issues, quality_table, two_managers, window_groups, window_totals)
+from kbanalysis.audit.structure import (
+    CARD_COLUMNS, account_table, audit_table, base_counts, base_facts, base_structure, buyer_ids, card_table,
+    concentration_facts, contact_findings, distinct_ids, driver_columns, hhi, key_accounts, lost_facts,
+    lost_regular_clients, master_cards, master_lines, master_map, master_revenue, pareto_share, pareto_table,
+    quality_findings, revenue_shares)
 from kbanalysis.audit import plots
-__all__ = ['empty_findings', 'findings_frame', 'concat_findings', 'isin', 'inn_is_valid', 'inn_issues', 'normalize_phone', 'normalize_phones', 'phone_issues', 'legal_family', 'normalize_name', 'duplicate_pairs', 'merge_map', 'card_completeness', 'incomplete_card_issues', 'completeness_by_manager', 'window_groups', 'window_totals', 'two_managers', 'contact_issues', 'closed_with_sales', 'base_structure', 'lost_regular_clients', 'revenue_shares', 'key_accounts', 'pareto_table', 'pareto_share', 'hhi', 'driver_columns', 'distinct_ids', 'buyer_ids', 'audit_table', 'plots']
+
+__all__ = [
+    "card_completeness", "closed_with_sales", "completeness_by_manager", "concat_findings", "contact_issues",
+    "duplicate_pairs", "incomplete_card_issues", "inn_is_valid", "inn_issues",
+    "isin", "issue_counts", "issue_facts", "legal_family", "merge_map", "normalize_name", "normalize_phone",
+    "normalize_phones", "phone_issues", "quality_table", "two_managers", "window_groups", "window_totals",
+    "CARD_COLUMNS", "account_table", "audit_table", "base_counts", "base_facts", "base_structure", "buyer_ids",
+    "card_table", "concentration_facts", "contact_findings", "distinct_ids", "driver_columns", "hhi",
+    "key_accounts", "lost_facts", "lost_regular_clients", "master_cards", "master_lines", "master_map",
+    "master_revenue", "pareto_share", "pareto_table", "quality_findings", "revenue_shares", "plots"]

@@ -24,8 +24,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from kbanalysis.sales.calendar import _as_ts
 from kbanalysis.deliverables.i18n import t
-from kbanalysis.io.case import isin
+from kbanalysis.io.case import empty_issues, isin, issue_frame
+from kbanalysis.sales.lines import window_groups, window_totals
 
 FINDING_COLUMNS = ("table", "row", "client_id", "issue", "detail")
 #: Reasons of :func:`duplicate_pairs`, in the order they are joined.
@@ -35,52 +37,20 @@ DUPLICATE_REASONS = ("same_inn", "same_phone", "same_name", "similar_name")
 # ------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------
-def empty_findings() -> pd.DataFrame:
-    """An empty findings frame with the right columns and dtypes.
-
-    >>> list(empty_findings().columns)
-    ['table', 'row', 'client_id', 'issue', 'detail']
-    """
-    return findings_frame("clients", [], [], "missing_value", [])
-
-
-def findings_frame(table, row, client_id, issue, detail) -> pd.DataFrame:
-    """Build a findings frame (scalars are broadcast) with ``row`` as ``Int64``: :func:`kbanalysis.io.case.issue_frame`
-    (details that quote raw cells are made printable on one line).
-
-    >>> findings_frame("clients", [5], ["c1"], "invalid_inn", ["bad"]).dtypes["row"]
-    Int64Dtype()
-    """
-    from kbanalysis.io.case import issue_frame
-
-    rows = pd.Series(row, dtype="object").tolist() if len(np.atleast_1d(row)) else []
-
-    def each(v):
-        if isinstance(v, (str, type(None))) or np.ndim(v) == 0:
-            return [v] * len(rows)
-        return pd.Series(v, dtype="object").tolist()
-
-    return issue_frame(table, rows, each(client_id), issue if isinstance(issue, str) else each(issue), each(detail))
-
-
 def concat_findings(frames) -> pd.DataFrame:
     """Concatenate findings frames (empty ones are fine) into one, stable order.
 
-    >>> len(concat_findings([empty_findings(), empty_findings()]))
+    >>> len(concat_findings([empty_issues(), empty_issues()]))
     0
     """
     frames = [f for f in frames if f is not None and len(f)]
     if not frames:
-        return empty_findings()
+        return empty_issues()
     out = pd.concat([f[list(FINDING_COLUMNS)] for f in frames], ignore_index=True)
     out["row"] = out["row"].astype("Int64")
     for c in ("table", "client_id", "issue", "detail"):
         out[c] = out[c].astype("string")
     return out
-
-
-def _as_ts(as_of) -> pd.Timestamp:
-    return pd.Timestamp(as_of).normalize()
 
 
 def _join_by(keys, values, sep: str, sort_values: bool = False) -> pd.Series:
@@ -167,6 +137,42 @@ def _inn_check(s: pd.Series) -> pd.Series:
     return reason
 
 
+def quality_table(load_issues: pd.DataFrame | None, findings: pd.DataFrame) -> pd.DataFrame:
+    """``quality_issues.csv``: the rows rejected or doubted while reading the case, then the audit's
+    findings, in the contract's columns, ordered by table, row, issue and client.
+
+    >>> f = issue_frame("clients", [3, 2], ["b", "a"], "invalid_inn", ["x", "y"])
+    >>> quality_table(None, f)[["row", "client_id"]].to_dict("list")
+    {'row': [2, 3], 'client_id': ['a', 'b']}
+    """
+    from kbanalysis.schema import OUTPUTS
+
+    parts = [x for x in (load_issues, findings) if x is not None and len(x)]
+    issues = pd.concat(parts, ignore_index=True) if parts else empty_issues()
+    return issues[list(OUTPUTS["quality_issues.csv"])].sort_values(
+        ["table", "row", "issue", "client_id"], kind="mergesort", na_position="first", ignore_index=True)
+
+
+def issue_counts(issues: pd.DataFrame) -> pd.DataFrame:
+    """How many findings of each kind, most frequent first: ``issue, count``.
+
+    >>> issue_counts(pd.DataFrame({"issue": ["b", "a", "b"]})).to_dict("list")
+    {'issue': ['b', 'a'], 'count': [2, 1]}
+    """
+    return issues.groupby("issue", sort=True).size().rename("count").reset_index().sort_values(
+        "count", ascending=False, kind="mergesort", ignore_index=True)
+
+
+def issue_facts(issues: pd.DataFrame) -> dict:
+    """The numbers the audit's text on data quality quotes: findings, invalid INNs, invalid phones.
+
+    >>> issue_facts(pd.DataFrame({"issue": ["invalid_inn", "invalid_phone", "invalid_inn"]}))
+    {'n_issues': 3, 'n_invalid_inn': 2, 'n_invalid_phone': 1}
+    """
+    return {"n_issues": len(issues), "n_invalid_inn": int((issues["issue"] == "invalid_inn").sum()),
+            "n_invalid_phone": int((issues["issue"] == "invalid_phone").sum())}
+
+
 def inn_is_valid(inn) -> bool:
     """True when ``inn`` is a Russian taxpayer number with correct check digits.
 
@@ -207,16 +213,16 @@ def inn_issues(clients: pd.DataFrame, *, inn_col: str = "inn", id_col: str = "cl
     1    5         d  invalid_inn
     """
     if inn_col not in clients or not len(clients):
-        return empty_findings()
+        return empty_issues()
     s = _clean_inn(clients[inn_col])
     known = s.notna()
     reason = _inn_check(s[known])
     bad = reason[reason != ""]
     if bad.empty:
-        return empty_findings()
+        return empty_issues()
     raw = clients.loc[bad.index, inn_col].astype("string")
     detail = [t(f"audit.detail.inn_{r}", lang, inn=v) for r, v in zip(bad.tolist(), raw.tolist())]
-    return findings_frame("clients", _rows(clients, row_col)[bad.index].tolist(),
+    return issue_frame("clients", _rows(clients, row_col)[bad.index].tolist(),
                           clients.loc[bad.index, id_col].tolist(), "invalid_inn", detail)
 
 
@@ -350,12 +356,12 @@ def phone_issues(clients: pd.DataFrame, *, phone_col: str = "phone", id_col: str
     1    5         d  invalid_phone  '+380 (67) 123-45-67' is a foreign number (UA)
     """
     if phone_col not in clients or not len(clients):
-        return empty_findings()
+        return empty_issues()
     p = _phone_parts(clients[phone_col])
     allowed = isin(p["country"].fillna(""), list(countries))
     bad = p.loc[~allowed]
     if bad.empty:
-        return empty_findings()
+        return empty_issues()
     det = [t("audit.detail.phone", lang, phone=r) if pd.isna(c) else
            t("audit.detail.phone_foreign", lang, phone=r, country=c)
            for r, c in zip(bad["raw"].tolist(), bad["country"].tolist())]
@@ -364,7 +370,7 @@ def phone_issues(clients: pd.DataFrame, *, phone_col: str = "phone", id_col: str
     k = joined.index.astype(int).to_numpy()
     order = np.argsort(k, kind="mergesort")
     k = k[order]
-    return findings_frame("clients", _rows(clients, row_col).to_numpy()[k].tolist(),
+    return issue_frame("clients", _rows(clients, row_col).to_numpy()[k].tolist(),
                           clients[id_col].astype("string").to_numpy()[k].tolist(), "invalid_phone",
                           joined.to_numpy()[order].tolist())
 
@@ -825,7 +831,7 @@ def incomplete_card_issues(clients: pd.DataFrame, drivers=(), *, min_completenes
     2    3         b  incomplete_card
     """
     if not len(clients):
-        return empty_findings()
+        return empty_issues()
     drivers = list(drivers or [])
     c = clients
     if status_col in c:
@@ -836,7 +842,7 @@ def incomplete_card_issues(clients: pd.DataFrame, drivers=(), *, min_completenes
     ids = c[id_col].astype("string")
     out = []
     absent = [k for k in ("manager", "contact") if len(c) >= ABSENT_FIELD_MIN_CARDS and not f[k].any()]
-    whole = findings_frame("clients", [None] * len(absent), [None] * len(absent), "missing_value",
+    whole = issue_frame("clients", [None] * len(absent), [None] * len(absent), "missing_value",
                            [t(f"audit.detail.no_{k}_in_table", lang, n=len(c)) for k in absent])
     no_mgr = ~f["manager"] & ("manager" not in absent)
     if no_mgr.any():
@@ -854,10 +860,10 @@ def incomplete_card_issues(clients: pd.DataFrame, drivers=(), *, min_completenes
                for v, m in zip(comp["completeness"].to_numpy()[k], comp["missing"].to_numpy()[k])]
         out.append(pd.DataFrame({"k": k, "o": 2, "issue": "incomplete_card", "detail": det}))
     if not out:
-        return whole if len(whole) else empty_findings()
+        return whole if len(whole) else empty_issues()
     d = pd.concat(out, ignore_index=True).sort_values(["k", "o"], kind="mergesort")
     k = d["k"].to_numpy()
-    per_card = findings_frame("clients", rows.to_numpy()[k].tolist(), ids.to_numpy()[k].tolist(),
+    per_card = issue_frame("clients", rows.to_numpy()[k].tolist(), ids.to_numpy()[k].tolist(),
                               d["issue"].tolist(), d["detail"].tolist())
     return concat_findings([whole, per_card])
 
@@ -903,43 +909,6 @@ def _by_client_text(df: pd.DataFrame, col: str, id_col: str) -> pd.DataFrame:
     return d.dropna()
 
 
-def window_groups(df, start, end, cols: list[str]) -> pd.DataFrame:
-    """The distinct combinations of ``cols`` among the rows dated in ``[start, end)``, with their row count
-    (sales kept on disk: one query).
-
-    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-02", "2023-01-01"]),
-    ...                   "client_id": ["a", "a", "b"], "manager": ["Иванов"] * 3})
-    >>> window_groups(s, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-04-01"), ["client_id", "manager"])
-      client_id manager  0
-    0         a  Иванов  2
-    """
-    from kbanalysis.sales.engine import on_disk
-
-    if on_disk(df):
-        return df.window_groups(start, end, cols)
-    w = df.loc[(df["date"] >= start) & (df["date"] < end), cols]
-    return w.groupby(cols, observed=True, sort=False).size().reset_index()
-
-
-def window_totals(sales, start, end, ids, id_col: str = "client_id") -> pd.DataFrame:
-    """Per client of ``ids``: ``amount`` (sum), ``last`` (date) and ``lines`` of its sales dated in
-    ``[start, end)``, indexed by the client id as text (sales kept on disk: one query).
-
-    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-05", "2024-03-02"]),
-    ...                   "client_id": ["a", "a", "b"], "amount": [10.0, 5.0, 7.0]})
-    >>> window_totals(s, pd.Timestamp("2024-02-01"), pd.Timestamp("2024-04-01"), pd.Series(["a"])).to_dict("index")
-    {'a': {'amount': 15.0, 'last': Timestamp('2024-03-05 00:00:00'), 'lines': 2}}
-    """
-    from kbanalysis.sales.engine import on_disk
-
-    if on_disk(sales):
-        return sales.window_totals(start, end, ids)
-    w = sales.loc[(sales["date"] >= start) & (sales["date"] < end)]
-    w = w.loc[isin(w[id_col].astype("string"), ids)]
-    return w.groupby(w[id_col].astype("string")).agg(amount=("amount", "sum"), last=("date", "max"),
-                                                     lines=("amount", "size"))
-
-
 def two_managers(clients: pd.DataFrame, sales: pd.DataFrame | None = None, contacts: pd.DataFrame | None = None,
                  pairs: pd.DataFrame | None = None, merge_map: pd.Series | None = None, *, as_of=None,
                  months: int = 12, id_col: str = "client_id", manager_col: str = "manager",
@@ -967,7 +936,7 @@ def two_managers(clients: pd.DataFrame, sales: pd.DataFrame | None = None, conta
     0    3         b  two_managers
     """
     if not len(clients) or manager_col not in clients:
-        return empty_findings()
+        return empty_issues()
     ids = clients[id_col].astype("string")
     card_m = pd.Series(_norm_text(clients[manager_col]).to_numpy(), index=ids.to_numpy())
     card_m = card_m[~card_m.index.duplicated()]
@@ -1019,13 +988,13 @@ def two_managers(clients: pd.DataFrame, sales: pd.DataFrame | None = None, conta
                                        "detail": [tmpl.replace("\x00m", lists[m]) for m in gg["master"]]}))
     parts = [x for x in parts if len(x)]
     if not parts:
-        return empty_findings()
+        return empty_issues()
     pp = pd.concat(parts, ignore_index=True)
     det = _join_by(pp["id"], pp["detail"], "; ")
     mask = isin(ids, det.index)
     sel = clients.loc[mask]
     sel_ids = sel[id_col].astype("string").tolist()
-    return findings_frame("clients", _rows(sel, row_col).tolist(), sel_ids, "two_managers",
+    return issue_frame("clients", _rows(sel, row_col).tolist(), sel_ids, "two_managers",
                           det.reindex(sel_ids).tolist())
 
 
@@ -1053,7 +1022,7 @@ def contact_issues(contacts: pd.DataFrame | None, clients: pd.DataFrame, as_of, 
     1   clients    3         b         stale_contact
     """
     if contacts is None or not len(contacts):
-        return empty_findings()
+        return empty_issues()
     as_of = _as_ts(as_of)
     k = contacts.loc[contacts["date"].notna() & (contacts["date"] < as_of)]
     d = pd.DataFrame({"id": k[id_col].astype("string").to_numpy(), "date": k["date"].to_numpy(),
@@ -1065,7 +1034,7 @@ def contact_issues(contacts: pd.DataFrame | None, clients: pd.DataFrame, as_of, 
     out = []
     if len(bad):
         det = [t("audit.detail.too_frequent", lang, days=int(g), min_days=min_days) for g in bad["gap"]]
-        out.append(findings_frame("contacts", bad["row"].tolist(), bad["id"].tolist(), "too_frequent_contact", det))
+        out.append(issue_frame("contacts", bad["row"].tolist(), bad["id"].tolist(), "too_frequent_contact", det))
     last = d.groupby("id")["date"].max()
     c = clients
     if active_ids is not None:
@@ -1081,7 +1050,7 @@ def contact_issues(contacts: pd.DataFrame | None, clients: pd.DataFrame, as_of, 
         det = [t("audit.detail.stale_never", lang) if pd.isna(v)
                else t("audit.detail.stale", lang, days=int(v), date=str(pd.Timestamp(lv).date()))
                for v, lv in zip(silent.to_numpy()[m], last_c.to_numpy()[m])]
-        out.append(findings_frame("clients", _rows(c, row_col).to_numpy()[m].tolist(), cid.to_numpy()[m].tolist(),
+        out.append(issue_frame("clients", _rows(c, row_col).to_numpy()[m].tolist(), cid.to_numpy()[m].tolist(),
                                   "stale_contact", det))
     return concat_findings(out)
 
@@ -1101,18 +1070,18 @@ def closed_with_sales(clients: pd.DataFrame, sales: pd.DataFrame, as_of, days: i
     0    2         a  closed_with_sales
     """
     if status_col not in clients or not len(clients) or sales is None or not len(sales):
-        return empty_findings()
+        return empty_issues()
     as_of = _as_ts(as_of)
     closed = clients.loc[clients[status_col].astype("string") == "closed"]
     if closed.empty:
-        return empty_findings()
+        return empty_issues()
     agg = window_totals(sales, as_of - pd.Timedelta(days=days), as_of, closed[id_col].astype("string"), id_col)
     if agg.empty:
-        return empty_findings()
+        return empty_issues()
     sel = closed.loc[isin(closed[id_col].astype("string"), agg.index)]
     sid = sel[id_col].astype("string")
     a = agg.reindex(sid.to_numpy())
     det = [t("audit.detail.closed_with_sales", lang, lines=int(n), amount=f"{v:,.0f}".replace(",", " "),
              date=str(pd.Timestamp(d).date()), days=days)
            for n, v, d in zip(a["lines"], a["amount"], a["last"])]
-    return findings_frame("clients", _rows(sel, row_col).tolist(), sid.tolist(), "closed_with_sales", det)
+    return issue_frame("clients", _rows(sel, row_col).tolist(), sid.tolist(), "closed_with_sales", det)

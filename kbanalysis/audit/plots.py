@@ -99,7 +99,7 @@ def pareto_curve(revenue: pd.Series, target: float = 0.8, lang: str = "ru", ax: 
     ``revenue`` is the 12-month revenue per client (non-positive values are left out).
 
     >>> pareto_curve(pd.Series([50.0, 30.0, 10.0, 5.0, 5.0]), lang="ru").get_title()
-    '40,0 % клиентов приносят 80 % выручки'
+    '40,0\xa0% клиентов приносят 80\xa0% выручки'
     """
     ax = _ax(ax)
     p = pareto_table(revenue)

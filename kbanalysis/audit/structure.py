@@ -16,19 +16,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kbanalysis.sales.calendar import _as_ts
 from kbanalysis.audit import cleaning
+from kbanalysis.io.case import driver_columns
 from kbanalysis.sales.engine import client_months as _client_months
 from kbanalysis.sales.engine import client_summary as _client_summary
-from kbanalysis.sales.engine import last_sale, on_disk
+from kbanalysis.sales.engine import last_sale
+from kbanalysis.sales.lines import buyer_ids, core_lines, distinct_ids, with_masters  # noqa: F401 (facade)
 
 #: Relative tolerance of the share thresholds: a share of exactly 10 % is not "above 10 %"
 #: even when floating-point sums make it 0.10000000000000002.
 _EPS = 1e-9
 _DAYS_PER_MONTH = 365.25 / 12
-
-
-def _as_ts(as_of) -> pd.Timestamp:
-    return pd.Timestamp(as_of).normalize()
 
 
 # ------------------------------------------------------------------------------------------
@@ -249,12 +248,13 @@ def revenue_shares(revenue: pd.Series) -> pd.Series:
     return (r / total) if total > 0 else r * 0.0
 
 
-def key_accounts(shares: pd.Series, key: float = 0.10, critical: float = 0.20, mono: float = 0.70) -> pd.Series:
+def key_accounts(shares: pd.Series, key_share: float = 0.10, critical_share: float = 0.20,
+                 mono_share: float = 0.70) -> pd.Series:
     """Dependency class of each client by its share of revenue: ``none``, ``key``, ``critical``, ``mono``.
 
-    Strictly greater than: share > ``key`` (10 %) is ``key``, > ``critical`` (20 %) ``critical``,
-    > ``mono`` (70 %) ``mono``; a share of exactly 10 % is ``none``, exactly 20 % ``key``, exactly
-    70 % ``critical`` (compared with a 1e-9 tolerance, so float rounding cannot cross a boundary).
+    Strictly greater than: share > ``key_share`` is ``key``, > ``critical_share`` ``critical``,
+    > ``mono_share`` ``mono``; a share exactly at a threshold stays in the class below (compared with
+    a 1e-9 tolerance, so float rounding cannot cross a boundary).
 
     Examples
     --------
@@ -263,7 +263,8 @@ def key_accounts(shares: pd.Series, key: float = 0.10, critical: float = 0.20, m
     """
     s = pd.Series(shares, dtype=float).fillna(0.0)
     v = s.to_numpy()
-    out = np.select([v > mono + _EPS, v > critical + _EPS, v > key + _EPS], ["mono", "critical", "key"], "none")
+    out = np.select([v > mono_share + _EPS, v > critical_share + _EPS, v > key_share + _EPS],
+                    ["mono", "critical", "key"], "none")
     return pd.Series(pd.array(out, dtype="string"), index=s.index, name="key_account")
 
 
@@ -327,102 +328,263 @@ def hhi(revenue: pd.Series) -> float:
     return float(((r / total) ** 2).sum())
 
 
-# ------------------------------------------------------------------------------------------
-# all together
-# ------------------------------------------------------------------------------------------
-def driver_columns(clients: pd.DataFrame, drivers=None) -> list[str]:
-    """The driver columns: ``drivers`` when given (those present), else every numeric non-contract column.
+def base_counts(per_client: pd.DataFrame) -> pd.DataFrame:
+    """Clients and their 12-month revenue in each base (master cards only): ``base, clients, revenue_12m``.
 
-    >>> driver_columns(pd.DataFrame({"client_id": ["a"], "outlets": [1.0], "_row": [2], "reported_turnover": [1.0]}))
-    ['outlets']
+    >>> pc = pd.DataFrame({"client_id": ["a", "b", "c"], "merged_into": [None, "a", None],
+    ...                    "base": ["active", "active", "lost"], "revenue_12m": [5.0, np.nan, 0.0]})
+    >>> base_counts(pc)[["base", "clients"]].head(3).to_dict("list")
+    {'base': ['active', 'sleeping', 'lost'], 'clients': [1, 0, 1]}
     """
-    from kbanalysis.schema import CLIENT_CONTRACT_COLUMNS
+    from kbanalysis.schema import BASES
 
-    if drivers:
-        return [d for d in drivers if d in clients]
-    return [c for c in clients.columns if not str(c).startswith("_") and c not in CLIENT_CONTRACT_COLUMNS
-            and pd.api.types.is_numeric_dtype(clients[c]) and not pd.api.types.is_bool_dtype(clients[c])]
-
-
-def _remap(df: pd.DataFrame, to_master: pd.Series, id_col: str = "client_id") -> pd.DataFrame:
-    """``df`` with the ids of duplicate cards replaced by their master's (only those rows touched).
-
-    Sales kept on disk (:class:`~kbanalysis.sales.ondisk.SalesFile`) come back as a handle that reads them so.
-    """
-    if on_disk(df):
-        return df.with_masters(to_master)
-    moved = to_master[to_master.index != to_master.to_numpy()]
-    out = df.copy()
-    if isinstance(out[id_col].dtype, pd.CategoricalDtype):  # remap the categories, not the lines
-        out[id_col] = _remap_categories(out[id_col], moved)
-        return out
-    out[id_col] = out[id_col].astype("string")
-    if len(moved):
-        m = cleaning.isin(out[id_col], moved.index)
-        out.loc[m, id_col] = moved.reindex(out.loc[m, id_col].to_numpy()).to_numpy()
+    masters = per_client.loc[per_client["merged_into"].isna()]
+    out = (masters.groupby("base").agg(clients=("client_id", "size"), revenue_12m=("revenue_12m", "sum"))
+           .reindex(list(BASES)).fillna(0).reset_index())
+    out["clients"] = out["clients"].astype(int)
     return out
 
 
-def _remap_categories(ids: pd.Series, moved: pd.Series) -> pd.Series:
-    """Categorical ids with duplicate cards' categories replaced by their masters' (merged codes)."""
-    cats = ids.cat.categories
-    text = pd.Series(cats.astype("string").to_numpy(dtype=object))
-    inv, uniq = pd.factorize(text.map(moved.astype(object)).fillna(text))
-    lookup = np.append(inv.astype(np.int32), -1)  # code -1 (missing) stays missing
-    codes = lookup[ids.array.codes]
-    return pd.Series(pd.Categorical.from_codes(codes, categories=pd.Index(uniq).astype(cats.dtype), validate=False),
-                     index=ids.index, name=ids.name)
+def base_facts(per_client: pd.DataFrame) -> dict:
+    """How many master cards each base holds: ``n_active``, ``n_sleeping``, ``n_lost``, ``n_potential``, ``n_closed``.
 
-
-def distinct_ids(ids: pd.Series) -> np.ndarray:
-    """The distinct non-missing ids as text (a categorical's used categories, without reading lines as text).
-
-    >>> distinct_ids(pd.Series(pd.Categorical(["b", None, "b"], categories=["a", "b"]))).tolist()
-    ['b']
+    >>> base_facts(pd.DataFrame({"merged_into": [None, None], "base": ["lost", "active"]}))["n_lost"]
+    1
     """
-    if isinstance(ids.dtype, pd.CategoricalDtype):
-        used = np.unique(ids.array.codes)
-        return np.asarray(ids.cat.categories.astype("string")[used[used >= 0]], dtype=object)
-    return pd.unique(ids.astype("string").dropna())
+    from kbanalysis.schema import BASES
+
+    b = per_client.loc[per_client["merged_into"].isna(), "base"]
+    return {f"n_{x}": int((b == x).sum()) for x in BASES}
 
 
-def buyer_ids(sales, as_of) -> np.ndarray:
-    """The distinct ids of clients with a positive sales line before ``as_of``, as text.
+def master_revenue(per_client: pd.DataFrame) -> pd.Series:
+    """12-month revenue of each master card (0 without sales), indexed by client_id.
 
-    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-05-01"]),
-    ...                   "client_id": ["a", "b", "c"], "amount": [10.0, -5.0, 7.0]})
-    >>> buyer_ids(s, "2024-04-01").tolist()
+    >>> master_revenue(pd.DataFrame({"client_id": ["a", "b"], "merged_into": [None, "a"],
+    ...                              "revenue_12m": [5.0, np.nan]})).to_dict()
+    {'a': 5.0}
+    """
+    masters = per_client.loc[per_client["merged_into"].isna()]
+    return masters.set_index("client_id")["revenue_12m"].fillna(0.0)
+
+
+def concentration_facts(revenue: pd.Series, key_account: pd.Series, *, target: float = 0.8) -> dict:
+    """The numbers the text on dependency quotes: the share of clients bringing ``target`` of the revenue
+    (``pareto``), ``hhi``, the number of key accounts of any class (``n_key``), the largest client's
+    share (``top_share``) and the total ``revenue``; shares are None when nobody bought.
+
+    >>> f = concentration_facts(pd.Series([60.0, 30.0, 10.0]), pd.Series(["mono", "critical", "none"]))
+    >>> f["n_key"], f["top_share"], f["pareto_target"]
+    (2, 0.6, 0.8)
+    """
+    pos = revenue[revenue > 0]
+    some = len(pos) > 0
+    return {"pareto": pareto_share(pos, target) if some else None, "pareto_target": target,
+            "hhi": hhi(pos) if some else None, "n_key": int(key_account.isin(["key", "critical", "mono"]).sum()),
+            "top_share": float(pos.max() / pos.sum()) if some else None, "revenue": float(revenue.sum())}
+
+
+def lost_facts(lost: pd.DataFrame, per_client: pd.DataFrame) -> dict:
+    """The numbers the text on the reactivation list quotes: lost clients, how many of them bought
+    regularly and what those brought a month.
+
+    >>> lf = lost_facts(pd.DataFrame({"avg_month_revenue": [10.0, 5.0]}),
+    ...                 pd.DataFrame({"merged_into": [None] * 3, "base": ["lost"] * 3}))
+    >>> lf["n_lost"], lf["n_lost_regular"], lf["lost_money"]
+    (3, 2, 15.0)
+    """
+    return {"n_lost": base_facts(per_client)["n_lost"], "n_lost_regular": len(lost),
+            "lost_money": float(lost["avg_month_revenue"].sum()) if len(lost) else 0.0}
+
+
+# ------------------------------------------------------------------------------------------
+# all together
+# ------------------------------------------------------------------------------------------
+def master_map(clients: pd.DataFrame, duplicates: pd.DataFrame, sales, as_of) -> pd.Series:
+    """Card id -> the id of the card it is analysed as (its master; itself when not a duplicate).
+
+    Duplicates are merged for the analysis (:func:`kbanalysis.audit.cleaning.merge_map`: the card
+    with the smallest ``_row`` of its group; a name-only match with a card that never bought
+    before ``as_of`` is listed but not merged).
+
+    >>> c = pd.DataFrame({"client_id": ["a", "b"], "name": ["x", "x"], "_row": [2, 3]})
+    >>> d = pd.DataFrame({"client_id": ["b"], "duplicate_of": ["a"], "reason": ["same_inn"]})
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-02"]), "client_id": ["b"], "amount": [5.0]})
+    >>> master_map(c, d, s, "2024-02-01").to_dict()
+    {'a': 'a', 'b': 'a'}
+    """
+    mm = cleaning.merge_map(clients, duplicates, buyers=buyer_ids(sales, _as_ts(as_of)))
+    return pd.Series(mm.to_numpy(), index=mm.index.astype(str))
+
+
+def master_lines(sales, to_master: pd.Series) -> pd.DataFrame:
+    """The sales lines with each duplicate card's lines attributed to its master (``client_id`` replaced).
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-02"]), "client_id": ["b"],
+    ...                   "product_group": ["x"], "amount": [5.0], "cost": [1.0]})
+    >>> master_lines(s, pd.Series({"a": "a", "b": "a"}))["client_id"].tolist()
     ['a']
     """
+    return with_masters(core_lines(sales), to_master)
+
+
+def master_cards(clients: pd.DataFrame, to_master: pd.Series) -> pd.DataFrame:
+    """The cards that are their own master (duplicate cards left out), in the clients' order.
+
+    >>> c = pd.DataFrame({"client_id": ["a", "b"], "name": ["x", "x"]})
+    >>> master_cards(c, pd.Series({"a": "a", "b": "a"}))["client_id"].tolist()
+    ['a']
+    """
+    ids = clients["client_id"].astype("string")
+    return clients.loc[to_master.reindex(ids.to_numpy()).to_numpy() == ids.to_numpy()]
+
+
+def account_table(base: pd.DataFrame, summary: pd.DataFrame, *, key_share: float = 0.10,
+                  critical_share: float = 0.20, mono_share: float = 0.70) -> pd.DataFrame:
+    """Per master card: its base, 12-month revenue and margin, share of revenue, key account class and
+    the sales features of ``summary`` (:func:`kbanalysis.sales.engine.client_summary`), indexed by client_id.
+
+    Dependency classes are those of :func:`key_accounts` with the thresholds ``key_share``,
+    ``critical_share`` and ``mono_share``.
+
+    >>> b = pd.DataFrame({"client_id": ["a", "b"], "base": ["active", "lost"], "base_reason": ["", ""]})
+    >>> s = pd.DataFrame({"client_id": ["a", "b"], "revenue_12m": [90.0, 10.0], "margin_12m": [np.nan] * 2})
+    >>> account_table(b, s)["key_account"].to_dict()
+    {'a': 'mono', 'b': 'none'}
+    """
+    summ = summary.copy()
+    summ["client_id"] = summ["client_id"].astype("string")
+    summ = summ.set_index("client_id").reindex(base["client_id"].to_numpy())
+    rev = summ["revenue_12m"].fillna(0.0)
+    shares = revenue_shares(rev)
+    mb = base.set_index("client_id")
+    mb["revenue_12m"] = rev.to_numpy()
+    mb["margin_12m"] = summ["margin_12m"].to_numpy() if summ["margin_12m"].notna().any() else np.nan
+    mb["revenue_share"] = shares.to_numpy()
+    mb["key_account"] = key_accounts(shares, key_share, critical_share, mono_share).to_numpy()
+    for f_ in [c for c in summary.columns if c != "client_id" and c not in mb.columns]:
+        mb[f_] = summ[f_].to_numpy()
+    return mb
+
+
+#: the first columns of the audit's per-card table, in this order
+CARD_COLUMNS = ["client_id", "master_id", "merged_into", "base", "base_reason", "revenue_12m", "margin_12m",
+                "revenue_share", "key_account", "completeness", "missing"]
+
+
+def card_table(clients: pd.DataFrame, to_master: pd.Series, accounts: pd.DataFrame,
+               completeness: pd.DataFrame) -> pd.DataFrame:
+    """One row per card, in the clients' order: :data:`CARD_COLUMNS`, then the rest of ``accounts``.
+
+    A duplicate card's row copies its master's ``base``, ``base_reason`` and ``key_account``,
+    has its money and sales features NaN (they are in the master's row) and ``merged_into`` =
+    the master's id. ``accounts`` is :func:`account_table`, ``completeness``
+    :func:`kbanalysis.audit.cleaning.card_completeness`.
+
+    >>> c = pd.DataFrame({"client_id": ["a", "b"]})
+    >>> acc = pd.DataFrame({"base": ["active"], "base_reason": [""], "revenue_12m": [5.0], "margin_12m": [np.nan],
+    ...                     "revenue_share": [1.0], "key_account": ["mono"]}, index=pd.Index(["a"], name="client_id"))
+    >>> comp = pd.DataFrame({"client_id": ["a", "b"], "completeness": [1.0, 0.5], "missing": ["", "inn"]})
+    >>> card_table(c, pd.Series({"a": "a", "b": "a"}), acc, comp)[["client_id", "merged_into", "base", "revenue_12m"]]
+      client_id merged_into    base  revenue_12m
+    0         a        <NA>  active          5.0
+    1         b           a  active          NaN
+    """
+    ids = clients["client_id"].astype("string")
+    master_of = to_master.reindex(ids.to_numpy()).astype("string")
+    rows = accounts.reindex(master_of.to_numpy()).reset_index(drop=True)
+    dup = master_of.to_numpy() != ids.to_numpy()
+    for c in [c for c in rows.columns if c not in ("base", "base_reason", "key_account")]:
+        if pd.api.types.is_numeric_dtype(rows[c]) or pd.api.types.is_datetime64_any_dtype(rows[c]):
+            rows.loc[dup, c] = np.nan if not pd.api.types.is_datetime64_any_dtype(rows[c]) else pd.NaT
+    if "orders" in rows:
+        rows["orders"] = rows["orders"].astype("Int64")
+    per_client = pd.DataFrame({"client_id": ids.to_numpy(), "master_id": master_of.to_numpy(),
+                               "merged_into": np.where(dup, master_of.to_numpy(dtype=object), None)})
+    per_client["merged_into"] = per_client["merged_into"].astype("string")
+    per_client = pd.concat([per_client, rows], axis=1)
+    cmp_ = completeness.set_index(completeness["client_id"].astype("string"))
+    per_client["completeness"] = cmp_["completeness"].reindex(ids.to_numpy()).to_numpy()
+    per_client["missing"] = cmp_["missing"].reindex(ids.to_numpy()).to_numpy()
+    return per_client[CARD_COLUMNS + [c for c in per_client.columns if c not in CARD_COLUMNS]]
+
+
+def contact_findings(contacts: pd.DataFrame | None, to_master: pd.Series, masters: pd.DataFrame,
+                     base: pd.DataFrame, as_of, *, contact_min_days: int = 30, contact_stale_days: int = 180,
+                     lang: str = "ru") -> pd.DataFrame:
+    """Contact cadence findings (:func:`kbanalysis.audit.cleaning.contact_issues`) on master cards.
+
+    Contacts of a duplicate card count for its master; a finding about a contacts row keeps
+    the id written in that row. Only active and sleeping clients can be "not contacted".
+    """
+    active = base.loc[base["base"].isin(["active", "sleeping"]), "client_id"]
+    k = with_masters(contacts, to_master) if contacts is not None and len(contacts) else None
+    cf = cleaning.contact_issues(k, masters, as_of, contact_min_days, contact_stale_days,
+                                 active_ids=active, lang=lang)
+    if k is not None and len(cf) and "_row" in contacts:
+        orig = pd.Series(contacts["client_id"].astype("string").to_numpy(),
+                         index=contacts["_row"].astype("Int64").to_numpy())
+        if orig.index.is_unique:
+            m = cf["table"] == "contacts"
+            cf.loc[m, "client_id"] = orig.reindex(cf.loc[m, "row"].to_numpy()).to_numpy()
+    return cf
+
+
+def quality_findings(clients: pd.DataFrame, sales, contacts: pd.DataFrame | None, duplicates: pd.DataFrame,
+                     to_master: pd.Series, base: pd.DataFrame, as_of, drivers=(), *, contact_min_days: int = 30,
+                     contact_stale_days: int = 180, lang: str = "ru") -> pd.DataFrame:
+    """Every card-level quality finding ``table, row, client_id, issue, detail``: invalid INNs and
+    phones, incomplete cards, two managers on one client, closed cards with sales, contact cadence.
+
+    ``to_master`` is :func:`master_map`, ``base`` :func:`base_structure` of the master cards.
+    """
     as_of = _as_ts(as_of)
-    if on_disk(sales):
-        return sales.buyers(as_of)
-    return distinct_ids(sales.loc[(sales["date"] < as_of) & (sales["amount"] > 0), "client_id"])
+    masters = master_cards(clients, to_master)
+    return cleaning.concat_findings([
+        cleaning.inn_issues(clients, lang=lang),
+        cleaning.phone_issues(clients, lang=lang),
+        cleaning.incomplete_card_issues(clients, drivers, lang=lang),
+        cleaning.two_managers(clients, sales, contacts, duplicates, to_master, as_of=as_of, lang=lang),
+        cleaning.closed_with_sales(clients, sales, as_of, lang=lang),
+        contact_findings(contacts, to_master, masters, base, as_of, contact_min_days=contact_min_days,
+                         contact_stale_days=contact_stale_days, lang=lang),
+    ])
+
+
+#: the steps of :func:`audit_table` that take run parameters, and the parameters each takes
+_STEP_PARAMS = {
+    "duplicates": ("fuzzy_name_threshold",),
+    "base": ("lost_gap_multiple", "lost_min_days", "sleeping_gap_multiple", "sleeping_drop", "few_orders_lost_days"),
+    "accounts": ("key_share", "critical_share", "mono_share"),
+    "lost": ("regular_min_months", "regular_window_months"),
+    "findings": ("contact_min_days", "contact_stale_days", "lang"),
+}
+
+
+def _step(params: dict, step: str, rename: dict | None = None) -> dict:
+    """The run parameters given in ``params`` that ``step`` takes (the others keep the step's defaults)."""
+    rename = rename or {}
+    return {rename.get(k, k): params[k] for k in _STEP_PARAMS[step] if k in params}
 
 
 def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFrame | None, as_of,
                 params: dict | None = None):
-    """Run the whole audit: cleaning findings, duplicates, base structure, key accounts, reactivation.
+    """The whole audit in one call (notebook 01 walks through the same steps one by one).
 
-    ``params`` uses the keys of :mod:`kbanalysis.run.params` (missing keys take their defaults;
-    ``lang`` sets the language of the findings' details). ``as_of`` empty/None = the day after
-    the last sale.
+    ``params`` uses the names of the run parameters (:mod:`kbanalysis.run.params`); one not given
+    takes the default of the step that uses it, and ``drivers`` empty means every numeric
+    non-contract column. ``as_of`` empty/None is the day after the last sale.
 
-    **Duplicates are merged for the analysis**: the sales of a duplicate card are attributed to
-    its master (:func:`kbanalysis.audit.cleaning.merge_map`: the card with the smallest ``_row`` of
-    its group; a name-only match with a card that never bought is listed but not merged), and
-    the base, revenue, margin and key account are computed on the master. A
-    duplicate card's row copies the master's ``base`` and ``key_account``, has its money and
-    sales features NaN (they are in the master's row) and ``merged_into`` = the master's id.
+    Steps: :func:`kbanalysis.audit.cleaning.duplicate_pairs` → :func:`master_map` →
+    :func:`master_lines` and :func:`kbanalysis.sales.engine.client_summary` →
+    :func:`base_structure` of the :func:`master_cards` → :func:`account_table` →
+    :func:`lost_regular_clients` → :func:`card_table` and :func:`quality_findings`.
     The master's status decides ``closed``.
 
     Returns ``(per_client, findings, duplicates, lost)``:
 
-    * ``per_client`` — one row per card, in the clients' order: ``client_id, master_id,
-      merged_into, base, base_reason, revenue_12m, margin_12m, revenue_share, key_account,
-      completeness, missing`` + the :func:`base_structure` columns + the
-      :func:`kbanalysis.sales.engine.client_summary` features;
-    * ``findings`` — quality findings ``table, row, client_id, issue, detail``;
+    * ``per_client`` — :func:`card_table`, one row per card in the clients' order;
+    * ``findings`` — :func:`quality_findings`;
     * ``duplicates`` — :func:`kbanalysis.audit.cleaning.duplicate_pairs` (``duplicates.csv``);
     * ``lost`` — :func:`lost_regular_clients` (``lost_clients.csv`` = its first five columns).
 
@@ -444,91 +606,20 @@ def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFra
       client_id duplicate_of     reason
     0         b            a  same_name
     """
-    from kbanalysis.run.params import defaults
-
-    p = defaults()
-    p.update(params or {})
-    lang = p.get("lang", "ru")
+    p = dict(params or {})
     if as_of is None or (isinstance(as_of, str) and not as_of.strip()):
         as_of = last_sale(sales) + pd.Timedelta(days=1)
     as_of = _as_ts(as_of)
-    ids = clients["client_id"].astype("string")
-    drivers = driver_columns(clients, p.get("drivers"))
-
-    # cleaning ------------------------------------------------------------------------
-    pairs = cleaning.duplicate_pairs(clients, fuzzy_threshold=p["fuzzy_name_threshold"])
-    buyers = buyer_ids(sales, as_of)
-    mm = cleaning.merge_map(clients, pairs, buyers=buyers)
-    comp = cleaning.card_completeness(clients, drivers)
-
-    # analysis on masters -----------------------------------------------------------------
-    to_master = pd.Series(mm.to_numpy(), index=mm.index.astype(str))
-    s = _remap(sales if on_disk(sales) else sales[[c for c in ("date", "client_id", "product_group", "amount", "cost")
-                                                     if c in sales]], to_master)
-    summary = _client_summary(s, as_of)
-    is_master = (mm.reindex(ids.to_numpy()).to_numpy() == ids.to_numpy())
-    masters = clients.loc[is_master]
-    base = base_structure(masters, summary, as_of, lost_gap_multiple=p["lost_gap_multiple"],
-                          lost_min_days=p["lost_min_days"], sleeping_gap_multiple=p["sleeping_gap_multiple"],
-                          sleeping_drop=p["sleeping_drop"], few_orders_lost_days=p["few_orders_lost_days"])
-    summ = summary.copy()
-    summ["client_id"] = summ["client_id"].astype("string")
-    summ = summ.set_index("client_id").reindex(base["client_id"].to_numpy())
-    rev = summ["revenue_12m"].fillna(0.0)
-    shares = revenue_shares(rev)
-    ka = key_accounts(shares, p["key_share"], p["critical_share"], p["mono_share"])
-    cm = _client_months(s, as_of)
-    lost = lost_regular_clients(cm, base, min_months=p["regular_min_months"],
-                                window_months=p["regular_window_months"])
-
-    # per card ---------------------------------------------------------------------------
-    mb = base.set_index("client_id")
-    mb["revenue_12m"] = rev.to_numpy()
-    mb["margin_12m"] = summ["margin_12m"].to_numpy() if summ["margin_12m"].notna().any() else np.nan
-    mb["revenue_share"] = shares.to_numpy()
-    mb["key_account"] = ka.to_numpy()
-    feats = [c for c in summary.columns if c != "client_id" and c not in mb.columns]
-    for f_ in feats:
-        mb[f_] = summ[f_].to_numpy()
-    master_of = mm.reindex(ids.to_numpy()).astype("string")
-    rows = mb.reindex(master_of.to_numpy()).reset_index(drop=True)
-    dup = ~is_master
-    per_card_cols = [c for c in rows.columns if c not in ("base", "base_reason", "key_account")]
-    for c in per_card_cols:
-        if pd.api.types.is_numeric_dtype(rows[c]) or pd.api.types.is_datetime64_any_dtype(rows[c]):
-            rows.loc[dup, c] = np.nan if not pd.api.types.is_datetime64_any_dtype(rows[c]) else pd.NaT
-    if "orders" in rows:
-        rows["orders"] = rows["orders"].astype("Int64")
-    per_client = pd.DataFrame({"client_id": ids.to_numpy(), "master_id": master_of.to_numpy(),
-                               "merged_into": np.where(dup, master_of.to_numpy(dtype=object), None)})
-    per_client["merged_into"] = per_client["merged_into"].astype("string")
-    per_client = pd.concat([per_client, rows], axis=1)
-    cmp_ = comp.set_index(comp["client_id"].astype("string"))
-    per_client["completeness"] = cmp_["completeness"].reindex(ids.to_numpy()).to_numpy()
-    per_client["missing"] = cmp_["missing"].reindex(ids.to_numpy()).to_numpy()
-    first = ["client_id", "master_id", "merged_into", "base", "base_reason", "revenue_12m", "margin_12m",
-             "revenue_share", "key_account", "completeness", "missing"]
-    per_client = per_client[first + [c for c in per_client.columns if c not in first]]
-
-    # findings ---------------------------------------------------------------------------
-    active_masters = base.loc[base["base"].isin(["active", "sleeping"]), "client_id"]
-    k = None
-    if contacts is not None and len(contacts):
-        k = _remap(contacts, to_master)
-    cf = cleaning.contact_issues(k, masters, as_of, p["contact_min_days"], p["contact_stale_days"],
-                                 active_ids=active_masters, lang=lang)
-    if k is not None and len(cf):
-        orig = pd.Series(contacts["client_id"].astype("string").to_numpy(),
-                         index=contacts["_row"].astype("Int64").to_numpy()) if "_row" in contacts else None
-        if orig is not None and orig.index.is_unique:
-            m = cf["table"] == "contacts"
-            cf.loc[m, "client_id"] = orig.reindex(cf.loc[m, "row"].to_numpy()).to_numpy()
-    findings = cleaning.concat_findings([
-        cleaning.inn_issues(clients, lang=lang),
-        cleaning.phone_issues(clients, lang=lang),
-        cleaning.incomplete_card_issues(clients, drivers, lang=lang),
-        cleaning.two_managers(clients, sales, contacts, pairs, mm, as_of=as_of, lang=lang),
-        cleaning.closed_with_sales(clients, sales, as_of, lang=lang),
-        cf,
-    ])
+    drivers = driver_columns(clients, p.get("drivers"), with_values=False)
+    pairs = cleaning.duplicate_pairs(clients, **_step(p, "duplicates", {"fuzzy_name_threshold": "fuzzy_threshold"}))
+    to_master = master_map(clients, pairs, sales, as_of)
+    lines = master_lines(sales, to_master)
+    summary = _client_summary(lines, as_of)
+    base = base_structure(master_cards(clients, to_master), summary, as_of, **_step(p, "base"))
+    accounts = account_table(base, summary, **_step(p, "accounts"))
+    lost = lost_regular_clients(_client_months(lines, as_of), base, **_step(
+        p, "lost", {"regular_min_months": "min_months", "regular_window_months": "window_months"}))
+    per_client = card_table(clients, to_master, accounts, cleaning.card_completeness(clients, drivers))
+    findings = quality_findings(clients, sales, contacts, pairs, to_master, base, as_of, drivers,
+                                **_step(p, "findings"))
     return per_client, findings, pairs, lost

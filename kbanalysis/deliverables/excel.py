@@ -140,6 +140,7 @@ def sheet_name(text, taken: set[str] | None = None) -> str:
 class _Sheet:
     title: str
     df: pd.DataFrame  # canonical column names, codes already labelled
+    totals: bool = False  # a totals row under the data (money sheets)
 
 
 def _read_cards(rf: RunFolder) -> pd.DataFrame | None:
@@ -187,7 +188,7 @@ def _num(df, col) -> pd.Series:
 
 
 def _build_sheets(run_dir: Path, lang: str, mask: bool, max_managers: int,
-                  growth_top: int | None = 1000) -> list[_Sheet]:
+                  growth_top: int | None = 1000, mask_contacts: bool = False) -> list[_Sheet]:
     rf = RunFolder(run_dir)
     if not (run_dir / "clients.csv").exists():
         raise UserError(f"{run_dir / 'clients.csv'} is missing: the workbook is built from a finished run "
@@ -197,9 +198,15 @@ def _build_sheets(run_dir: Path, lang: str, mask: bool, max_managers: int,
         df = read_output(run_dir, name)
         return mask_frame(df, lang, exclude=_NO_SCAN) if mask else df
 
-    cards = _read_cards(rf)
+    raw_cards = _read_cards(rf)
+    cards = raw_cards
     if mask and cards is not None:
         cards = mask_frame(cards, lang, exclude=_NO_SCAN)
+    # the managers' own sheets (per manager, win-back) and the data fixes show contacts and values in full:
+    # a manager must call the client and fix the card; ``mask_contacts`` masks them too
+    contact_cards = raw_cards
+    if mask_contacts and raw_cards is not None:
+        contact_cards = mask_frame(raw_cards, lang, exclude=_NO_SCAN)
     clients = read("clients.csv")
     pii_last = ["phone", "email", "inn"]
     full = _with_cards(clients, cards)
@@ -210,19 +217,25 @@ def _build_sheets(run_dir: Path, lang: str, mask: bool, max_managers: int,
     sheets: list[tuple[str, pd.DataFrame]] = [(t("clients"), full)]
 
     if (run_dir / "lost_clients.csv").exists():
-        lost = read("lost_clients.csv")
+        lost = read_output(run_dir, "lost_clients.csv")
         lost = lost.sort_values(["priority", "client_id"], na_position="last", kind="mergesort")
-        lost = _with_cards(lost, cards, ("name", "manager", "channel", "region", "phone", "email"))
+        lost = _with_cards(lost, contact_cards, ("name", "manager", "channel", "region", "phone", "email"))
         sheets.append((t("reactivation"), _order(lost, ["priority", "client_id", "name", "manager"])))
 
     g = full.copy()
     g["revenue_month"] = _num(g, "revenue_12m") / 12
     g["potential_month"] = _num(g, "upsell_month").fillna(0) + _num(g, "crosssell_month").fillna(0)
-    g = g[g["potential_month"] > 0].sort_values("potential_month", ascending=False, kind="mergesort")
+    # clients buying now, by the money their plans can win (the wallet's rest beside it as the ceiling);
+    # closed cards are not worked, lost clients are on the win-back sheet
+    buying = g["base"].astype("string").isin(["active", "sleeping"]).fillna(False).to_numpy(dtype=bool)
+    rank = "achievable_month" if "achievable_month" in g.columns else "potential_month"
+    g = g[buying & (_num(g, rank) > 0).to_numpy()].sort_values([rank, "client_id"], ascending=[False, True],
+                                                               kind="mergesort")
     if growth_top:
         g = g.head(growth_top)
-    gcols = ["client_id", "name", "manager", "channel", "base", "abcde", "loyalty", "revenue_month", "wallet_month",
-             "share_of_wallet", "upsell_month", "crosssell_month", "potential_month", "plan_month", "phone", "email"]
+    gcols = ["client_id", "name", "manager", "channel", "base", "abcde", "loyalty", "revenue_month", "plan_month",
+             "achievable_month", "wallet_month", "share_of_wallet", "upsell_month", "crosssell_month",
+             "potential_month", "phone", "email"]
     sheets.append((t("growth"), g[[c for c in gcols if c in g.columns]]))
 
     if (run_dir / "duplicates.csv").exists():
@@ -234,28 +247,36 @@ def _build_sheets(run_dir: Path, lang: str, mask: bool, max_managers: int,
         sheets.append((t("duplicates"), d))
 
     if (run_dir / "quality_issues.csv").exists():
-        q = read("quality_issues.csv")
+        q = read_output(run_dir, "quality_issues.csv")  # the detail shows the value to fix, unmasked
+        if mask_contacts:
+            q = mask_frame(q, lang, exclude=_NO_SCAN)
         q = q.sort_values(["issue", "table", "row"], na_position="last", kind="mergesort")
-        q = _with_cards(q, cards, ("name", "manager"))
+        q = _with_cards(q, contact_cards, ("name", "manager"))
         sheets.append((t("quality"), _order(q, ["issue", "table", "row", "client_id", "name", "manager"])))
 
     if (run_dir / "forecast.csv").exists():
         f = read("forecast.csv")
         sheets.append((t("forecast"), f.sort_values(["month", "product_group"], kind="mergesort")))
 
-    if "manager" in full.columns and full["manager"].notna().any():
+    own = _order(_with_cards(clients, contact_cards), ["client_id", "name", "channel", "region", "manager"], pii_last)
+    managers: list = []
+    if "manager" in own.columns and own["manager"].notna().any():
         mcols = ["client_id", "name", "channel", "region", "base", "abcde", "revenue_12m", "wallet_month",
                  "share_of_wallet", "loyalty", "upsell_month", "crosssell_month", "plan_month", "key_account",
                  "phone", "email"]
-        mcols = [c for c in mcols if c in full.columns]
-        rev = _num(full, "revenue_12m").fillna(0).groupby(full["manager"].astype("string")).sum()
+        mcols = [c for c in mcols if c in own.columns]
+        own = own.sort_values(["revenue_12m", "client_id"], ascending=[False, True], na_position="last",
+                              kind="mergesort")
+        rev = _num(own, "revenue_12m").fillna(0).groupby(own["manager"].astype("string")).sum()
         managers = rev.sort_values(ascending=False, kind="mergesort").index.tolist()
         if len(managers) > max_managers:
             log.warning("%d managers: sheets only for the %d largest by revenue", len(managers), max_managers)
         for m in managers[:max_managers]:
-            sheets.append((str(m), full.loc[full["manager"] == m, mcols]))
+            sheets.append((str(m), own.loc[own["manager"] == m, mcols]))
 
-    return [_Sheet(title, translate_codes(df.reset_index(drop=True), lang)) for title, df in sheets]
+    money_sheets = {t("clients"), t("reactivation"), t("growth")} | {str(m) for m in managers}
+    return [_Sheet(title, translate_codes(df.reset_index(drop=True), lang), title in money_sheets)
+            for title, df in sheets]
 
 
 # ------------------------------------------------------------------------------------------ writing
@@ -389,6 +410,7 @@ def _write(sheets: list[_Sheet], out: Path, lang: str, currency: str, engine: st
         ws.freeze_panes = "A2"
         last = get_column_letter(max(len(df.columns), 1))
         ws.auto_filter.ref = f"A1:{last}{len(df) + 1}"
+        _print_setup(ws)
         ws.row_dimensions[1].height = 45 if any(len(h) > 18 for h in heads) else 30
         row = []
         for h in heads:
@@ -403,9 +425,10 @@ def _write(sheets: list[_Sheet], out: Path, lang: str, currency: str, engine: st
             if fmt:
                 c.number_format = fmt
             templates.append(c)
+        total = _totals_row(df, kinds, lang) if sh.totals and len(df) else None
         if engine == "fast":
             style_ids = [c.style_id if c.has_style else 0 for c in templates]
-            pending.append((ws, (df, kinds, style_ids)))
+            pending.append((ws, (df, kinds, style_ids), total))
             continue
         columns = [_cell_values(df[c], k) for c, k in zip(df.columns, kinds)]
         for values in zip(*columns):
@@ -417,10 +440,72 @@ def _write(sheets: list[_Sheet], out: Path, lang: str, currency: str, engine: st
                     tpl.value = v
                     cells.append(tpl)
             ws.append(cells)
+        if total is not None:
+            cells = []
+            for tpl, v in zip(templates, total):
+                c = WriteOnlyCell(ws, value=v)
+                c.font = Font(bold=True)
+                if tpl.has_style and isinstance(v, str) and v.startswith("="):
+                    c.number_format = tpl.number_format
+                cells.append(c)
+            ws.append(cells)
     out.parent.mkdir(parents=True, exist_ok=True)
     wb.save(out)
     if pending:
-        _inject_rows(out, {ws.path.lstrip("/"): _rows_xml(*args) for ws, args in pending})
+        _inject_rows(out, {ws.path.lstrip("/"): _with_total(_rows_xml(*args), args, total)
+                           for ws, args, total in pending})
+
+
+def _print_setup(ws) -> None:
+    """Landscape, fitted to the page width, the header row repeated on every printed page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = "9"  # A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "1:1"
+
+
+def _totals_row(df: pd.DataFrame, kinds: list[str], lang: str) -> list | None:
+    """The totals row under a money sheet's data: the word "total" in the first text column and
+    ``=SUBTOTAL(9, …)`` of each money column (the sum of the rows the autofilter shows); None without money.
+
+    >>> _totals_row(pd.DataFrame({"client_id": ["a", "b"], "revenue_12m": [1.0, 2.0]}), ["text", "money"], "en")
+    ['Total', '=SUBTOTAL(9,B2:B3)']
+    """
+    from openpyxl.utils import get_column_letter
+
+    if "money" not in kinds:
+        return None
+    n = len(df) + 1
+    row: list = [None] * len(kinds)
+    first_text = next((j for j, k in enumerate(kinds) if k == "text"), 0)
+    row[first_text] = i18n.t("excel.total", lang)
+    for j, k in enumerate(kinds):
+        if k == "money":
+            col = get_column_letter(j + 1)
+            row[j] = f"=SUBTOTAL(9,{col}2:{col}{n})"
+    return row
+
+
+def _with_total(rows, args, total):
+    """The data rows' XML chunks, then the totals row (bold label, money formulas in the money style)."""
+    yield from rows
+    if total is None:
+        return
+    from openpyxl.utils import get_column_letter
+
+    df, kinds, style_ids = args
+    r = len(df) + 2
+    cells = []
+    for j, (v, sid) in enumerate(zip(total, style_ids)):
+        ref = f"{get_column_letter(j + 1)}{r}"
+        if isinstance(v, str) and v.startswith("="):
+            st = f' s="{sid}"' if sid else ""
+            cells.append(f'<c r="{ref}"{st}><f>{v[1:]}</f></c>')
+        elif v is not None:
+            cells.append(f'<c r="{ref}" t="inlineStr"><is><t>{v}</t></is></c>')
+    yield f'<row r="{r}">{"".join(cells)}</row>'.encode("utf-8")
 
 
 def _text_cell(ws, v: str):
@@ -433,7 +518,7 @@ def _text_cell(ws, v: str):
 
 def write_audit_xlsx(run_dir, out_path=None, lang: str = "ru", mask: bool = True, currency: str = "RUB",
                      max_managers: int = MAX_MANAGERS, growth_top: int | None = GROWTH_TOP,
-                     engine: str = "fast") -> Path:
+                     engine: str = "fast", mask_contacts: bool = False) -> Path:
     """Build ``audit.xlsx`` from a run folder's contract files.
 
     Parameters
@@ -446,7 +531,12 @@ def write_audit_xlsx(run_dir, out_path=None, lang: str = "ru", mask: bool = True
     lang : {"ru", "en"}
         Language of sheet names, headers and code labels.
     mask : bool
-        Mask phones, e-mails and INNs (the ``mask_pii`` run parameter).
+        Mask phones, e-mails and INNs (the ``mask_pii`` run parameter) on the sheets for the director
+        (clients, up-sale, duplicates, forecast).
+    mask_contacts : bool
+        Mask them on the managers' own sheets too (one per manager, win-back) and in the data-quality
+        sheet's details (the ``mask_contacts`` run parameter); by default a manager sees the phone to call
+        and the value to fix.
     currency : str
         Currency of the case, for the money format.
     max_managers : int
@@ -467,7 +557,7 @@ def write_audit_xlsx(run_dir, out_path=None, lang: str = "ru", mask: bool = True
     run_dir = Path(run_dir)
     out = Path(out_path) if out_path else run_dir / "audit.xlsx"
     t0 = time.perf_counter()
-    sheets = _build_sheets(run_dir, lang, mask, max_managers, growth_top)
+    sheets = _build_sheets(run_dir, lang, mask, max_managers, growth_top, mask_contacts)
     with tempfile.TemporaryDirectory(prefix="kb-xlsx-") as tmp:
         part = Path(tmp) / "audit.xlsx"
         _write(sheets, part, lang, currency, engine)

@@ -8,13 +8,22 @@ each a mapping ``key: {ru: "...", en: "..."}``; keys are unique across files.
 >>> fmt_money(1234567.4, "en", "RUB")
 'RUB 1,234,567'
 >>> fmt_pct(0.1234, "ru")
-'12,3 %'
+'12,3\xa0%'
 >>> fmt_int(1234567, "en")
 '1,234,567'
+
+Texts quote raw numbers with a format of their kind, so that a text never repeats a parameter's value:
+``{key_share:pct0}`` (a share as a percentage without decimals), ``{x:pct}`` (one decimal),
+``{x:money}``, ``{x:int}``, ``{x:date}``, ``{x:num}`` (a number with the language's decimal mark); any other spec is Python's (``{hhi:.3f}``); a missing
+value (None, NaN) is shown as a dash whatever the spec.
+
+>>> fmt_text("over {key_share:pct0} of {revenue:money}", "en", key_share=0.1, revenue=1500)
+'over 10% of RUB 1,500'
 """
 from __future__ import annotations
 
 import math
+import string
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,20 +46,75 @@ def _texts() -> dict[str, dict[str, str]]:
     return out
 
 
-def t(key: str, lang: str = "ru", **kw) -> str:
+class _Formatter(string.Formatter):
+    """``str.format`` with the format specs of people's numbers (``money``, ``pct``, ``pct0``, ``int``, ``date``)."""
+
+    def __init__(self, lang: str, currency: str):
+        super().__init__()
+        self.lang, self.currency = lang, currency
+
+    def format_field(self, value, format_spec: str):
+        if format_spec and (value is None or (isinstance(value, float) and math.isnan(value))):
+            return "—"
+        if format_spec == "money":
+            return fmt_money(value, self.lang, self.currency)
+        if format_spec in ("pct", "pct0"):
+            return fmt_pct(value, self.lang, 1 if format_spec == "pct" else 0)
+        if format_spec == "int":
+            return fmt_int(value, self.lang)
+        if format_spec == "date":
+            return fmt_date(value, self.lang)
+        if format_spec == "num":
+            return fmt_num(value, self.lang)
+        return super().format_field(value, format_spec)
+
+
+def fmt_text(text: str, lang: str = "ru", currency: str = "RUB", **kw) -> str:
+    """``text`` formatted with ``kw`` (see the module's format specs)."""
+    return _Formatter(lang, currency).format(text, **kw) if kw else text
+
+
+def t(key: str, lang: str = "ru", currency: str = "RUB", **kw) -> str:
     """The text ``key`` in ``lang``, formatted with ``kw``; the key itself when it is unknown."""
     entry = _texts().get(key)
-    if entry is None:
-        return key.format(**kw) if kw else key
-    text = entry.get(lang) or entry.get("en") or key
-    return text.format(**kw) if kw else text
+    text = key if entry is None else (entry.get(lang) or entry.get("en") or key)
+    return fmt_text(text, lang, currency, **kw)
+
+
+def fmt_num(x, lang: str = "ru", decimals: int = 2) -> str:
+    """A number without trailing zeros, with the language's decimal mark: ``1,5`` / ``1.5``.
+
+    >>> fmt_num(1.5, "ru"), fmt_num(3.0, "en")
+    ('1,5', '3')
+    """
+    body = _group(float(x), lang, decimals)
+    sep = "," if lang == "ru" else "."
+    return body.rstrip("0").rstrip(sep) if sep in body else body
+
+
+def fmt_date(x, lang: str = "ru") -> str:
+    """A date for people: ``31.01.2024`` in Russian, ``2024-01-31`` in English.
+
+    >>> fmt_date("2024-01-31", "ru")
+    '31.01.2024'
+    """
+    import pandas as pd
+
+    d = pd.Timestamp(x)
+    return d.strftime("%d.%m.%Y") if lang == "ru" else d.strftime("%Y-%m-%d")
 
 
 def _group(n: float, lang: str, decimals: int = 0) -> str:
+    """``n`` with thousands separators and ``decimals``; what rounds to zero has no sign (never ``-0,0``).
+
+    >>> _group(-0.04, "ru", 1), _group(-1234.5, "ru", 1), _group(1234.5, "en", 0)
+    ('0,0', '-1 234,5', '1,234')
+    """
     s = f"{abs(n):,.{decimals}f}"
+    negative = n < 0 and any(ch not in "0.," for ch in s)
     if lang == "ru":
         s = s.replace(",", " ").replace(".", ",")
-    return ("-" if n < 0 else "") + s
+    return ("-" if negative else "") + s
 
 
 def fmt_int(x, lang: str = "ru") -> str:
@@ -71,22 +135,38 @@ def fmt_money(x, lang: str = "ru", currency: str = "RUB", decimals: int = 0) -> 
 
 
 def fmt_pct(x, lang: str = "ru", decimals: int = 1) -> str:
-    """A share 0..1 as a percentage: ``12,3 %`` in Russian, ``12.3%`` in English."""
+    """A share 0..1 as a percentage: ``12,3 %`` in Russian (a non-breaking space: the ``%`` never wraps onto
+    a line of its own), ``12.3%`` in English."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     body = _group(100 * float(x), lang, decimals)
-    return f"{body} %" if lang == "ru" else f"{body}%"
+    return f"{body}{NBSP}%" if lang == "ru" else f"{body}%"
+
+
+def fmt_date(x, lang: str = "ru") -> str:
+    """A date for people: ``31.12.2026`` in Russian, ``2026-12-31`` in English; ``—`` when missing.
+
+    >>> fmt_date("2026-08-07", "ru"), fmt_date("2026-08-07", "en"), fmt_date(None)
+    ('07.08.2026', '2026-08-07', '—')
+    """
+    import pandas as pd
+
+    if x is None or x is pd.NA or (not isinstance(x, str) and pd.isna(x)) or x == "":
+        return "—"
+    return pd.Timestamp(x).strftime("%d.%m.%Y" if lang == "ru" else "%Y-%m-%d")
 
 
 def money_short(x, lang: str = "ru", currency: str = "RUB") -> str:
     """Compact money for chart axes: ``1,2 млн ₽`` / ``RUB 1.2M``.
 
-    >>> money_short(1_250_000, "ru")
-    '1,2 млн ₽'
+    >>> money_short(1_250_000, "ru"), money_short(0.1, "en", "GBP"), money_short(1, "en", "GBP")
+    ('1,2 млн ₽', 'GBP 0.10', 'GBP 1')
     """
     v = float(x)
     for div, ru, en in ((1e9, "млрд", "B"), (1e6, "млн", "M"), (1e3, "тыс.", "k")):
         if abs(v) >= div:
             body = _group(v / div, lang, 1)
             return f"{body} {ru} {_SYMBOL.get(currency, currency)}" if lang == "ru" else f"{currency} {body}{en}"
-    return fmt_money(v, lang, currency)
+    # small amounts (log axes): enough decimals that 0.1 is not shown as 0
+    decimals = 0 if abs(v) >= 10 or float(v).is_integer() else (1 if abs(v) >= 1 else 2)
+    return fmt_money(v, lang, currency, decimals)

@@ -8,7 +8,7 @@ Headers and labels live in ``locale/report.yaml`` (``col.<column>`` and ``lbl.<c
 ('потерянные', 'stock too short', 'something_new')
 >>> people_table(pd.DataFrame({"revenue_12m": [1234567.0], "share_of_wallet": [0.1234], "base": ["active"]}),
 ...              styler=False).iloc[0].tolist()
-['1 234 567 ₽', '12,3 %', 'активные']
+['1 234 567 ₽', '12,3\xa0%', 'активные']
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ from kbanalysis.schema import BASES, OUTPUTS
 log = logging.getLogger(__name__)
 
 __all__ = ["header", "label", "labels", "translate_codes", "people_table", "notebook_title", "render_html",
-           "render_pdf", "read_output", "findings", "top_findings", "summary_figures", "headline",
+           "render_pdf", "read_output", "findings", "top_findings", "summary_figures", "headline", "wallet_evidence",
+           "narrative", "summary_title",
            "MONEY_COLUMNS", "PCT_COLUMNS", "INT_COLUMNS", "DATE_COLUMNS", "MONTH_COLUMNS", "CODE_COLUMNS"]
 
 # ------------------------------------------------------------------------------------------ column kinds
@@ -43,7 +44,7 @@ MONEY_COLUMNS = ("revenue_12m", "margin_12m", "wallet_month", "wallet_low", "wal
                  "potential_month", "money_at_stake", "revenue", "margin", "amount", "cost", "on_hand", "incoming",
                  "total_purchases", "avg_project_cost", "at_stake_month", "avg_month_margin", "our_month",
                  "revenue_last_3m", "revenue_last_6m", "revenue_prev_6m", "usual_3m_revenue", "revenue_total",
-                 "forecast_reconciled")
+                 "forecast_reconciled", "ceiling_month", "achievable_month")
 #: shares 0..1 (formatted ``12,3 %``)
 PCT_COLUMNS = ("share_of_wallet", "completeness", "share", "share_of_revenue", "probability",
                "imported_machine_share", "revenue_share", "client_share", "margin_share", "cum_client_share",
@@ -269,6 +270,7 @@ body.jp-Notebook { max-width: 1180px; margin: 0 auto; padding: 24px 32px; }
 .jp-RenderedHTMLCommon table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
 .jp-RenderedHTMLCommon th { background: #e8eef5; font-weight: 600; }
 .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { padding: 4px 10px; border-bottom: 1px solid #dfe5ec; }
+.jp-RenderedHTMLCommon td { white-space: normal; max-width: 32em; overflow-wrap: break-word; }
 .jp-RenderedHTMLCommon tbody tr:nth-child(even) { background: #f7f9fb; }
 .jp-OutputArea-output img { max-width: 100%; height: auto; }
 .jp-Cell { padding: 2px 0; }
@@ -492,19 +494,24 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``code`` (``lost``, ``sleeping``, ``upsell``, ``crosssell``, ``key_account``, ``potential``,
+        ``code`` (``lost``, ``sleeping``, ``growth``, ``key_account``, ``potential``,
         ``duplicates``, ``quality``, ``stock_gap``), ``finding`` (a sentence in ``lang``), ``n``
-        (how many clients / rows), ``money_at_stake``; sorted by money at stake, largest first.
+        (how many clients / rows), ``money_at_stake`` (achievable money: the plans' uplift of the
+        clients buying now, the plans of prospects; never the whole wallet), ``ceiling_month`` (the
+        wallet left to win, 100 % capture; only for ``growth`` and ``potential``); sorted by money at
+        stake, largest first. Closed cards carry no potential.
     """
     def money(x) -> str:
         return i18n.fmt_money(x, lang, currency)
 
     rows = []
 
-    def add(code: str, n, amount, **kw):
+    def add(code: str, n, amount, ceiling=None, **kw):
         amount = float(amount) if amount is not None and not pd.isna(amount) else float("nan")
-        text = i18n.t(f"finding.{code}", lang, n=i18n.fmt_int(n, lang), money=money(amount), **kw)
-        rows.append({"code": code, "finding": text, "n": int(n), "money_at_stake": amount})
+        ceiling = float(ceiling) if ceiling is not None and not pd.isna(ceiling) else float("nan")
+        text = i18n.t(f"finding.{code}", lang, n=i18n.fmt_int(n, lang), money=money(amount),
+                      ceiling=money(ceiling), **kw)
+        rows.append({"code": code, "finding": text, "n": int(n), "money_at_stake": amount, "ceiling_month": ceiling})
 
     cards = read_output(run_dir, "clients.csv")
     # a merged duplicate card repeats its master's codes: count clients on master cards only
@@ -523,11 +530,15 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
         if m.any():
             add("sleeping", int(m.sum()), rev_m[m].sum(min_count=1))
 
-    def growth(code, col):
-        v = _num(clients, col)
-        m = v > 0
-        if m.any():
-            add(code, int(m.sum()), v[m].sum())
+    def growth():
+        # the plans' uplift of the clients buying now; the rest of their wallets is the ceiling beside it
+        gain = _num(clients, "achievable_month")
+        m = base.isin(["active", "sleeping"]).fillna(False).to_numpy(dtype=bool) & gain.notna().to_numpy()
+        if m.any() and gain[m].sum() > 0:  # the same clients as summary.json's achievable and ceiling totals
+            room = _num(clients, "upsell_month").fillna(0) + _num(clients, "crosssell_month").fillna(0)
+            cur = rev_m[m].sum()
+            add("growth", int(m.sum()), gain[m].sum(), room[m].sum(),
+                pct=i18n.fmt_pct(gain[m].sum() / cur if cur > 0 else float("nan"), lang))
 
     def key_accounts():
         m = clients["key_account"].isin(["key", "critical", "mono"]).fillna(False).astype(bool)
@@ -537,9 +548,10 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
             add("key_account", int(m.sum()), rev_m[m].sum(min_count=1), pct=i18n.fmt_pct(share, lang))
 
     def potential():
-        m = (base == "potential").fillna(False).astype(bool)
+        m = (base == "potential").fillna(False).astype(bool) & (_num(clients, "plan_month") > 0)
         if m.any():
-            add("potential", int(m.sum()), _num(clients, "wallet_month")[m].sum(min_count=1))
+            add("potential", int(m.sum()), _num(clients, "plan_month")[m].sum(min_count=1),
+                _num(clients, "wallet_month")[m].sum(min_count=1))
 
     def duplicates():
         d = read_output(run_dir, "duplicates.csv")
@@ -564,36 +576,47 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
         if gap.sum() > 0:
             add("stock_gap", int((gap > 0).sum()), gap.sum())
 
-    steps = [lost, sleeping, lambda: growth("upsell", "upsell_month"), lambda: growth("crosssell", "crosssell_month"),
-             key_accounts, potential, duplicates, quality, stock_gap]
+    steps = [lost, sleeping, growth, key_accounts, potential, duplicates, quality, stock_gap]
     for step in steps:
         try:
             step()
         except (KeyError, ValueError, TypeError) as e:  # a malformed file drops its finding, not the summary
             log.warning("finding skipped: %s", e)
-    out = pd.DataFrame(rows, columns=["code", "finding", "n", "money_at_stake"])
+    out = pd.DataFrame(rows, columns=["code", "finding", "n", "money_at_stake", "ceiling_month"])
     return out.sort_values("money_at_stake", ascending=False, na_position="last", kind="mergesort") \
         .reset_index(drop=True)
 
 
+#: findings whose money can be won or lost; duplicates and data quality only touch revenue (the narrative
+#: counts them) and never head the executive summary's findings
+MONEY_FINDINGS = ("lost", "sleeping", "growth", "key_account", "potential", "stock_gap")
+
+
 def top_findings(run_dir, lang: str = "ru", n: int = 5, currency: str = "RUB") -> pd.DataFrame:
-    """The ``n`` findings with the most money at stake: ``finding, money_at_stake``.
+    """The ``n`` money findings (:data:`MONEY_FINDINGS`) with the most money at stake: ``finding, money_at_stake``
+    and, when any
+    finding has one, ``ceiling_month`` (the wallet left to win, shown beside as a ceiling).
 
     See :func:`findings` for what is covered. Display with
-    ``people_table(top, lang, currency, money=["money_at_stake"])``.
+    ``people_table(top, lang, currency, money=["money_at_stake", "ceiling_month"])``.
 
     Examples
     --------
     >>> import tempfile
     >>> run = Path(tempfile.mkdtemp())
-    >>> _ = (run / "clients.csv").write_text("client_id,base,revenue_12m,upsell_month,key_account\\n"
-    ...                                      "a,active,1200000,50000,critical\\nb,sleeping,240000,0,none\\n")
-    >>> top_findings(run, "en", n=2)["money_at_stake"].tolist()
-    [100000.0, 50000.0]
+    >>> _ = (run / "clients.csv").write_text(
+    ...     "client_id,base,revenue_12m,upsell_month,achievable_month,key_account\\n"
+    ...     "a,active,1200000,900000,50000,critical\\nb,sleeping,240000,0,0,none\\n")
+    >>> top = top_findings(run, "en", n=2)
+    >>> top["money_at_stake"].tolist(), top["ceiling_month"].tolist()
+    ([100000.0, 50000.0], [nan, 900000.0])
     >>> top_findings(tempfile.mkdtemp(), "ru").empty  # an empty run folder
     True
     """
-    return findings(run_dir, lang, currency).head(n)[["finding", "money_at_stake"]].reset_index(drop=True)
+    f = findings(run_dir, lang, currency)
+    top = f[f["code"].isin(MONEY_FINDINGS)].head(n)
+    cols = ["finding", "money_at_stake"] + (["ceiling_month"] if top["ceiling_month"].notna().any() else [])
+    return top[cols].reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------------ headline figures
@@ -693,20 +716,33 @@ def headline(summary: Mapping, lang: str = "ru", currency: str | None = None) ->
         n_key = sum(int(keys.get(k) or 0) for k in ("key", "critical", "mono"))
         if n_key:
             rows.append((i18n.t("headline.key_accounts", lang), i18n.fmt_int(n_key, lang)))
+    firm = wallet_evidence(summary) != "lookalike"
+    current = _leaf(summary, ("current_month",))
+    has_gain = _leaf(summary, ("achievable_month",)) is not None
     for name, aliases in (("revenue_12m", ("revenue_12m", "revenue")), ("margin_12m", ("margin_12m", "margin")),
+                          ("current_month", ("current_month",)),
+                          ("achievable_month", ("achievable_month",)),
+                          ("ceiling_month", ("ceiling_month",)),
+                          ("reactivation_month", ("reactivation_month",)),
+                          ("acquisition_month", ("acquisition_month",)),
+                          ("plan_month", ("plan_month", "plan")),
                           ("wallet_month", ("wallet_month", "wallet")),
                           ("share_of_wallet", ("share_of_wallet",)),
                           ("upsell_month", ("upsell_month", "upsell")),
-                          ("crosssell_month", ("crosssell_month", "crosssell")),
-                          ("plan_month", ("plan_month", "plan"))):
+                          ("crosssell_month", ("crosssell_month", "crosssell"))):
+        if has_gain and name in ("upsell_month", "crosssell_month"):
+            continue  # their sum is the ceiling, shown beside the achievable increment
         v = _leaf(summary, aliases)
         if v is None and name == "share_of_wallet":
             rev, wallet = _leaf(summary, ("revenue_12m",)), _leaf(summary, ("wallet_month",))
             v = rev / 12 / wallet if rev is not None and wallet else None
-        if v is None:
+        if v is None or (v == 0 and name in ("reactivation_month", "acquisition_month")):
             continue
+        key = f"headline.{name}" + ("_bound" if name == "share_of_wallet" and not firm else "")
         text = i18n.fmt_pct(v, lang) if name == "share_of_wallet" else i18n.fmt_money(v, lang, currency)
-        rows.append((i18n.t(f"headline.{name}", lang), text))
+        if name == "achievable_month" and current:
+            text += f" (+{i18n.fmt_pct(v / current, lang)})"
+        rows.append((i18n.t(key, lang), text))
     for name, aliases, kind in (("forecast_reconciled", ("forecast_reconciled",), "money"),
                                 ("stock_gap", ("stock_gap",), "money"),
                                 ("lost_regular", ("lost_regular",), "int"),
@@ -723,6 +759,103 @@ def headline(summary: Mapping, lang: str = "ru", currency: str | None = None) ->
         rows.append((i18n.t("headline.rows", lang), " / ".join(i18n.fmt_int(x, lang) for x in tot)))
     out = pd.DataFrame(rows, columns=["indicator", "value"])
     return out.rename(columns={c: header(c, lang) for c in out.columns})
+
+
+def summary_title(company: str, as_of, lang: str = "ru"):
+    """The executive summary's heading: the company's name (parameter ``company``; none when empty) and the
+    analysis date, as Markdown for the notebook.
+
+    >>> summary_title("ООО «Ромашка»", "2026-10-01", "ru").data.splitlines()[0]
+    '# ООО «Ромашка»: итоги аудита клиентской базы'
+    >>> summary_title("", "2026-10-01", "en").data
+    '# Client base audit: summary\\n\\nAnalysis date: 2026-10-01.'
+    """
+    from IPython.display import Markdown
+
+    key = "summary.heading.company" if str(company or "").strip() else "summary.heading.plain"
+    return Markdown(i18n.t(key, lang, company=str(company or "").strip(), date=i18n.fmt_date(as_of, lang)))
+
+
+def narrative(summary: Mapping, lang: str = "ru", currency: str | None = None) -> list[str]:
+    """The executive summary's short story as sentences, every figure taken from ``summary.json``.
+
+    The client base and its current sales; the achievable increment of the plans with the ceiling beside
+    it; lost clients' reactivation and prospects apart; when the wallets rest on look-alikes alone, one
+    sentence saying that shares are upper bounds and what data would make them firm; the forecast,
+    the stock gap and data quality. Sentences whose figures the summary lacks are left out.
+
+    >>> s = {"as_of": "2026-10-01", "clients": {"by_base": {"active": 3, "sleeping": 1, "lost": 2}},
+    ...      "totals": {"current_month": 1000.0, "achievable_month": 250.0, "ceiling_month": 5000.0,
+    ...                 "reactivation_month": 300.0},
+    ...      "params": {"plan_step_indifferent": 0.03, "plan_step_secondary": 2.0, "loyalty_high": 0.1}}
+    >>> lines = narrative(s, "en")
+    >>> lines[0]
+    'As of 2026-10-01, 4 of 6 clients buy (active 3, sleeping 1); their current sales are RUB 1,000 a month.'
+    >>> "**RUB 250 a month (+25.0%)**" in lines[1], lines[2]
+    (True, 'Apart from that, winning back the 2 lost clients to their former level is worth RUB 300 a month.')
+    """
+    currency = currency or _find_currency(summary) or "RUB"
+    tot = summary.get("totals") or {}
+    by = (summary.get("clients") or {}).get("by_base") or {}
+    par = summary.get("params") or {}
+
+    def money(x):
+        return i18n.fmt_money(x, lang, currency)
+
+    def num(name):
+        v = tot.get(name)
+        return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+    lines = []
+    cur, gain, ceil = num("current_month"), num("achievable_month"), num("ceiling_month")
+    if cur is not None and by:
+        act, sl = int(by.get("active") or 0), int(by.get("sleeping") or 0)
+        lines.append(i18n.t("summary.say.base", lang, date=i18n.fmt_date(summary.get("as_of"), lang),
+                            buying=i18n.fmt_int(act + sl, lang), total=i18n.fmt_int(sum(by.values()), lang),
+                            active=i18n.fmt_int(act, lang), sleeping=i18n.fmt_int(sl, lang), current=money(cur)))
+    if gain is not None:
+        lines.append(i18n.t("summary.say.growth", lang, achievable=money(gain), ceiling=money(ceil),
+                            pct=i18n.fmt_pct(gain / cur, lang) if cur else "—",
+                            step_indifferent=i18n.fmt_pct(par.get("plan_step_indifferent"), lang, 0),
+                            step_secondary=i18n.fmt_int(par.get("plan_step_secondary"), lang)
+                            if float(par.get("plan_step_secondary") or 0).is_integer()
+                            else str(par.get("plan_step_secondary")),
+                            loyalty_high=i18n.fmt_pct(par.get("loyalty_high"), lang, 0)))
+    if num("reactivation_month") and by.get("lost"):
+        lines.append(i18n.t("summary.say.reactivation", lang, n=i18n.fmt_int(by["lost"], lang),
+                            money=money(num("reactivation_month"))))
+    if num("acquisition_month") and by.get("potential"):
+        lines.append(i18n.t("summary.say.acquisition", lang, n=i18n.fmt_int(by["potential"], lang),
+                            money=money(num("acquisition_month"))))
+    if wallet_evidence(summary) == "lookalike":
+        rev, wallet = num("revenue_12m"), num("wallet_month")
+        share = i18n.fmt_pct(rev / 12 / wallet, lang) if rev is not None and wallet else "—"
+        lines.append(i18n.t("summary.say.evidence", lang, share=share))
+    if num("forecast_reconciled"):
+        lines.append(i18n.t("summary.say.forecast", lang, horizon=i18n.fmt_int(par.get("horizon"), lang),
+                            forecast=money(num("forecast_reconciled"))))
+    if num("stock_gap"):
+        lines.append(i18n.t("summary.say.stock", lang, gap=money(num("stock_gap"))))
+    q = summary.get("quality") or {}
+    if "findings" in q:
+        lines.append(i18n.t("summary.say.quality", lang, findings=i18n.fmt_int(q["findings"], lang),
+                            duplicates=i18n.fmt_int(summary.get("duplicates") or 0, lang)))
+    return lines
+
+
+def wallet_evidence(summary: Mapping) -> str:
+    """How firm the wallets of a run are: ``lookalike`` when every estimate rests on look-alike clients alone
+    (no drivers, survey or managers' estimates), ``firm`` when some rest on evidence of their own, ``unknown``.
+
+    >>> wallet_evidence({"wallet_sources": {"lookalike": 30}}), wallet_evidence({"wallet_sources": {"survey": 2,
+    ...     "lookalike": 30}}), wallet_evidence({})
+    ('lookalike', 'firm', 'unknown')
+    """
+    src = summary.get("wallet_sources") if isinstance(summary, Mapping) else None
+    if not src:
+        return "unknown"
+    used = {k for k, v in src.items() if v and k != "no_estimate"}
+    return "lookalike" if used <= {"lookalike"} else "firm"
 
 
 def _find_currency(summary: Mapping) -> str | None:

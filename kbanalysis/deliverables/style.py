@@ -81,7 +81,7 @@ def pct_axis(ax, axis: str = "y", lang: str = "ru", decimals: int = 0) -> None:
     >>> import matplotlib.pyplot as plt
     >>> fig, ax = plt.subplots(); pct_axis(ax, "x", "ru", 1)
     >>> ax.xaxis.get_major_formatter()(0.125, 0)
-    '12,5 %'
+    '12,5\xa0%'
     >>> plt.close(fig)
     """
     _set(ax, axis, FuncFormatter(lambda v, _pos: i18n.fmt_pct(v, lang, decimals)))
@@ -137,8 +137,3 @@ def wrapped_title(ax, text: str, width: int = 70) -> None:
 def money_ticks(axis, lang: str = "ru", currency: str = "RUB") -> None:
     """Compact money on one axis object (``ax.xaxis`` / ``ax.yaxis``); zero and below shown as ``0``."""
     axis.set_major_formatter(FuncFormatter(lambda v, _: i18n.money_short(v, lang, currency) if v > 0 else "0"))
-
-
-def pct_ticks(axis, lang: str = "ru", decimals: int = 0) -> None:
-    """Shares 0..1 as percentages on one axis object."""
-    axis.set_major_formatter(FuncFormatter(lambda v, _: i18n.fmt_pct(v, lang, decimals)))

@@ -14,18 +14,21 @@ import numpy as np
 import pandas as pd
 
 from kbanalysis.contract import check_output
-from kbanalysis.schema import BASES, LOYALTY, OUTPUTS
+from kbanalysis.schema import BASES, LOYALTY, OUTPUT_EXTRAS, OUTPUTS
 
 #: Wallet columns of ``clients.csv`` (from ``work/wallet.parquet``).
 WALLET_COLUMNS = ("wallet_month", "wallet_low", "wallet_high", "share_of_wallet", "loyalty", "upsell_month",
-                  "crosssell_month", "plan_month", "wallet_source")
+                  "crosssell_month", "plan_month", "wallet_source", "achievable_month")
 #: Money of a card that is counted in its master's row, empty in a merged card's own row.
 MASTER_MONEY = ("wallet_month", "wallet_low", "wallet_high", "share_of_wallet", "upsell_month", "crosssell_month",
-                "plan_month")
+                "plan_month", "achievable_month")
+#: the bases whose clients buy now: their plans' uplift is the achievable increment
+BUYING = ("active", "sleeping")
 
 
 def clients_table(audit: pd.DataFrame, wallet: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
-    """``clients.csv``: one row per input card with the contract's columns (+ ``merged_into``, ``wallet_source``).
+    """``clients.csv``: one row per input card with the contract's columns (+ ``merged_into``, ``wallet_source``,
+    ``achievable_month``).
 
     ``audit``, ``wallet``, ``segments`` are ``work/audit.parquet``, ``work/wallet.parquet`` and
     ``work/segments.parquet``; a card takes its master's wallet and segment; the wallet money
@@ -44,14 +47,16 @@ def clients_table(audit: pd.DataFrame, wallet: pd.DataFrame, segments: pd.DataFr
     """
     df = audit[["client_id", "master_id", "merged_into", "base", "revenue_12m", "margin_12m", "key_account"]]
     wcols = ["client_id", *WALLET_COLUMNS]
+    wcols = [c for c in wcols if c in wallet.columns]
     df = df.merge(wallet[wcols].rename(columns={"client_id": "master_id"}), on="master_id", how="left")
     seg = segments[["client_id", "abcde", "cluster_name"]].rename(columns={"client_id": "master_id",
                                                                            "cluster_name": "cluster"})
     df = df.merge(seg, on="master_id", how="left")
     dup = df["merged_into"].notna()
     for c in MASTER_MONEY:
-        df.loc[dup, c] = np.nan  # the money of a merged card is in its master's row
-    cols = list(OUTPUTS["clients.csv"]) + ["merged_into", "wallet_source"]
+        if c in df.columns:
+            df.loc[dup, c] = np.nan  # the money of a merged card is in its master's row
+    cols = list(OUTPUTS["clients.csv"]) + [c for c in OUTPUT_EXTRAS["clients.csv"] if c in df.columns]
     return check_output("clients.csv", df[cols].sort_values("client_id", kind="mergesort", ignore_index=True))
 
 
@@ -86,6 +91,11 @@ def client_counts(clients: pd.DataFrame) -> dict:
 def money_totals(clients: pd.DataFrame, forecast: pd.DataFrame) -> dict:
     """``summary.json`` ``totals``: the master cards' money and the forecast's reconciled total and stock gap.
 
+    ``achievable_month`` is the plans' uplift over current monthly sales of the active and sleeping
+    clients (the money a plan can win, :func:`kbanalysis.wallet.model.achievable`) and ``current_month`` their
+    current monthly sales (12-month average), ``ceiling_month``
+    their up-sale + cross-sale (the rest of their wallets: a ceiling, 100 % capture);
+    ``reactivation_month`` the plans of lost clients, ``acquisition_month`` those of clients that never bought.
     The stock gap is the largest gap of each product group, summed (``None`` without stock).
 
     >>> import pandas as pd
@@ -99,6 +109,15 @@ def money_totals(clients: pd.DataFrame, forecast: pd.DataFrame) -> dict:
     """
     masters = clients.loc[clients["merged_into"].isna()]
     alls = forecast.loc[forecast["product_group"] == "ALL"]
+    base = masters["base"].astype("string") if "base" in masters else pd.Series(pd.NA, index=masters.index,
+                                                                                 dtype="string")
+    buying = base.isin(BUYING).fillna(False).to_numpy(dtype=bool)
+    gain = masters["achievable_month"] if "achievable_month" in masters else pd.Series(np.nan, index=masters.index)
+
+    def of(col, mask):
+        v = pd.to_numeric(masters[col], errors="coerce") if col in masters else pd.Series(np.nan, masters.index)
+        return rounded(v[mask].sum())
+
     gaps = forecast.loc[forecast["product_group"] != "ALL"].groupby("product_group")["stock_gap"].max()
     return {"revenue_12m": rounded(masters["revenue_12m"].sum()),
             "margin_12m": rounded(masters["margin_12m"].sum()) if masters["margin_12m"].notna().any() else None,
@@ -106,13 +125,33 @@ def money_totals(clients: pd.DataFrame, forecast: pd.DataFrame) -> dict:
             "upsell_month": rounded(masters["upsell_month"].sum()),
             "crosssell_month": rounded(masters["crosssell_month"].sum()),
             "plan_month": rounded(masters["plan_month"].sum()),
+            "current_month": rounded(of("revenue_12m", buying) / 12),
+            "achievable_month": rounded(pd.to_numeric(gain, errors="coerce")[buying].sum()),
+            "ceiling_month": rounded(of("upsell_month", buying) + of("crosssell_month", buying)),
+            "reactivation_month": of("plan_month", (base == "lost").fillna(False).to_numpy(dtype=bool)),
+            "acquisition_month": of("plan_month", (base == "potential").fillna(False).to_numpy(dtype=bool)),
             "forecast_reconciled": rounded(alls["reconciled"].sum()),
             "stock_gap": rounded(gaps.sum(min_count=1))}
 
 
+def wallet_sources(clients: pd.DataFrame) -> dict:
+    """``summary.json`` ``wallet_sources``: master cards per source of their wallet estimate.
+
+    A run whose wallets all come from look-alikes has no evidence of its own for shares and loyalty.
+
+    >>> import pandas as pd
+    >>> wallet_sources(pd.DataFrame({"merged_into": [None, None, "a"], "wallet_source": ["lookalike", None, "x"]}))
+    {'lookalike': 1}
+    """
+    if "wallet_source" not in clients:
+        return {}
+    masters = clients.loc[clients["merged_into"].isna()] if "merged_into" in clients else clients
+    return {str(k): int(v) for k, v in masters["wallet_source"].value_counts().sort_index().items()}
+
+
 def summary_data(clients: pd.DataFrame, run_dir: str | Path, meta: Mapping, currency: str, params: Mapping
                  ) -> dict:
-    """``summary.json``: date, currency, client counts, money totals, data quality, duplicates,
+    """``summary.json``: date, currency, client counts, money totals, wallet sources, data quality, duplicates,
     the win-back list's length, rows read, input hashes and the run's parameters.
 
     Reads ``quality_issues.csv``, ``forecast.csv``, ``duplicates.csv`` and ``lost_clients.csv``
@@ -126,6 +165,7 @@ def summary_data(clients: pd.DataFrame, run_dir: str | Path, meta: Mapping, curr
         "as_of": meta["as_of"], "currency": currency,
         "clients": client_counts(clients),
         "totals": money_totals(clients, fc),
+        "wallet_sources": wallet_sources(clients),
         "quality": {"findings": len(issues), "by_issue": issues["issue"].value_counts().sort_index().to_dict()},
         "duplicates": int(len(pd.read_csv(path / "duplicates.csv", dtype=str))),
         "lost_regular": int(len(pd.read_csv(path / "lost_clients.csv", dtype=str))),
@@ -134,5 +174,5 @@ def summary_data(clients: pd.DataFrame, run_dir: str | Path, meta: Mapping, curr
     }
 
 
-__all__ = ["clients_table", "rounded", "client_counts", "money_totals", "summary_data", "WALLET_COLUMNS",
+__all__ = ["clients_table", "rounded", "client_counts", "money_totals", "wallet_sources", "summary_data", "WALLET_COLUMNS",
            "MASTER_MONEY"]

@@ -136,21 +136,30 @@ def isin(values, lookup) -> np.ndarray:
 
 
 def issue_frame(table: str, rows, client_ids, issue, details) -> pd.DataFrame:
-    """Quality findings as a frame with the contract's columns (``issue`` and ``details``: one for
-    all rows, or one per row).
+    """Quality findings as a frame with the contract's columns: one row per entry of ``rows``; ``client_ids``,
+    ``issue`` and ``details`` are one value per row or a single value for all (``client_ids`` None: empty).
+    Details that quote raw cells are made printable on one line (:func:`one_line`).
 
     >>> issue_frame("sales", [3], ["c1"], "bad_date", ["date '31.02.2024' is not a date"])
        table  row client_id     issue                           detail
     0  sales    3        c1  bad_date  date '31.02.2024' is not a date
+    >>> issue_frame("clients", [5, 6], None, "invalid_inn", "bad").dtypes["row"]
+    Int64Dtype()
     """
+    rows = pd.Series(rows, dtype="object").tolist() if len(np.atleast_1d(rows)) else []
     n = len(rows)
-    detail = pd.Series(list(details) if not isinstance(details, str) else [details] * n, dtype="string")
+
+    def each(v):
+        if v is None or isinstance(v, str) or np.ndim(v) == 0:
+            return [pd.NA if v is None else v] * n
+        return pd.Series(v, dtype="object").tolist()
+
     return pd.DataFrame({
         "table": pd.Series([table] * n, dtype="string"),
         "row": pd.array(rows, dtype="Int64"),
-        "client_id": pd.array(list(client_ids) if client_ids is not None else [pd.NA] * n, dtype="string"),
-        "issue": pd.Series([issue] * n if isinstance(issue, str) else list(issue), dtype="string"),
-        "detail": one_line(detail).array,
+        "client_id": pd.array(each(client_ids), dtype="string"),
+        "issue": pd.Series(each(issue), dtype="string"),
+        "detail": one_line(pd.Series(each(details), dtype="string")).array,
     })
 
 
@@ -170,6 +179,11 @@ def one_line(details: pd.Series) -> pd.Series:
 
 
 def empty_issues() -> pd.DataFrame:
+    """An empty findings frame with the contract's columns and dtypes.
+
+    >>> list(empty_issues().columns)
+    ['table', 'row', 'client_id', 'issue', 'detail']
+    """
     return issue_frame("", [], [], "", [])
 
 
@@ -1591,10 +1605,22 @@ def _unknown_client_findings(name: str, df: pd.DataFrame, unk, clients_file: str
                        [f"client_id {c} is not in {clients_file}; the row is left out" for c in ids])
 
 
-def driver_columns(clients: pd.DataFrame) -> list[str]:
-    """Numeric client-card columns outside the contract's own: the potential drivers."""
-    return [c for c in clients.columns if c not in CLIENT_CONTRACT_COLUMNS and c != "_row"
-            and pd.api.types.is_float_dtype(clients[c])]
+def driver_columns(clients: pd.DataFrame, drivers=None, *, with_values: bool = True) -> list[str]:
+    """The client-card columns used as potential drivers: ``drivers`` when given (those present), else every
+    numeric, non-boolean column outside the contract's own and the reader's (``_row``...) — with at least
+    one value unless ``with_values`` is False.
+
+    >>> c = pd.DataFrame({"client_id": ["a"], "reported_turnover": [1.0], "outlets": [3.0], "_row": [2],
+    ...                   "machines": [float("nan")]})
+    >>> driver_columns(c), driver_columns(c, with_values=False), driver_columns(c, ["machines", "absent"])
+    (['outlets'], ['outlets', 'machines'], ['machines'])
+    """
+    if drivers:
+        return [d for d in drivers if d in clients.columns]
+    return [c for c in clients.columns
+            if c not in CLIENT_CONTRACT_COLUMNS and not str(c).startswith("_")
+            and pd.api.types.is_numeric_dtype(clients[c]) and not pd.api.types.is_bool_dtype(clients[c])
+            and (not with_values or clients[c].notna().any())]
 
 
 # --------------------------------------------------------------------------------------------

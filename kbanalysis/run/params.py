@@ -50,6 +50,9 @@ _BY_STAGE: dict[str, list[Param]] = {
         Param("mask_pii", True, bool, "mask phones, e-mails and INNs in the HTML and Excel deliverables"),
         Param("out_of_core", "auto", str, "keep the sales lines on disk and aggregate them in DuckDB: on, off, or auto (when "
               "the sales file is larger than a quarter of the free memory)", ("auto", "on", "off")),
+        Param("company", "", str, "the audited company's name for the reports' titles; empty: no name"),
+        Param("mask_contacts", False, bool, "mask phones and e-mails in the managers' Excel sheets too (per-manager "
+              "and win-back; the HTML follows mask_pii)"),
     ],
     "audit": [
         Param("lost_gap_multiple", 3.0, float, "a client is lost when silent longer than this many of its own usual gaps", bounds=(1.0, 100.0)),

@@ -20,8 +20,9 @@ from kbanalysis.run import params as P
 from kbanalysis.errors import UserError
 from kbanalysis.sales.engine import last_sale, on_disk
 from kbanalysis.io.case import Case, empty_issues, find_table_file, issue_frame, load_case
-from kbanalysis.io.runfolder import RunFolder
-from kbanalysis.schema import TABLES
+from kbanalysis.contract import check_output
+from kbanalysis.io.runfolder import RunFolder, write_table_csv
+from kbanalysis.schema import OUTPUTS, TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 #: the stages each stage reads the results of (through the run folder)
@@ -207,6 +208,34 @@ class Workbook:
             self._cache[key] = self.rf.read_work(name, columns=columns, labels=labels)
         return self._cache[key]
 
+    def sales(self, *extra: str) -> pd.DataFrame:
+        """The case's sales lines, only the columns the analysis needs (:data:`SALES_CORE`) and ``extra``.
+
+        Text columns are read as categoricals (less memory); on a run that keeps the sales on disk,
+        a handle whose queries read what they need.
+        """
+        labels = SALES_LABELS + tuple(c for c in extra if c in ("manager", "channel", "region"))
+        return self.table("sales", columns=list(SALES_CORE) + list(extra), labels=labels)
+
+    def write(self, name: str, table: pd.DataFrame) -> pd.DataFrame:
+        """Write the output ``name`` of the run folder (its contract's columns, checked against the
+        contract; ``lost_clients.csv`` in its order of priority, others sorted by their first column)
+        and return what was written."""
+        out = check_output(name, table[list(OUTPUTS[name])])
+        if name == "lost_clients.csv":
+            out = out.sort_values("priority", kind="mergesort")
+            write_table_csv(out, self.rf.path / name)
+        else:
+            self.rf.write_csv(name, out)
+        return out
+
+    def with_names(self, df: pd.DataFrame, **columns: str) -> pd.DataFrame:
+        """``df`` with the client's name beside each id column: ``with_names(d, client_id="name")``."""
+        names = self.table("clients").set_index("client_id")["name"]
+        for id_col, name_col in columns.items():
+            df = df.merge(names.rename(name_col).rename_axis(id_col).reset_index(), on=id_col, how="left")
+        return df
+
     # ------------------------------------------------------------------ duplicates merged (from 01-audit on)
     def masters(self) -> pd.Series:
         """client_id -> master client_id (after merging duplicate cards), from the audit's work table."""
@@ -215,10 +244,10 @@ class Workbook:
 
     def master_table(self, name: str, columns: list[str] | None = None, labels: tuple[str, ...] = ()):
         """Input table ``name`` with duplicate cards' rows moved to their master card (None when absent)."""
-        from kbanalysis.audit.structure import _remap
+        from kbanalysis.sales.lines import with_masters
 
         df = self.table(name, columns=columns, labels=labels)
-        return None if df is None else _remap(df, self.masters())
+        return None if df is None else with_masters(df, self.masters())
 
     def master_sales(self, columns: list[str] | None = SALES_CORE) -> pd.DataFrame:
         """The case's sales (by default only the columns the analysis needs) on master cards."""
@@ -245,7 +274,7 @@ class Workbook:
 
     # ------------------------------------------------------------------ text and display
     def t(self, key: str, **kw) -> str:
-        return i18n.t(key, self.lang, **kw)
+        return i18n.t(key, self.lang, self.currency, **kw)
 
     def money(self, x) -> str:
         return i18n.fmt_money(x, self.lang, self.currency)

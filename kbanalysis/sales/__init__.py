@@ -1,7 +1,15 @@
 """The engine's aggregation part: sales per client, client-month, group-month — in memory or in DuckDB on disk.
 
 The only part that knows where the sales lines live: method code calls these functions on whatever
-``Workbook.table("sales")`` returned."""
-from kbanalysis.sales.engine import months_back, on_disk, last_sale, before, has_cost, client_days, client_months, group_months, client_groups, client_summary, as_text_labels
+``Workbook.table("sales")`` returned (:mod:`.engine` aggregates, :mod:`.lines` works line by line,
+:mod:`.ondisk` is the DuckDB handle)."""
+from kbanalysis.sales.engine import (
+    as_text_labels, before, client_days, client_groups, client_months, client_summary, group_months, has_cost,
+    last_sale, months_back, on_disk)
+from kbanalysis.sales.lines import (
+    LINE_COLUMNS, buyer_ids, core_lines, distinct_ids, window_groups, window_totals, with_masters)
 from kbanalysis.sales.ondisk import SalesFile
-__all__ = ['months_back', 'on_disk', 'last_sale', 'before', 'has_cost', 'client_days', 'client_months', 'group_months', 'client_groups', 'client_summary', 'as_text_labels', 'SalesFile']
+
+__all__ = ["as_text_labels", "before", "client_days", "client_groups", "client_months", "client_summary",
+           "group_months", "has_cost", "last_sale", "months_back", "on_disk", "LINE_COLUMNS", "buyer_ids",
+           "core_lines", "distinct_ids", "window_groups", "window_totals", "with_masters", "SalesFile"]

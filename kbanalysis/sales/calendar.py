@@ -5,6 +5,11 @@ import pandas as pd
 
 
 def _as_ts(as_of) -> pd.Timestamp:
+    """The analysis day of ``as_of`` (a date, text or Timestamp) at midnight.
+
+    >>> _as_ts("2024-03-05 17:00")
+    Timestamp('2024-03-05 00:00:00')
+    """
     return pd.Timestamp(as_of).normalize()
 
 

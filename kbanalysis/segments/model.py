@@ -293,7 +293,9 @@ def pareto_by_class(df: pd.DataFrame, abcde: str = "abcde", revenue: str = "reve
     DataFrame
         One row per class A…E: ``abcde, clients, revenue_12m, margin_12m, client_share,
         revenue_share, margin_share, cum_client_share, cum_revenue_share, cum_margin_share``
-        over the clients with a class (margin columns NaN when the case has no cost).
+        over the clients with a class (margin columns NaN when the case has no cost). Shares are of the
+        money the classes earn: a loss-making class has a negative share and no running total, so the
+        running totals stop at 100 %.
 
     Examples
     --------
@@ -317,9 +319,12 @@ def pareto_by_class(df: pd.DataFrame, abcde: str = "abcde", revenue: str = "reve
     g["revenue_12m"] = g["revenue_12m"].fillna(0.0)
     g["margin_12m"] = g["margin_12m"].fillna(0.0) if d["mar"].notna().any() else np.nan
     for col, share in (("clients", "client_share"), ("revenue_12m", "revenue_share"), ("margin_12m", "margin_share")):
-        tot = g[col].sum()
+        # shares of what the classes earn: a loss-making class (E) shows its loss as a negative share and
+        # stays out of the running total, which so ends at 100 %
+        earned = g[col].clip(lower=0)
+        tot = earned.sum()
         g[share] = g[col] / tot if tot else np.nan
-        g["cum_" + share] = g[share].cumsum()
+        g["cum_" + share] = (earned / tot).cumsum().where(g[col] >= 0) if tot else np.nan
     out = g.reset_index().rename(columns={"index": "abcde"})
     out["abcde"] = out["abcde"].astype("string")
     return out
@@ -968,13 +973,13 @@ def _action_field(data: dict, archetype: str, cls: str, field: str):
 def action_matrix(df: pd.DataFrame, clusters: PotentialClusters | Mapping[int, str], lang: str = "ru",
                   actions_file: str | Path | None = None, cluster: str = "cluster", abcde: str = "abcde",
                   revenue: str = "revenue_12m", wallet: str = "wallet_month", upsell: str = "upsell_month",
-                  crosssell: str = "crosssell_month", names: Mapping[int, Mapping[str, str]] | None = None
-                  ) -> pd.DataFrame:
+                  crosssell: str = "crosssell_month", names: Mapping[int, Mapping[str, str]] | None = None,
+                  achievable: str = "achievable_month", full: bool = False) -> pd.DataFrame:
     """Who works which clients, how often, with what offer — per cluster × ABCDE class.
 
-    Every fitted cluster × every class A…E is a row, also when it has no clients, so the
-    matrix reads as the full policy; prospects (cluster ``-1``, no class) are one row with
-    class ``none`` when ``df`` has any.
+    The segments that have clients, the most achievable money first (``full=True``: every fitted
+    cluster × every class A…E, also the empty ones, so the matrix reads as the full policy);
+    prospects (cluster ``-1``, no class) are one row with class ``none``.
 
     Parameters
     ----------
@@ -990,20 +995,24 @@ def action_matrix(df: pd.DataFrame, clusters: PotentialClusters | Mapping[int, s
     -------
     DataFrame
         ``cluster, cluster_name, archetype, abcde, clients, revenue_12m, wallet_month,
-        at_stake_month`` (Σ up-sale + cross-sale per month) ``, goal, frequency, owner, offer``.
+        at_stake_month`` (Σ achievable money per month: the plans' uplift, a lost or new client's
+        plan; NaN when ``df`` has no ``achievable`` column) ``, ceiling_month`` (Σ up-sale + cross-sale:
+        the wallet left, a ceiling) ``, goal, frequency, owner, offer``.
 
     Examples
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"cluster": [0, 0, 1], "abcde": ["A", "C", "D"], "revenue_12m": [10.0, 5, 1],
     ...                    "wallet_month": [100.0, 50, 2], "upsell_month": [5.0, 5, 0],
-    ...                    "crosssell_month": [1.0, 2, 0]})
-    >>> m = action_matrix(df, {0: "grow", 1: "small"}, lang="en")
-    >>> m.loc[m["clients"] > 0, ["cluster", "abcde", "clients", "at_stake_month"]]
-       cluster abcde  clients  at_stake_month
-    0        0     A        1             6.0
-    2        0     C        1             7.0
-    8        1     D        1             0.0
+    ...                    "crosssell_month": [1.0, 2, 0], "achievable_month": [2.0, 3, 0]})
+    >>> action_matrix(df, {0: "grow", 1: "small"}, lang="en")[["cluster", "abcde", "clients", "at_stake_month",
+    ...                                                       "ceiling_month"]]
+       cluster abcde  clients  at_stake_month  ceiling_month
+    0        0     C        1             3.0            7.0
+    1        0     A        1             2.0            6.0
+    2        1     D        1             0.0            0.0
+    >>> len(action_matrix(df, {0: "grow", 1: "small"}, lang="en", full=True))  # 2 clusters x 5 classes
+    10
     """
     if lang not in LANGS:
         raise UserError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
@@ -1020,11 +1029,14 @@ def action_matrix(df: pd.DataFrame, clusters: PotentialClusters | Mapping[int, s
     cl = pd.to_numeric(df[cluster], errors="coerce").astype("Int64")
     cls = df[abcde].astype("string").fillna(NO_CLASS) if abcde in df else pd.Series(NO_CLASS, index=df.index)
     up, cross = _num(df, upsell).fillna(0.0), _num(df, crosssell).fillna(0.0)
+    gain = _num(df, achievable).fillna(0.0) if achievable in df else pd.Series(np.nan, index=df.index)
     d = pd.DataFrame({"cluster": cl, "abcde": cls, "rev": _num(df, revenue).fillna(0.0),
-                      "wal": _num(df, wallet).fillna(0.0), "stake": up + cross}).loc[cl.notna()]
+                      "wal": _num(df, wallet).fillna(0.0), "stake": gain, "room": up + cross}).loc[cl.notna()]
     g = d.groupby(["cluster", "abcde"], observed=True).agg(
         clients=("rev", "size"), revenue_12m=("rev", "sum"), wallet_month=("wal", "sum"),
-        at_stake_month=("stake", "sum"))
+        at_stake_month=("stake", "sum"), ceiling_month=("room", "sum"))
+    if achievable not in df:
+        g["at_stake_month"] = np.nan
     cluster_ids = sorted({c for c in arch_of if c != PROSPECT} | set(int(c) for c in d["cluster"].unique()),
                          key=lambda c: (c == PROSPECT, c))
     present = set(zip(d["cluster"].astype(int), d["abcde"]))
@@ -1034,10 +1046,10 @@ def action_matrix(df: pd.DataFrame, clusters: PotentialClusters | Mapping[int, s
         if c != PROSPECT and (c, NO_CLASS) in present:
             ks.append(NO_CLASS)
         cells += [(c, k) for k in ks]
-    full = pd.MultiIndex.from_tuples(cells, names=["cluster", "abcde"])
-    g = g.reindex(full)
+    grid = pd.MultiIndex.from_tuples(cells, names=["cluster", "abcde"])
+    g = g.reindex(grid)
     g["clients"] = g["clients"].fillna(0).astype("int64")
-    for c in ("revenue_12m", "wallet_month", "at_stake_month"):
+    for c in ("revenue_12m", "wallet_month", "ceiling_month") + (("at_stake_month",) if achievable in df else ()):
         g[c] = g[c].fillna(0.0)
     out = g.reset_index()
     missing = sorted(set(out["cluster"]) - set(arch_of))
@@ -1057,14 +1069,36 @@ def action_matrix(df: pd.DataFrame, clusters: PotentialClusters | Mapping[int, s
     out["cluster"] = out["cluster"].astype("int64")
     out["abcde"] = out["abcde"].astype("string")
     cols = ["cluster", "cluster_name", "archetype", "abcde", "clients", "revenue_12m", "wallet_month",
-            "at_stake_month", *ACTION_FIELDS]
-    return out[cols]
+            "at_stake_month", "ceiling_month", *ACTION_FIELDS]
+    out = out[cols]
+    if not full:
+        out = out.loc[out["clients"] > 0].sort_values(["at_stake_month", "revenue_12m"], ascending=False,
+                                                      kind="mergesort", na_position="last")
+    return out.reset_index(drop=True)
+
+
+def action_view(actions: pd.DataFrame, lang: str = "ru") -> pd.DataFrame:
+    """The action matrix for people: segment name, class (prospects: "no class"), clients, money, what to do —
+    no internal codes (cluster number, archetype).
+
+    >>> m = pd.DataFrame({"cluster": [-1], "cluster_name": ["Prospects"], "archetype": ["prospect"],
+    ...                   "abcde": ["none"], "clients": [3], "at_stake_month": [5.0], "offer": ["x"]})
+    >>> action_view(m, "en").to_dict("records")
+    [{'segment': 'Prospects', 'abcde': 'no class', 'clients': 3, 'at_stake_month': 5.0, 'offer': 'x'}]
+    """
+    out = actions.drop(columns=[c for c in ("cluster", "archetype", "wallet_month") if c in actions.columns])
+    out = out.rename(columns={"cluster_name": "segment"})
+    if "abcde" in out:
+        out["abcde"] = out["abcde"].astype("string").replace({NO_CLASS: t("segments.no_class", lang)})
+    return out
 
 
 def cluster_summary(df: pd.DataFrame, model: PotentialClusters, lang: str = "ru", cluster: str = "cluster",
                     revenue: str = "revenue_12m", wallet: str = "wallet_month", share: str = "share_of_wallet",
-                    upsell: str = "upsell_month", crosssell: str = "crosssell_month") -> pd.DataFrame:
-    """Per cluster: name, clients, revenue, wallet, share of wallet (Σ revenue / 12 / Σ wallet), money at stake.
+                    upsell: str = "upsell_month", crosssell: str = "crosssell_month",
+                    achievable: str = "achievable_month") -> pd.DataFrame:
+    """Per cluster: name, clients, revenue, wallet, share of wallet (Σ revenue / 12 / Σ wallet), achievable money
+    (``at_stake_month``) and the ceiling beside it (``ceiling_month``, Σ up-sale + cross-sale).
 
     >>> import pandas as pd
     >>> df = pd.DataFrame({"cluster": [0, -1], "revenue_12m": [120.0, 0], "wallet_month": [100.0, 50]})
@@ -1076,10 +1110,14 @@ def cluster_summary(df: pd.DataFrame, model: PotentialClusters, lang: str = "ru"
     1       -1    p        1              0.0
     """
     cl = pd.to_numeric(df[cluster], errors="coerce").astype("Int64")
+    gain = _num(df, achievable).fillna(0.0) if achievable in df else pd.Series(np.nan, index=df.index)
     d = pd.DataFrame({"cluster": cl, "rev": _num(df, revenue).fillna(0.0), "wal": _num(df, wallet).fillna(0.0),
-                      "stake": _num(df, upsell).fillna(0.0) + _num(df, crosssell).fillna(0.0)}).loc[cl.notna()]
+                      "stake": gain, "room": _num(df, upsell).fillna(0.0) + _num(df, crosssell).fillna(0.0)}
+                     ).loc[cl.notna()]
     g = d.groupby("cluster").agg(clients=("rev", "size"), revenue_12m=("rev", "sum"), wallet_month=("wal", "sum"),
-                                 at_stake_month=("stake", "sum")).reset_index()
+                                 at_stake_month=("stake", "sum"), ceiling_month=("room", "sum")).reset_index()
+    if achievable not in df:
+        g["at_stake_month"] = np.nan
     g["cluster"] = g["cluster"].astype("int64")
     g = g.sort_values("cluster", key=lambda s: s.where(s >= 0, 10 ** 9), ignore_index=True)
     g["share_of_wallet"] = (g["revenue_12m"] / 12.0) / g["wallet_month"].where(g["wallet_month"] > 0)
@@ -1087,7 +1125,7 @@ def cluster_summary(df: pd.DataFrame, model: PotentialClusters, lang: str = "ru"
     return g
 
 
-__all__ = ["abcde_classes", "abcde_matrix", "pareto_by_class", "profitability", "has_sales", "cluster_features",
+__all__ = ["action_view", "abcde_classes", "abcde_matrix", "pareto_by_class", "profitability", "has_sales", "cluster_features",
            "client_potential", "client_value", "segment_frame", "fit_clusters", "segment_table", "abcde_counts",
            "PotentialClusters", "name_clusters", "cluster_labels", "prospects", "segment_clients", "load_actions",
            "action_matrix", "cluster_summary", "FEATURES", "ARCHETYPES", "PROSPECT", "NO_CLASS"]

@@ -1,4 +1,14 @@
-"""Stage 2, the client's own turnover: wallet estimation, share of wallet, loyalty, up- and cross-sale, plans."""
-from kbanalysis.wallet.model import share_of_wallet, loyalty, driver_columns, WalletEstimator, channel_mix, group_wallets, individual_plan, wallet_table
+"""Stage 2, the client's own turnover: wallet estimation, share of wallet, loyalty, up- and cross-sale, plans.
+
+The facade of the stage (as notebook 02 calls it): the estimator and the per-client and per-group steps
+from :mod:`.model`, what the notebook shows from :mod:`.tables`, charts in :mod:`.plots`.
+"""
+from kbanalysis.wallet.model import (
+    WALLET_COLUMNS, WalletEstimator, achievable, channel_mix, client_potential, driver_columns, group_wallets, individual_plan,
+    loyalty, share_of_wallet, wallet_frame, wallet_table, worked_groups)
+from kbanalysis.wallet.tables import largest_room, manager_bias_shown, source_counts, wallet_facts
 from kbanalysis.wallet import plots
-__all__ = ['share_of_wallet', 'loyalty', 'driver_columns', 'WalletEstimator', 'channel_mix', 'group_wallets', 'individual_plan', 'wallet_table', 'plots']
+
+__all__ = ["WALLET_COLUMNS", "WalletEstimator", "achievable", "channel_mix", "client_potential", "driver_columns", "group_wallets",
+           "individual_plan", "loyalty", "share_of_wallet", "wallet_frame", "wallet_table", "worked_groups", "largest_room",
+           "manager_bias_shown", "source_counts", "wallet_facts", "plots"]

@@ -77,8 +77,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from kbanalysis.run.params import defaults as _param_defaults
-from kbanalysis.schema import CLIENT_CONTRACT_COLUMNS
+from kbanalysis.io.case import driver_columns
 
 SOURCES = ("survey", "manager", "drivers", "lookalike")
 #: a source carrying at least this share of the combination weight names ``wallet_source``
@@ -122,22 +121,6 @@ def loyalty(share, low: float = 0.01, high: float = 0.10) -> pd.Series:
     out = np.where(s < low, "indifferent", np.where(s < high, "secondary", "main")).astype(object)
     out[s.isna().to_numpy()] = None
     return pd.Series(out, index=s.index, name="loyalty", dtype="string")
-
-
-def driver_columns(clients: pd.DataFrame, drivers=None) -> list[str]:
-    """The driver columns to use: ``drivers`` when given (those present), else every numeric
-    non-contract column of ``clients`` that has at least one value.
-
-    >>> c = pd.DataFrame({"client_id": ["a"], "reported_turnover": [1.0], "outlets": [3.0], "_row": [2]})
-    >>> driver_columns(c)
-    ['outlets']
-    """
-    if drivers:
-        return [d for d in drivers if d in clients.columns]
-    skip = set(CLIENT_CONTRACT_COLUMNS) | {"_row"}
-    return [c for c in clients.columns
-            if c not in skip and not str(c).startswith("_") and pd.api.types.is_numeric_dtype(clients[c])
-            and not pd.api.types.is_bool_dtype(clients[c]) and clients[c].notna().any()]
 
 
 def _f(x) -> np.ndarray:
@@ -1086,6 +1069,10 @@ def group_wallets(wallets: pd.DataFrame, client_groups: pd.DataFrame, survey: pd
     0             x          25.0       10.0          15.0              0.0
     1             y          75.0        0.0           0.0             75.0
     """
+    if client_groups is None:  # no sales: every group wallet is cross-sale room
+        client_groups = pd.DataFrame({"client_id": pd.Series(dtype="string"),
+                                      "product_group": pd.Series(dtype="string"),
+                                      "revenue": pd.Series(dtype="float64")})
     w = wallets.copy()
     w["client_id"] = w["client_id"].astype("string")
     if "channel" not in w:
@@ -1145,7 +1132,7 @@ def group_wallets(wallets: pd.DataFrame, client_groups: pd.DataFrame, survey: pd
     out["crosssell_month"] = np.where(buys, 0.0, gw)
     out["mix_source"] = long["mix_source"].to_numpy()
     keep = (out["wallet_month"] > 0) | (out["our_month"] > 0)
-    return out.loc[keep].reset_index(drop=True)
+    return out.loc[keep].sort_values(["client_id", "product_group"], kind="mergesort", ignore_index=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1203,9 +1190,125 @@ def individual_plan(frame: pd.DataFrame, loyalty_low: float = 0.01, loyalty_high
     return pd.Series(plan, index=frame.index, name="plan_month")
 
 
+def achievable(frame: pd.DataFrame, base: str = "base", plan: str = "plan_month",
+               revenue: str = "revenue_month", run_rate: str = "run_rate") -> pd.Series:
+    """The money a plan can win per month: what a person can defend, not the wallet's ceiling.
+
+    * active and sleeping clients: the plan's uplift over current monthly sales,
+      ``max(plan - max(revenue, run_rate), 0)`` (a client already running above its 12-month average
+      gains nothing from a plan that only keeps that run rate); so never more than the wallet left;
+    * lost clients: the whole plan (reactivation: they buy nothing now);
+    * potential clients (never bought): the whole plan (acquisition);
+    * closed cards: 0; an unknown plan: NaN.
+
+    >>> f = pd.DataFrame({"base": ["active", "sleeping", "lost", "potential", "closed", "active"],
+    ...                   "plan_month": [150.0, 80.0, 40.0, 30.0, 0.0, float("nan")],
+    ...                   "revenue_month": [100.0, 90.0, 10.0, 0.0, 5.0, 7.0]})
+    >>> achievable(f).tolist()
+    [50.0, 0.0, 40.0, 30.0, 0.0, nan]
+    >>> achievable(f.assign(run_rate=[120.0, 0, 0, 0, 0, 0])).tolist()[0]  # runs at 120 already: plan adds 30
+    30.0
+    """
+    b = frame[base].astype("string").fillna("") if base in frame else pd.Series("", index=frame.index)
+    pl = pd.to_numeric(frame[plan], errors="coerce").astype(float)
+    cur = pd.to_numeric(frame[revenue], errors="coerce").astype(float).fillna(0.0).clip(lower=0.0)
+    if run_rate in frame:
+        cur = np.maximum(cur, pd.to_numeric(frame[run_rate], errors="coerce").astype(float).fillna(0.0))
+    out = (pl - cur).clip(lower=0.0)
+    out = out.where(~b.isin(["lost", "potential"]).to_numpy(dtype=bool), pl)
+    out = out.where(~(b == "closed").to_numpy(dtype=bool), 0.0)
+    return out.rename("achievable_month")
+
+
 # ----------------------------------------------------------------------------------------------
 # everything for notebook 02-turnover
 # ----------------------------------------------------------------------------------------------
+def wallet_frame(estimates: pd.DataFrame, summary: pd.DataFrame | None, base: pd.DataFrame | None, *,
+                 loyalty_low: float = 0.01, loyalty_high: float = 0.10) -> pd.DataFrame:
+    """The estimator's wallets (:attr:`WalletEstimator.estimates_`) with what the plans need beside them:
+    ``share_of_wallet``, ``loyalty`` (bands ``loyalty_low``, ``loyalty_high``), the audit's ``base``,
+    the current ``run_rate`` (last 3 months a month) and ``former_month`` (a lost client's monthly
+    level while it was buying).
+
+    ``summary`` is :func:`kbanalysis.sales.engine.client_summary`, ``base`` the audit's
+    ``client_id, base`` (None: active with revenue, else potential).
+
+    >>> e = pd.DataFrame({"client_id": ["a"], "wallet_month": [1000.0], "revenue_month": [100.0]})
+    >>> s = pd.DataFrame({"client_id": ["a"], "revenue_12m": [1200.0], "revenue_last_3m": [600.0]})
+    >>> wallet_frame(e, s, None)[["share_of_wallet", "loyalty", "base", "run_rate"]].to_dict("records")
+    [{'share_of_wallet': 0.1, 'loyalty': 'main', 'base': 'active', 'run_rate': 200.0}]
+    """
+    e = estimates.copy()
+    ids = e["client_id"]
+    s = (summary.copy() if summary is not None else pd.DataFrame({"client_id": pd.Series(dtype="string")}))
+    s["client_id"] = s["client_id"].astype("string")
+    s = s.drop_duplicates("client_id").set_index("client_id").reindex(ids.to_numpy())
+    rev12 = _f(s["revenue_12m"]) if "revenue_12m" in s else np.zeros(len(e))
+    e["share_of_wallet"] = share_of_wallet(pd.Series(rev12, index=e.index), e["wallet_month"]).to_numpy()
+    e["loyalty"] = loyalty(e["share_of_wallet"], loyalty_low, loyalty_high).array
+    if base is not None and len(base):
+        b = base[["client_id", "base"]].copy()
+        b["client_id"] = b["client_id"].astype("string")
+        e = e.merge(b.drop_duplicates("client_id"), on="client_id", how="left")
+    else:
+        e["base"] = np.where(rev12 > 0, "active", "potential")
+    e["base"] = e["base"].astype("string")
+    e["run_rate"] = (_f(s["revenue_last_3m"]) / 3.0) if "revenue_last_3m" in s else np.nan
+    e["former_month"] = _former_month(s, len(e))
+    return e
+
+
+def _former_month(s: pd.DataFrame, n: int) -> np.ndarray:
+    """A client's average monthly revenue from its first to its last order month (NaN without sales)."""
+    if not {"revenue_total", "first_date", "last_date"} <= set(s.columns):
+        return np.full(n, np.nan)
+    fd, ld = pd.to_datetime(s["first_date"]), pd.to_datetime(s["last_date"])
+    months = ((ld.dt.year - fd.dt.year) * 12 + (ld.dt.month - fd.dt.month) + 1).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(months > 0, _f(s["revenue_total"]) / months, np.nan)
+
+
+#: the columns of the wallet stage's per-client table, in this order
+WALLET_COLUMNS = ["client_id", "wallet_month", "wallet_low", "wallet_high", "wallet_source", "share_of_wallet",
+                  "loyalty", "upsell_month", "crosssell_month", "plan_month", "achievable_month", "channel", "base",
+                  "revenue_month", "w_survey", "w_manager", "w_drivers", "w_lookalike"]
+
+
+def worked_groups(per_group: pd.DataFrame, frame: pd.DataFrame, closed: str = "closed") -> pd.DataFrame:
+    """:func:`group_wallets` without the room of cards nobody works: a ``closed`` card's up-sale and
+    cross-sale are 0 (its wallet stays, as a fact about the client).
+
+    >>> g = pd.DataFrame({"client_id": ["a", "b"], "upsell_month": [2.0, 5.0], "crosssell_month": [1.0, 4.0]})
+    >>> f = pd.DataFrame({"client_id": ["a", "b"], "base": ["active", "closed"]})
+    >>> worked_groups(g, f)[["upsell_month", "crosssell_month"]].to_numpy().tolist()
+    [[2.0, 1.0], [0.0, 0.0]]
+    """
+    out = per_group.copy()
+    shut = out["client_id"].isin(frame.loc[frame["base"] == closed, "client_id"]).to_numpy(dtype=bool)
+    out.loc[shut, ["upsell_month", "crosssell_month"]] = 0.0
+    return out
+
+
+def client_potential(frame: pd.DataFrame, per_group: pd.DataFrame) -> pd.DataFrame:
+    """Per client (:data:`WALLET_COLUMNS`, sorted by client_id): ``frame`` with its up-sale and cross-sale
+    room, the sums over its product groups of :func:`group_wallets` (0 when it has a wallet but no
+    room, NaN when its wallet is unknown).
+
+    >>> f = pd.DataFrame({c: [np.nan] for c in WALLET_COLUMNS}).assign(client_id=["a"], wallet_month=[10.0])
+    >>> g = pd.DataFrame({"client_id": ["a", "a"], "upsell_month": [2.0, 0.0], "crosssell_month": [0.0, 3.0]})
+    >>> client_potential(f.drop(columns=["upsell_month", "crosssell_month"]), g)[["upsell_month", "crosssell_month"]]
+       upsell_month  crosssell_month
+    0           2.0              3.0
+    """
+    sums = per_group.groupby("client_id")[["upsell_month", "crosssell_month"]].sum()
+    e = frame.merge(sums, left_on="client_id", right_index=True, how="left")
+    has_w = e["wallet_month"].notna()
+    for c in ("upsell_month", "crosssell_month"):
+        e[c] = e[c].where(~has_w, e[c].fillna(0.0)).where(has_w)
+    e["achievable_month"] = achievable(e).to_numpy()
+    return e[WALLET_COLUMNS].sort_values("client_id", kind="mergesort", ignore_index=True)
+
+
 def wallet_table(clients: pd.DataFrame, summary: pd.DataFrame | None, client_groups: pd.DataFrame | None,
                  survey: pd.DataFrame | None, base: pd.DataFrame | None, params: dict | None = None,
                  estimator: WalletEstimator | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1227,7 +1330,8 @@ def wallet_table(clients: pd.DataFrame, summary: pd.DataFrame | None, client_gro
     -------
     per_client : DataFrame
         ``client_id, wallet_month, wallet_low, wallet_high, wallet_source, share_of_wallet,
-        loyalty, upsell_month, crosssell_month, plan_month`` then ``channel, base, revenue_month,
+        loyalty, upsell_month, crosssell_month, plan_month, achievable_month`` (:func:`achievable`;
+        closed cards carry no up- or cross-sale) then ``channel, base, revenue_month,
         w_survey, w_manager, w_drivers, w_lookalike``; one row per client card, sorted.
     per_group : DataFrame
         :func:`group_wallets`.
@@ -1245,51 +1349,18 @@ def wallet_table(clients: pd.DataFrame, summary: pd.DataFrame | None, client_gro
     0         a        1250.0             0.08  secondary       manager
     1         b           NaN              NaN       <NA>          <NA>
     """
-    p = _param_defaults()
-    p.update({k: v for k, v in (params or {}).items() if v is not None})
+    p = {k: v for k, v in (params or {}).items() if v is not None}
     est = estimator
     if est is None:
-        est = WalletEstimator(drivers=p["drivers"], quantile=p["wallet_quantile"], manager_bias=p["manager_bias"],
-                              driver_norms=p["driver_norms"], seed=p["seed"]).fit(clients, summary, survey)
-    e = est.estimates_.copy()
-    ids = e["client_id"]
-    s = (summary.copy() if summary is not None else pd.DataFrame({"client_id": pd.Series(dtype="string")}))
-    s["client_id"] = s["client_id"].astype("string")
-    s = s.drop_duplicates("client_id").set_index("client_id").reindex(ids.to_numpy())
-    rev12 = _f(s["revenue_12m"]) if "revenue_12m" in s else np.zeros(len(e))
-    e["share_of_wallet"] = share_of_wallet(pd.Series(rev12, index=e.index), e["wallet_month"]).to_numpy()
-    e["loyalty"] = loyalty(e["share_of_wallet"], p["loyalty_low"], p["loyalty_high"]).array
-    if base is not None and len(base):
-        b = base[["client_id", "base"]].copy()
-        b["client_id"] = b["client_id"].astype("string")
-        e = e.merge(b.drop_duplicates("client_id"), on="client_id", how="left")
-    else:
-        e["base"] = np.where(rev12 > 0, "active", "potential")
-    e["base"] = e["base"].astype("string")
-    # current run rate (last 3 months) and a lost client's level while it was buying
-    e["run_rate"] = (_f(s["revenue_last_3m"]) / 3.0) if "revenue_last_3m" in s else np.nan
-    former = np.full(len(e), np.nan)
-    if {"revenue_total", "first_date", "last_date"} <= set(s.columns):
-        fd, ld = pd.to_datetime(s["first_date"]), pd.to_datetime(s["last_date"])
-        months = ((ld.dt.year - fd.dt.year) * 12 + (ld.dt.month - fd.dt.month) + 1).to_numpy(dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            former = np.where(months > 0, _f(s["revenue_total"]) / months, np.nan)
-    e["former_month"] = former
-    e["plan_month"] = individual_plan(e, p["loyalty_low"], p["loyalty_high"], p["plan_step_indifferent"],
-                                      p["plan_step_secondary"], p["plan_max_growth"]).to_numpy()
-    if client_groups is None:
-        client_groups = pd.DataFrame({"client_id": pd.Series(dtype="string"),
-                                      "product_group": pd.Series(dtype="string"),
-                                      "revenue": pd.Series(dtype="float64")})
-    pg = group_wallets(e[["client_id", "channel", "wallet_month"]], client_groups, survey,
-                       loyalty_high=p["loyalty_high"])
-    sums = pg.groupby("client_id")[["upsell_month", "crosssell_month"]].sum()
-    e = e.merge(sums, left_on="client_id", right_index=True, how="left")
-    has_w = e["wallet_month"].notna()
-    for c in ("upsell_month", "crosssell_month"):
-        e[c] = e[c].where(~has_w, e[c].fillna(0.0)).where(has_w)
-    cols = ["client_id", "wallet_month", "wallet_low", "wallet_high", "wallet_source", "share_of_wallet", "loyalty",
-            "upsell_month", "crosssell_month", "plan_month", "channel", "base", "revenue_month", "w_survey",
-            "w_manager", "w_drivers", "w_lookalike"]
-    per_client = e[cols].sort_values("client_id", kind="mergesort", ignore_index=True)
-    return per_client, pg.sort_values(["client_id", "product_group"], kind="mergesort", ignore_index=True)
+        est = WalletEstimator(drivers=p.get("drivers"), **{a: p[n] for a, n in (
+            ("quantile", "wallet_quantile"), ("manager_bias", "manager_bias"), ("driver_norms", "driver_norms"),
+            ("seed", "seed")) if n in p}).fit(clients, summary, survey)
+    bands = {k: p[k] for k in ("loyalty_low", "loyalty_high") if k in p}
+    frame = wallet_frame(est.estimates_, summary, base, **bands)
+    frame["plan_month"] = individual_plan(frame, **bands, **{a: p[n] for a, n in (
+        ("step_indifferent", "plan_step_indifferent"), ("step_secondary", "plan_step_secondary"),
+        ("max_growth", "plan_max_growth")) if n in p}).to_numpy()
+    per_group = group_wallets(frame[["client_id", "channel", "wallet_month"]], client_groups, survey,
+                              **{k: p[k] for k in ("loyalty_high",) if k in p})
+    per_group = worked_groups(per_group, frame)
+    return client_potential(frame, per_group), per_group
