@@ -12,6 +12,7 @@ Parquet; charts to ``charts/``.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -34,9 +35,56 @@ def _formatted_floats(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: text a spreadsheet would read as a formula (OWASP "CSV injection"): after any quotes, one of these first
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+_GUARDED = re.compile(r"^'+[=+\-@\t\r]")
+
+
+def _text_columns(df: pd.DataFrame) -> list:
+    def text(dtype) -> bool:
+        if isinstance(dtype, pd.CategoricalDtype):
+            return pd.api.types.is_string_dtype(dtype.categories.dtype)
+        return pd.api.types.is_string_dtype(dtype)
+
+    return [c for c in df.columns if text(df[c].dtype)]
+
+
+def guarded(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, neutralised as OWASP advises: a ``'`` before a
+    leading ``=``, ``+``, ``-``, ``@``, tab or CR (and before a value that already starts with quotes and one of
+    them, so that :func:`unguarded` gives back exactly what was written). Numbers stay numbers.
+
+    >>> guarded(pd.DataFrame({"g": ["=1+2", "@SUM(1)", "ok", "'=x"], "n": [-1, 2, 3, 4]})).to_dict("list")
+    {'g': ["'=1+2", "'@SUM(1)", 'ok', "''=x"], 'n': [-1, 2, 3, 4]}
+    """
+    out = df.copy(deep=False)
+    for c in _text_columns(df):
+        s = df[c]
+        hit = s.astype("string").str.contains(_FORMULA, na=False).to_numpy(dtype=bool)
+        if hit.any():
+            out[c] = s.astype(object).where(~hit, "'" + s.astype("string").astype(object))
+    return out
+
+
+def unguarded(df: pd.DataFrame) -> pd.DataFrame:
+    """The text as it was before :func:`guarded` (for reports that read a run's CSV outputs back).
+
+    >>> unguarded(guarded(pd.DataFrame({"g": ["=1+2", "'=x", "-", "a"]})))["g"].tolist()
+    ['=1+2', "'=x", '-', 'a']
+    """
+    out = df.copy(deep=False)
+    for c in _text_columns(df):
+        s = df[c].astype("string")
+        hit = s.str.contains(_GUARDED, na=False).to_numpy(dtype=bool)
+        if hit.any():
+            out[c] = df[c].where(~hit, s.str.slice(1))
+    return out
+
+
 def write_table_csv(df: pd.DataFrame, path) -> None:
-    """A table as the run writes them: UTF-8, ``\\n`` lines, ``.`` decimals with 10 significant digits."""
-    _formatted_floats(df).to_csv(path, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g",
+    """A table as the run writes them: UTF-8, ``\\n`` lines, ``.`` decimals with 10 significant digits, formula-like
+    text neutralised (:func:`guarded`)."""
+    _formatted_floats(guarded(df)).to_csv(path, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g",
                                  date_format="%Y-%m-%d")
 
 

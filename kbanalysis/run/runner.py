@@ -323,8 +323,9 @@ def render_all(run_dir: Path, notebooks, params: dict) -> list[Path]:
         if nb.exists():
             html = report.render_html(nb, run_dir / f"{name}.html", title=report.notebook_title(name, params["lang"]))
             out.append(html)
-            if name == "05-summary":
-                report.render_pdf(html)
+            if name == "05-summary" and report.render_pdf(html) is None and report.pdf_converter():
+                print(f"kbanalysis: warning: {report.pdf_converter()} did not print {html.with_suffix('.pdf').name}; "
+                      f"the summary is in {html.name}", file=sys.stderr)
     return out
 
 
