@@ -241,6 +241,8 @@ SUMMARY_TOTALS = ("revenue_12m", "margin_12m", "wallet_month", "upsell_month", "
                   "forecast_reconciled", "stock_gap")
 
 BASES = ("active", "sleeping", "lost", "potential", "closed")
+#: the bases that buy now: their achievable money is the plans' uplift over current sales
+BUYING = ("active", "sleeping")
 LOYALTY = ("indifferent", "secondary", "main")
 KEY_ACCOUNT = ("none", "key", "critical", "mono")
 ABCDE = ("A", "B", "C", "D", "E")
