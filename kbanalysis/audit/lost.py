@@ -319,14 +319,15 @@ def lost_call(base: pd.DataFrame, lost_probability: pd.Series, method: str = "ru
     ``lost``); the probability decides which: the same number with the highest ``lost_probability``
     (ties: longer silent first). A client the probability calls lost that the rule did not gets
     ``base_reason`` ``lost_model``; a client the rule called lost that the probability does not is
-    ``sleeping`` (it is silent beyond the rule's threshold). Closed cards, cards without orders and
+    ``sleeping`` with ``base_reason`` ``rule_only`` (silent beyond the rule's threshold: it stays a
+    candidate of the reactivation list, ranked by its probability). Closed cards, cards without orders and
     returns-only cards keep their base.
 
     >>> b = pd.DataFrame({"client_id": ["a", "b", "c"], "base": ["lost", "active", "sleeping"],
     ...                   "base_reason": ["silent", "rhythm", "silent"], "days_silent": [100.0, 20.0, 60.0]})
     >>> lost_call(b, pd.Series({"a": 0.4, "b": 0.1, "c": 0.7}), "bgnbd")[["client_id", "base", "base_reason"]]
       client_id      base base_reason
-    0         a  sleeping      silent
+    0         a  sleeping   rule_only
     1         b    active      rhythm
     2         c      lost  lost_model
     """
@@ -344,7 +345,7 @@ def lost_call(base: pd.DataFrame, lost_probability: pd.Series, method: str = "ru
     new.loc[order[:k]] = True
     gained, dropped = new & ~rule_lost, rule_lost & ~new
     out["base"] = out["base"].astype("string").mask(gained, "lost").mask(dropped, "sleeping")
-    out["base_reason"] = out["base_reason"].astype("string").mask(gained, "lost_model")
+    out["base_reason"] = out["base_reason"].astype("string").mask(gained, "lost_model").mask(dropped, "rule_only")
     return out
 
 

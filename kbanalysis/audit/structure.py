@@ -69,7 +69,8 @@ def base_structure(clients: pd.DataFrame, summary: pd.DataFrame, as_of, *, lost_
 
     Returns one row per card (clients' order): ``client_id, base, days_silent, usual_gap_days,
     lost_after_days, sleeping_after_days, last_date, orders, revenue_last_3m, usual_3m_revenue,
-    base_reason`` (``closed``, ``returns_only``, ``no_orders``, ``silent``, ``revenue_drop``, ``rhythm``).
+    base_reason`` (``closed``, ``returns_only``, ``no_orders``, ``silent``, ``revenue_drop``, ``rhythm``;
+    :func:`kbanalysis.audit.lost.lost_call` adds ``lost_model`` and ``rule_only``).
 
     Examples
     --------
@@ -156,7 +157,8 @@ def lost_regular_clients(client_months: pd.DataFrame, base: pd.DataFrame, *, min
 
     ``client_months`` is :func:`kbanalysis.sales.engine.client_months`, ``base`` the frame of
     :func:`base_structure` (``client_id, base, days_silent, last_date``). For every ``lost``
-    client the *window* is the ``window_months`` calendar months ending with the month of its
+    client (and every client silent beyond the rule's threshold that the backtested model expects
+    back, ``base_reason`` ``rule_only``: :func:`kbanalysis.audit.lost.lost_call`) the *window* is the ``window_months`` calendar months ending with the month of its
     last order. It is a regular buyer when it had orders (positive revenue) in at least
     ``min_months`` of them.
 
@@ -190,7 +192,8 @@ def lost_regular_clients(client_months: pd.DataFrame, base: pd.DataFrame, *, min
     """
     cols = ["client_id", "last_order_date", "active_months", "avg_month_revenue", "priority", "avg_month_margin",
             "months_since", "score"]
-    b = base.loc[base["base"].astype("string") == "lost"].copy()
+    reason = base["base_reason"].astype("string") if "base_reason" in base else pd.Series(pd.NA, index=base.index)
+    b = base.loc[((base["base"].astype("string") == "lost") | (reason == "rule_only")).fillna(False)].copy()
     b[id_col] = b[id_col].astype("string")
     b = b.drop_duplicates(id_col)
     if b.empty or client_months.empty:

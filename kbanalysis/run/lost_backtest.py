@@ -58,9 +58,12 @@ def lost_backtest(lines: pd.DataFrame, as_of, end, *, horizon_days: int = 120, s
 
     Returns ``table`` (one row per ranking: ``ranking, k, precision, recall, auc``), ``model``
     (the fitted :class:`~kbanalysis.audit.lost.LostModel`: its ``method_`` and own-past ``backtest_``),
-    ``clients``, ``really_lost`` and ``seconds``.
+    ``clients``, ``really_lost``, ``reactivation`` (the reactivation list at the cut: how many came
+    back unprompted by ``end``), ``reactivation_own_past`` (the same on the model's own earlier cut,
+    as notebook 01 shows it) and ``seconds``.
     """
-    from kbanalysis.audit.lost import BetaGeo, fit_lost_model, lost_call, lost_features, precision_at, _auc
+    from kbanalysis.audit.lost import (BetaGeo, _auc, fit_lost_model, lost_call, lost_features, precision_at,
+                                       reactivation_backtest)
     from kbanalysis.audit.structure import base_structure
     from kbanalysis.sales.engine import client_summary
 
@@ -88,7 +91,24 @@ def lost_backtest(lines: pd.DataFrame, as_of, end, *, horizon_days: int = 120, s
     table = pd.DataFrame(rows)
     table["recall"] = table["precision"] * table["k"] / max(int(y.sum()), 1)
     return {"table": table[["ranking", "k", "precision", "recall", "auc"]], "model": m, "clients": len(ids),
-            "really_lost": int(y.sum()), "seconds": round(time.perf_counter() - t0, 1)}
+            "really_lost": int(y.sum()), "reactivation": _reactivation(past, as_of, called, later),
+            "reactivation_own_past": reactivation_backtest(past, m), "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _reactivation(past: pd.DataFrame, as_of, called: pd.DataFrame, later: pd.Series) -> pd.DataFrame:
+    """The reactivation list at the cut against who came back unprompted by the end of the data."""
+    from kbanalysis.audit.structure import lost_regular_clients
+    from kbanalysis.sales.engine import client_months
+
+    ranked = lost_regular_clients(client_months(past, as_of), called)
+    back = pd.Index(later.unique())
+    rows = []
+    for name, ids in (("reactivation list", ranked["client_id"]), ("its first 10", ranked["client_id"].head(10)),
+                      ("every client called lost", called.loc[called["base"] == "lost", "client_id"])):
+        got = pd.Index(ids.astype(str)).isin(back)
+        rows.append({"list": name, "clients": len(got), "came_back": int(got.sum()),
+                     "came_back_share": float(got.mean()) if len(got) else float("nan")})
+    return pd.DataFrame(rows)
 
 
 def real_lost_backtests(real_data=None, *, horizon_days: int = 120, seed: int = 42) -> dict:
