@@ -44,7 +44,8 @@ def clients_table(audit: pd.DataFrame, wallet: pd.DataFrame, segments: pd.DataFr
     >>> t[["client_id", "wallet_month", "loyalty", "abcde", "cluster"]].values.tolist()
     [['a', 1.0, 'main', 'A', 'Big'], ['b', nan, 'main', 'A', 'Big']]
     """
-    df = audit[["client_id", "master_id", "merged_into", "base", "revenue_12m", "margin_12m", "key_account"]]
+    df = audit[["client_id", "master_id", "merged_into", "base", "revenue_12m", "margin_12m", "key_account"]
+               + [c for c in ("lost_probability",) if c in audit.columns]]
     wcols = ["client_id", *WALLET_COLUMNS]
     wcols = [c for c in wcols if c in wallet.columns]
     df = df.merge(wallet[wcols].rename(columns={"client_id": "master_id"}), on="master_id", how="left")
