@@ -430,3 +430,15 @@ def test_every_stop_message_is_a_user_error_not_a_crash(tmp_path):
             assert_accounting(load_case(d))
         except UserError:
             pass
+
+
+@pytest.mark.parametrize("value", ["1e309", "-1e400", "inf"])
+def test_infinite_amounts_are_rejected_rows(tmp_path, value):
+    """#21: an overflowing amount is a rejected row with its reason, never a used one."""
+    sales = SALES + f"2024-03-06,3,paint,{value},1\n"
+    case = load_case(make_case(tmp_path, sales__csv=sales))
+    assert case.counts["sales"] == {"read": 5, "used": 4, "rejected": 1}
+    q = case.issues
+    hit = q.loc[(q["table"] == "sales") & (q["row"].astype(str) == "6")]
+    assert len(hit) == 1 and hit["issue"].iloc[0] == "bad_number", hit
+    assert np.isfinite(case.tables["sales"]["amount"]).all()

@@ -972,7 +972,11 @@ def _plain_numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numbers as people type them -> (float values, mask of unreadable non-empty cells).
+    """Numbers as people type them -> (float values, mask of unreadable non-empty cells); an infinite or
+    overflowing value (``1e309``) is unreadable too, never used.
+
+    >>> parse_numbers(pd.Series(["1e309", "-inf", "5"]))[1].tolist()
+    [True, True, False]
 
     >>> v, bad = parse_numbers(pd.Series(["1 234,56", "1,234.5", "12,5", "-7", "", "н/д", "1\\u00a0000 ₽", "(30)"]))
     >>> v.tolist()[:4], bad.tolist()
@@ -980,6 +984,14 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     >>> v.tolist()[6:]
     [1000.0, -30.0]
     """
+    v, bad = _numbers(s)
+    inf = np.isinf(v.to_numpy(dtype="float64", na_value=np.nan))
+    if inf.any():
+        v, bad = v.mask(inf), bad | inf
+    return v, bad
+
+
+def _numbers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         v = pd.to_numeric(s, errors="coerce").astype("float64")
         return v, pd.Series(False, index=s.index)
