@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
+from kbanalysis.forecast.candidates import combination_weights
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -208,20 +210,41 @@ def _series(values, group="x", start="2021-01-01"):
 def test_history_picks_seasonal_model_for_a_pure_seasonal_series():
     y = np.tile([100, 80, 120, 90, 110, 70, 130, 95, 105, 85, 125, 140], 3)
     f = fc.HistoryForecaster(horizon=3).fit(_series(y))
-    assert f.model_["x"] in ("snaive_growth", "hw_add", "hw_mul")
+    assert f.kind_["x"] == "seasonal"
+    assert f.model_["x"] in ("SeasonalNaive", "AutoETS", "AutoARIMA", "AutoTheta")
     assert f.forecast_["forecast"].to_numpy() == pytest.approx([100, 80, 120], rel=0.02)
     assert f.forecast_["month"].dt.strftime("%Y-%m").tolist() == ["2024-01", "2024-02", "2024-03"]
     b = f.scores_.set_index("model")
     assert b.loc[f.model_["x"], "chosen"] and b.loc[f.model_["x"], "wape"] == b["wape"].min()
+    # the flat candidates are far worse on the backtest: they get no weight (the season is not diluted)
+    w = f.weights_.set_index("model")["weight"]
+    assert w[["Naive", "HistoricAverage", "WindowAverage"]].sum() == 0
 
 
-def test_history_short_and_sparse_series_use_recent_means():
+def test_history_of_18_months_uses_last_year_times_growth_not_the_last_peak():
+    # 18 months, a peak in the last 3 months (Apr-Jun) and a trough in the 3 to forecast (Jul-Sep)
+    season = np.array([100, 100, 100, 150, 150, 150, 60, 60, 60, 100, 100, 100], dtype="float64")
+    y = np.concatenate([season, season[:6]]) * 1.0
+    f = fc.HistoryForecaster(horizon=3).fit(_series(y))
+    assert f.kind_["x"] == "year" and "LastYearGrowth" in set(f.weights_["model"])
+    assert f.forecast_["forecast"].to_numpy() == pytest.approx([60, 60, 60], rel=0.05)
+
+
+def test_history_short_and_sparse_series():
     f = fc.HistoryForecaster(horizon=2).fit(_series([10, 20, 30, 40, 50, 60]))
-    assert f.model_["x"].startswith("mean")
+    assert f.kind_["x"] == "short" and f.model_["x"] == "Naive"  # a straight rise: the last month is best
+    assert f.forecast_["forecast"].to_numpy() == pytest.approx([60, 60])
     sparse = [0, 0, 50, 0, 0, 0, 60, 0, 0, 0, 40, 0] * 2
     f2 = fc.HistoryForecaster(horizon=2).fit(_series(sparse))
-    assert f2.model_["x"].startswith("mean")
-    assert (f2.forecast_["forecast"] >= 0).all()
+    assert f2.kind_["x"] == "intermittent"
+    assert set(f2.weights_["model"]) >= {"CrostonOptimized", "ADIDA", "IMAPA"}
+    assert (f2.forecast_["forecast"] >= 0).all() and f2.forecast_["forecast"].max() <= 60
+
+
+def test_combination_keeps_the_best_few_weighted_by_inverse_mse():
+    w = combination_weights(pd.Series({"a": 2.0, "b": 1.0, "c": 3.0, "d": 10.0}), top=3, within=2.0)
+    assert w.to_dict() == pytest.approx({"a": 1 / 3, "b": 2 / 3, "c": 0.0, "d": 0.0})
+    assert combination_weights(pd.Series({"a": 0.0, "b": 1.0})).to_dict() == {"a": 1.0, "b": 0.0}
 
 
 def test_history_interval_contains_point_and_is_wider_with_noise():
