@@ -11,7 +11,7 @@ export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test test-fast test-notebooks bench sample clean
+.PHONY: help setup report test test-fast test-notebooks bench bench-forecast sample clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-15s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test-fast: $(STAMP) ## the package tests only
 bench: $(STAMP) ## benchmark on large generated cases (figures into reports/bench/)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python scripts/bench.py
+
+bench-forecast: $(STAMP) ## the reconciled forecast against statsforecast's peers on generated shapes (prints figures)
+	$(BIN)/python scripts/bench_forecast.py
 
 sample: $(STAMP) ## regenerate the bundled sample case data/sample/
 	rm -rf $(SAMPLE) && $(BIN)/kbanalysis sample $(SAMPLE) --clients 400 --seed 7
