@@ -355,7 +355,8 @@ def test_flags_and_sources():
     assert (t.xs("y", level="product_group")["stock_gap"] == 0).all()
     # marketing 160 vs 150 + deals: close enough in May/June, far off in April when the deal is big
     assert "no_marketing" not in t.loc[("2024-04", "x"), "flag"]
-    assert f.weights_ == {"bottom_up": 1.0, "marketing": 0.0}  # no past marketing months: check only
+    # no past marketing months: the stated prior weight, uncorrected
+    assert f.weights_ == pytest.approx({"bottom_up": 1 - f.marketing_prior_weight, "marketing": f.marketing_prior_weight})
     # stated vs calibrated: overall win rate of the closed deals is 25 %
     assert t.loc[("2024-04", "x"), "pipeline"] == pytest.approx(900.0)
     assert t.loc[("2024-04", "x"), "pipeline_calibrated"] < 400
@@ -497,3 +498,18 @@ def test_deals_not_traceable_in_sales_are_not_added_twice():
     t0 = f0.table_
     np.testing.assert_allclose(t0["reconciled"], t0["history"])
     assert any(n["code"] == "deals_partly_in_sales" for n in f0.notes_)
+
+
+def test_shrunk_weights_short_backtest_near_equal_and_no_source_takes_all():
+    from kbanalysis.forecast.reconcile import ShrunkInverseMSE
+
+    m = ShrunkInverseMSE(shrink_points=12, prior_weight=0.2, cap=0.9)
+    # one month of backtest: close to equal although b looks 100 times worse
+    w1 = m.weights({"a": 1.0, "b": 100.0}, n=1)
+    assert 0.5 < w1["a"] < 0.6 and w1["a"] + w1["b"] == pytest.approx(1.0)
+    # a long backtest: the far worse source still keeps at least 1 - cap
+    w2 = m.weights({"a": 1.0, "b": 100.0}, n=1000)
+    assert w2["a"] == pytest.approx(0.9) and w2["b"] == pytest.approx(0.1)
+    # a source with no past gets the prior weight; nothing measured: equal
+    assert m.weights({"a": 4.0, "b": 4.0, "m": np.nan}, n=24) == pytest.approx({"a": 0.4, "b": 0.4, "m": 0.2})
+    assert m.weights({"a": np.nan, "b": np.nan}) == {"a": 0.5, "b": 0.5}

@@ -35,9 +35,11 @@ plus an ``ALL`` row per month, last within its month):
   without closed deals to calibrate on, the stated ``pipeline`` stands in (and a note says so). Marketing
   estimates the whole demand, so it is blended with the bottom-up figure, not added:
   ``reconciled = w × (history + pipeline_calibrated) + (1 − w) × k × marketing`` where ``k`` =
-  actual / estimate of the past marketing months and ``w`` ∝ 1 / MSE of each on the same past
-  months (total level). A source whose accuracy cannot be measured (marketing given only for
-  future months) gets no weight and is a check only (``sources_disagree``). Every group uses the
+  actual / estimate of the past marketing months and ``w`` from the backtest MSE of each on the same
+  past months (total level), shrunk toward equal weights when those months are few and capped so that
+  neither takes all (:class:`kbanalysis.forecast.reconcile.ShrunkInverseMSE`). A source whose accuracy
+  cannot be measured (marketing given only for future months) gets the stated prior weight
+  ``marketing_prior_weight`` (``k`` = 1; the report says so). Every group uses the
   same weights and ``ALL`` is the sum of the groups (bottom-up), so the table is coherent exactly.
   Deals not yet in the CRM that will close within the horizon are not forecast separately: the
   backtest of ``history + pipeline_calibrated`` against all sales shows what that misses.
@@ -72,6 +74,7 @@ import numpy as np
 import pandas as pd
 
 from kbanalysis.forecast.candidates import Z80, HistoryForecaster
+from kbanalysis.forecast.reconcile import ShrunkInverseMSE
 from kbanalysis.sales.engine import client_groups, group_months, last_sale, on_disk
 
 #: The label of the total rows.
@@ -1090,7 +1093,7 @@ class DemandForecast:
                               ``overdue_deals``, ``deals_without_group``, ``won_deals_matched``,
                               ``deals_partly_in_sales``,
                               ``no_stock_data``, ``stock_at_cost_not_converted``, ``no_marketing``,
-                              ``marketing_check_only``, ``marketing_weighted``,
+                              ``marketing_prior``, ``marketing_weighted``,
                               ``managers_optimistic`` (texts: :func:`note_text`)
 
     >>> import numpy as np
@@ -1111,8 +1114,9 @@ class DemandForecast:
 
     def __init__(self, horizon: int = 3, win_rate_prior: float = 10.0, disagreement: float = 0.25,
                  overstock_months: float = 6.0, stock_valued_at: str = "price", n_origins: int = 12,
-                 optimism_ratio: float = OPTIMISM_RATIO):
+                 optimism_ratio: float = OPTIMISM_RATIO, marketing_prior_weight: float = 0.2):
         self.horizon = horizon
+        self.marketing_prior_weight = marketing_prior_weight
         self.win_rate_prior = win_rate_prior
         self.disagreement = disagreement
         self.overstock_months = overstock_months
@@ -1124,7 +1128,8 @@ class DemandForecast:
     def from_params(cls, params: dict | None = None) -> "DemandForecast":
         """Build from the run parameters (unknown keys ignored)."""
         p = params or {}
-        keys = ("horizon", "win_rate_prior", "disagreement", "overstock_months", "stock_valued_at")
+        keys = ("horizon", "win_rate_prior", "disagreement", "overstock_months", "stock_valued_at",
+                "marketing_prior_weight")
         return cls(**{k: p[k] for k in keys if k in p})
 
     # ---------------------------------------------------------------------------------------
@@ -1232,11 +1237,12 @@ class DemandForecast:
         # 5. accuracy of every source, weights
         self._backtests(sales, deals, marketing, as_of, calibrable)
         if not _empty(marketing):
-            if self.weights_["marketing"] > 0:
+            if len(self.marketing_backtest_) >= 3:
                 notes.add("marketing_weighted", weight=self.weights_["marketing"], factor=self.marketing_factor_,
                           months=int(len(self.marketing_backtest_)))
             else:
-                notes.add("marketing_check_only", months=int(len(self.marketing_backtest_)))
+                notes.add("marketing_prior", weight=self.weights_["marketing"],
+                          months=int(len(self.marketing_backtest_)))
         deal_part = d["pipeline_calibrated"].where(d["pipeline_calibrated"].notna(), d["pipeline"])
         d["bottom_up"] = d["history"].fillna(0.0) + self.deal_share_ * deal_part.fillna(0.0)
         d.loc[d["history"].isna() & deal_part.isna(), "bottom_up"] = np.nan
@@ -1372,7 +1378,9 @@ class DemandForecast:
             mse[src] = error_stats(x["forecast"], x["actual"])["mse"] if len(x) else np.nan
         if np.isnan(mse["bottom_up"]) and len(hbt):
             mse["bottom_up"] = error_stats(hbt["forecast"], hbt["actual"])["mse"]
-        w = inverse_mse_weights({"bottom_up": mse["bottom_up"], "marketing": mse["marketing_corrected"]})
+        n_points = int((bt["source"] == "marketing_corrected").sum())
+        w = ShrunkInverseMSE(prior_weight=self.marketing_prior_weight).weights(
+            {"bottom_up": mse["bottom_up"], "marketing": mse["marketing_corrected"]}, n=n_points)
         if _empty(marketing):
             w = {"bottom_up": 1.0, "marketing": 0.0}
         self.weights_ = w
