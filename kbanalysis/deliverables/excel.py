@@ -315,8 +315,17 @@ def _cell_values(s: pd.Series, kind: str) -> list:
 _ILLEGAL_RE2 = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
 
 
-def _xml_column(s: pd.Series, kind: str, letter: str, style_id: int, rn):
-    """The ``<c>`` elements of one column as a pyarrow string array (``""`` for an empty cell)."""
+#: text Excel would turn into a formula once a person edits the cell: stored with Excel's text marker (quotePrefix)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _looks_like_formula(v) -> bool:
+    return isinstance(v, str) and v.startswith(_FORMULA_START)
+
+
+def _xml_column(s: pd.Series, kind: str, letter: str, style_id: int, rn, quote_id: int = 0):
+    """The ``<c>`` elements of one column as a pyarrow string array (``""`` for an empty cell); text that
+    starts like a formula gets the style ``quote_id`` (Excel's quote prefix)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -342,12 +351,14 @@ def _xml_column(s: pd.Series, kind: str, letter: str, style_id: int, rn):
         txt = pc.replace_substring(txt, a, b)
     padded = pc.not_equal(pc.utf8_trim_whitespace(txt), txt)
     tag = pc.if_else(padded, '<t xml:space="preserve">', "<t>")
-    cells = pc.binary_join_element_wise(f'<c r="{letter}', rn, f'"{sid} t="inlineStr"><is>', tag, txt,
+    formula = pc.match_substring_regex(txt, r"^[=+\-@\t\r]")
+    style = pc.if_else(formula, f' s="{quote_id}"' if quote_id else sid, sid)
+    cells = pc.binary_join_element_wise(f'<c r="{letter}', rn, '"', style, ' t="inlineStr"><is>', tag, txt,
                                         "</t></is></c>", "")
     return pc.if_else(ok, cells, "")
 
 
-def _rows_xml(df: pd.DataFrame, kinds: list[str], style_ids: list[int], start_row: int = 2):
+def _rows_xml(df: pd.DataFrame, kinds: list[str], style_ids: list[int], start_row: int = 2, quote_id: int = 0):
     """The sheet's data rows as ``<row>`` XML, yielded in chunks of UTF-8 bytes."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -358,7 +369,7 @@ def _rows_xml(df: pd.DataFrame, kinds: list[str], style_ids: list[int], start_ro
     for lo in range(0, len(df), chunk):
         part = df.iloc[lo:lo + chunk]
         rn = pc.cast(pa.array(np.arange(start_row + lo, start_row + lo + len(part))), pa.string())
-        cols = [_xml_column(part.iloc[:, j], kind, letters[j], sid, rn)
+        cols = [_xml_column(part.iloc[:, j], kind, letters[j], sid, rn, quote_id)
                 for j, (kind, sid) in enumerate(zip(kinds, style_ids))]
         rows = pc.binary_join_element_wise('<row r="', rn, '">', *cols, "</row>", "")
         yield "".join(rows.to_pylist()).encode("utf-8")
@@ -414,7 +425,7 @@ def _write(sheets: list[_Sheet], out: Path, lang: str, currency: str, engine: st
         ws.row_dimensions[1].height = 45 if any(len(h) > 18 for h in heads) else 30
         row = []
         for h in heads:
-            c = WriteOnlyCell(ws, value=h)
+            c = _text_cell(ws, h) if _looks_like_formula(h) else WriteOnlyCell(ws, value=h)
             c.font, c.fill, c.alignment, c.border = head_font, head_fill, head_align, head_border
             row.append(c)
         ws.append(row)
@@ -428,14 +439,14 @@ def _write(sheets: list[_Sheet], out: Path, lang: str, currency: str, engine: st
         total = _totals_row(df, kinds, lang) if sh.totals and len(df) else None
         if engine == "fast":
             style_ids = [c.style_id if c.has_style else 0 for c in templates]
-            pending.append((ws, (df, kinds, style_ids), total))
+            pending.append((ws, (df, kinds, style_ids, 2, _text_cell(ws, "").style_id), total))
             continue
         columns = [_cell_values(df[c], k) for c, k in zip(df.columns, kinds)]
         for values in zip(*columns):
             cells = []
             for tpl, v in zip(templates, values):
                 if v is None or not tpl.has_style:
-                    cells.append(v if not (isinstance(v, str) and v.startswith("=")) else _text_cell(ws, v))
+                    cells.append(_text_cell(ws, v) if _looks_like_formula(v) else v)
                 else:
                     tpl.value = v
                     cells.append(tpl)
@@ -495,7 +506,7 @@ def _with_total(rows, args, total):
         return
     from openpyxl.utils import get_column_letter
 
-    df, kinds, style_ids = args
+    df, kinds, style_ids = args[:3]
     r = len(df) + 2
     cells = []
     for j, (v, sid) in enumerate(zip(total, style_ids)):
@@ -512,7 +523,8 @@ def _text_cell(ws, v: str):
     from openpyxl.cell import WriteOnlyCell
 
     c = WriteOnlyCell(ws, value=v)
-    c.data_type = "s"  # text that starts with "=" is not a formula
+    c.data_type = "s"  # text that starts with "=" is not a formula ...
+    c.quotePrefix = True  # ... and stays text when a person edits the cell
     return c
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kbanalysis.deliverables import i18n
+from kbanalysis.io.runfolder import unguarded
 from kbanalysis.schema import BASES, OUTPUTS
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,7 @@ def people_table(df: pd.DataFrame, lang: str = "ru", currency: str = "RUB", mone
     out = out.rename(columns=names)
     if not styler:
         return out
-    st = out.style.hide(axis="index").set_table_styles([{"selector": "th", "props": [("text-align", "left")]},
+    st = out.style.format(escape="html").format_index(escape="html", axis=1).hide(axis="index").set_table_styles([{"selector": "th", "props": [("text-align", "left")]},
                                                         {"selector": "td", "props": [("text-align", "left")]}])
     right = [names[c] for c in numeric_cols]
     if right:  # one CSS rule per column, not per cell
@@ -263,6 +264,36 @@ def people_table(df: pd.DataFrame, lang: str = "ru", currency: str = "RUB", mone
 
 
 # ------------------------------------------------------------------------------------------ HTML and PDF
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
+
+
+def md_escaped(value):
+    """Text from the case made safe to quote in Markdown prose: HTML markup shown as text, Markdown
+    punctuation escaped (so a name cannot open a link or a tag); other values are returned unchanged.
+
+    >>> md_escaped('<img src=x onerror=alert(1)> [x](javascript:1) *A*')
+    '&lt;img src=x onerror=alert(1)&gt; \\\\[x\\\\](javascript:1) \\\\*A\\\\*'
+    >>> md_escaped(12.5)
+    12.5
+    """
+    if not isinstance(value, str):
+        return value
+    import html
+
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(value, quote=False))
+
+
+def markup_escaped(line: str) -> str:
+    """A sentence of our own that quotes case text: its HTML markup shown as text, its Markdown kept.
+
+    >>> markup_escaped("**Top:** <script>x</script> & co")
+    '**Top:** &lt;script&gt;x&lt;/script&gt; &amp; co'
+    """
+    import html
+
+    return html.escape(str(line), quote=False)
+
+
 _CSS = """
 body.jp-Notebook { max-width: 1180px; margin: 0 auto; padding: 24px 32px; }
 .jp-RenderedHTMLCommon { font-size: 14px; line-height: 1.5; }
@@ -313,8 +344,8 @@ def render_html(executed_ipynb, out_html, title: str, lang: str | None = None) -
     -----
     Cells tagged ``remove``/``remove-cell``/``hide`` are dropped, as are code cells without output
     (parameters …), stderr streams (warnings, progress bars) and bare reprs such as ``<Axes: …>``.
-    Images are embedded, so the page is one self-contained file (the lab template's MathJax and
-    require.js come from a CDN and are only needed for LaTeX / widgets).
+    Images are embedded and every script is removed (:func:`self_contained`), so the page is one
+    self-contained file that runs no code.
 
     Returns
     -------
@@ -352,11 +383,34 @@ def render_html(executed_ipynb, out_html, title: str, lang: str | None = None) -
         quiet.setLevel(level)
     body = body.replace('alt="No description has been provided for this image"',
                         'alt="{}"'.format("график" if lang == "ru" else "chart"))
+    body = self_contained(body)
     body = body.replace("</head>", f'<style type="text/css">{_CSS}</style>\n</head>', 1)
     out = Path(out_html)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body, encoding="utf-8")
     return out
+
+
+#: a report page runs no script and loads nothing from outside its own file
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.S | re.I)
+_EXTERNAL = re.compile(r"<link\b[^>]*\bhref=[\"']?(?:https?:)?//[^>]*>", re.I)
+
+
+def self_contained(page: str) -> str:
+    """An HTML page with every ``<script>`` and external ``<link>`` removed and a Content-Security-Policy
+    (:data:`CSP`) that forbids scripts and outside resources: the report opens offline, and markup that
+    reached it from the case cannot run.
+
+    >>> p = self_contained('<html><head><script src="https://cdn/x.js"></script></head><body>a</body></html>')
+    >>> "<script" in p, "Content-Security-Policy" in p
+    (False, True)
+    """
+    page = _EXTERNAL.sub("", _SCRIPT.sub("", page))
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    if re.search(r"<head\b[^>]*>", page, re.I):
+        return re.sub(r"(<head\b[^>]*>)", lambda m: m.group(1) + meta, page, count=1, flags=re.I)
+    return meta + page
 
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -452,7 +506,7 @@ def read_output(run_dir, name: str) -> pd.DataFrame:
     df = pd.DataFrame()
     if p.exists() and p.stat().st_size > 0:
         try:
-            df = pd.read_csv(p, dtype={c: "string" for c in _TEXT}, keep_default_na=True, na_values=[""])
+            df = unguarded(pd.read_csv(p, dtype={c: "string" for c in _TEXT}, keep_default_na=True, na_values=[""]))
         except pd.errors.EmptyDataError:
             df = pd.DataFrame()
     for c in cols:
@@ -773,7 +827,8 @@ def summary_title(company: str, as_of, lang: str = "ru"):
     from IPython.display import Markdown
 
     key = "summary.heading.company" if str(company or "").strip() else "summary.heading.plain"
-    return Markdown(i18n.t(key, lang, company=str(company or "").strip(), date=i18n.fmt_date(as_of, lang)))
+    return Markdown(i18n.t(key, lang, company=md_escaped(str(company or "").strip()),
+                           date=i18n.fmt_date(as_of, lang)))
 
 
 def narrative(summary: Mapping, lang: str = "ru", currency: str | None = None) -> list[str]:

@@ -28,6 +28,7 @@ FONT = "DejaVu Sans"  # shipped with matplotlib, has Cyrillic
 PALETTE = "colorblind"
 
 _RC = {
+    "text.parse_math": False,  # names from the case are labels, never mathtext ("$" pairs would be parsed)
     "font.family": "sans-serif",
     "font.sans-serif": [FONT, "Arial", "Liberation Sans", "sans-serif"],
     "axes.titlesize": 13,

@@ -12,6 +12,7 @@ Parquet; charts to ``charts/``.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -34,9 +35,56 @@ def _formatted_floats(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: text a spreadsheet would read as a formula (OWASP "CSV injection"): after any quotes, one of these first
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+_GUARDED = re.compile(r"^'+[=+\-@\t\r]")
+
+
+def _text_columns(df: pd.DataFrame) -> list:
+    def text(dtype) -> bool:
+        if isinstance(dtype, pd.CategoricalDtype):
+            return pd.api.types.is_string_dtype(dtype.categories.dtype)
+        return pd.api.types.is_string_dtype(dtype)
+
+    return [c for c in df.columns if text(df[c].dtype)]
+
+
+def guarded(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, neutralised as OWASP advises: a ``'`` before a
+    leading ``=``, ``+``, ``-``, ``@``, tab or CR (and before a value that already starts with quotes and one of
+    them, so that :func:`unguarded` gives back exactly what was written). Numbers stay numbers.
+
+    >>> guarded(pd.DataFrame({"g": ["=1+2", "@SUM(1)", "ok", "'=x"], "n": [-1, 2, 3, 4]})).to_dict("list")
+    {'g': ["'=1+2", "'@SUM(1)", 'ok', "''=x"], 'n': [-1, 2, 3, 4]}
+    """
+    out = df.copy(deep=False)
+    for c in _text_columns(df):
+        s = df[c]
+        hit = s.astype("string").str.contains(_FORMULA, na=False).to_numpy(dtype=bool)
+        if hit.any():
+            out[c] = s.astype(object).where(~hit, "'" + s.astype("string").astype(object))
+    return out
+
+
+def unguarded(df: pd.DataFrame) -> pd.DataFrame:
+    """The text as it was before :func:`guarded` (for reports that read a run's CSV outputs back).
+
+    >>> unguarded(guarded(pd.DataFrame({"g": ["=1+2", "'=x", "-", "a"]})))["g"].tolist()
+    ['=1+2', "'=x", '-', 'a']
+    """
+    out = df.copy(deep=False)
+    for c in _text_columns(df):
+        s = df[c].astype("string")
+        hit = s.str.contains(_GUARDED, na=False).to_numpy(dtype=bool)
+        if hit.any():
+            out[c] = df[c].where(~hit, s.str.slice(1))
+    return out
+
+
 def write_table_csv(df: pd.DataFrame, path) -> None:
-    """A table as the run writes them: UTF-8, ``\\n`` lines, ``.`` decimals with 10 significant digits."""
-    _formatted_floats(df).to_csv(path, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g",
+    """A table as the run writes them: UTF-8, ``\\n`` lines, ``.`` decimals with 10 significant digits, formula-like
+    text neutralised (:func:`guarded`)."""
+    _formatted_floats(guarded(df)).to_csv(path, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g",
                                  date_format="%Y-%m-%d")
 
 
@@ -99,3 +147,108 @@ class RunFolder:
     def chart_path(self, name: str) -> Path:
         self.charts.mkdir(exist_ok=True)
         return self.charts / f"{name}.png"
+
+
+# ---------------------------------------------------------------------------------- where a run may write
+#: the name of the file that marks a folder as a run of kbanalysis
+RUN_RECORD = "run.json"
+
+
+def is_run_folder(path) -> bool:
+    """Whether ``path`` is a run folder kbanalysis wrote: a ``run.json`` with the case and its input hashes,
+    or the ``work/stages.json`` of a notebook run by hand.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> is_run_folder(d)
+    False
+    >>> _ = (d / "run.json").write_text('{"case_dir": "c", "input_sha256": {}}')
+    >>> is_run_folder(d)
+    True
+    """
+    p = Path(path)
+    try:
+        rec = json.loads((p / RUN_RECORD).read_text(encoding="utf-8"))
+        if isinstance(rec, dict) and "case_dir" in rec and "input_sha256" in rec:
+            return True
+    except (OSError, ValueError):
+        pass
+    return (p / "work" / "stages.json").is_file()
+
+
+def _inside(a: Path, b: Path) -> bool:
+    """Whether ``a`` is ``b`` or lies inside it."""
+    return a == b or b in a.parents
+
+
+def check_out(case_dir, out, force: bool = False) -> Path:
+    """Refuse a run folder that would touch the input or the user's own files; return it resolved.
+
+    ``out`` equal to the case folder, inside it or holding it is always refused; an existing, non-empty
+    ``out`` that is not a previous run folder (:func:`is_run_folder`) is refused unless ``force``.
+
+    >>> import tempfile, pathlib
+    >>> case = pathlib.Path(tempfile.mkdtemp())
+    >>> check_out(case, case / "out")
+    Traceback (most recent call last):
+    ...
+    kbanalysis.errors.UserError: --out ... is inside the case folder ...: the run would write among the input files; choose a folder outside it
+    """
+    case, target = Path(case_dir).resolve(), Path(out).resolve()
+    if target == case:
+        raise UserError(f"--out {target} is the case folder: the run would overwrite the input files; "
+                        "choose another folder")
+    if _inside(target, case):
+        raise UserError(f"--out {target} is inside the case folder {case}: the run would write among the input "
+                        "files; choose a folder outside it")
+    if _inside(case, target):
+        raise UserError(f"--out {target} holds the case folder {case}: replacing it would delete the input; "
+                        "choose another folder")
+    if target.exists() and not target.is_dir():
+        raise UserError(f"--out {target} is a file, not a folder")
+    if target.is_dir() and any(target.iterdir()) and not is_run_folder(target) and not force:
+        raise UserError(f"--out {target} is not empty and is not a kbanalysis run folder; choose an empty or new "
+                        "folder, or pass --force to write the run's files into it (other files are left alone)")
+    return target
+
+
+def staging_folder(out: Path) -> Path:
+    """A fresh hidden folder beside ``out`` that a run writes into before :func:`publish` moves it in place."""
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.kbanalysis-partial-", dir=out.parent))
+
+
+def publish(staged: Path, out: Path) -> Path:
+    """Move a finished run from ``staged`` to ``out``.
+
+    A previous run folder (or an empty folder) at ``out`` is replaced whole; in any other existing folder
+    (``--force``) only the entries the run wrote are replaced, everything else is left as it was.
+    """
+    import shutil
+
+    if out.exists() and (is_run_folder(out) or not any(out.iterdir())):
+        old = out.parent / f".{out.name}.kbanalysis-old-{staged.name.rsplit('-', 1)[-1]}"
+        out.rename(old)
+        staged.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    elif out.exists():
+        for entry in sorted(staged.iterdir()):
+            dest = out / entry.name
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            elif dest.exists() or dest.is_symlink():
+                dest.unlink()
+            entry.rename(dest)
+        staged.rmdir()
+    else:
+        staged.rename(out)
+    return out
+
+
+def discard(staged: Path) -> None:
+    """Remove an unfinished run's folder."""
+    import shutil
+
+    shutil.rmtree(staged, ignore_errors=True)

@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-p", dest="assign", action="append", metavar="KEY=VALUE", help="a parameter (repeatable)")
     r.add_argument("--only", help="comma-separated notebooks to run (e.g. 01-audit,02-turnover)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--force", action="store_true",
+                   help="write into a non-empty --out that is no run folder (only the run's own files are replaced)")
 
     v = sub.add_parser("validate", help="load and check a case, table by table")
     v.add_argument("case_dir")
@@ -55,14 +57,19 @@ def cmd_run(a) -> int:
 
     values = read_params_file(a.params) if a.params else {}
     values.update(parse_assignments(a.assign))
-    P.validate({k: v for k, v in values.items()})  # unknown names rejected before anything runs
+    P.validate({k: v for k, v in values.items()})  # unknown names and values out of range: before anything runs
+    if values.get("actions_file"):  # the notebooks run in the run folder: the file is named from here
+        f = Path(str(values["actions_file"])).expanduser().resolve()
+        if not f.is_file():
+            raise UserError(f"parameter actions_file={values['actions_file']!r}: no such file")
+        values["actions_file"] = str(f)
     nbs = NOTEBOOKS
     if a.only:
         nbs = tuple(x.strip() for x in a.only.split(",") if x.strip())
         bad = [x for x in nbs if x not in NOTEBOOKS]
         if bad:
             raise UserError(f"--only: unknown notebook {bad[0]!r}; notebooks are {', '.join(NOTEBOOKS)}")
-    res = run_workbook(a.case_dir, a.out, values, notebooks=nbs, progress=not a.quiet)
+    res = run_workbook(a.case_dir, a.out, values, notebooks=nbs, progress=not a.quiet, force=a.force)
     total = sum(res.seconds.values())
     print(f"run folder: {res.run_dir}  ({total:.1f} s: "
           + ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items()) + ")")
@@ -131,29 +138,43 @@ def cmd_params(a) -> int:
 
 
 def main(argv=None) -> int:
+    from kbanalysis.run.runner import Interrupted
+
+    a = None
     try:
         a = build_parser().parse_args(argv)
         return {"run": cmd_run, "validate": cmd_validate, "sample": cmd_sample, "params": cmd_params}[a.command](a)
     except UserError as e:
         print(f"kbanalysis: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("kbanalysis: interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # noqa: BLE001 - an internal failure: short message, details in a log
-        from kbanalysis.run.runner import NotebookFailed
+    except KeyboardInterrupt as e:
+        out = getattr(a, "out", None)
+        kept = f"; --out {out} was left as it was" if out else ""
+        print(f"kbanalysis: interrupted{kept}", file=sys.stderr)
+        return 128 + e.signum if isinstance(e, Interrupted) else 130
+    except Exception as e:  # noqa: BLE001 - an internal failure: one line; details in the run's folder
+        return _internal_error(e)
 
-        if isinstance(e, NotebookFailed):
-            print(f"kbanalysis: {e}", file=sys.stderr)
-            return 1
-        if e.__class__.__name__ == "DeadKernelError":  # nbclient's: the kernel process was killed
-            print("kbanalysis: a notebook's kernel died, most often for lack of memory; run again with "
-                  "-p out_of_core=on to keep the sales lines on disk", file=sys.stderr)
-            return 1
-        log = Path("kbanalysis-error.log").resolve()
-        log.write_text(traceback.format_exc(), encoding="utf-8")
-        print(f"kbanalysis: internal error: {e.__class__.__name__}: {e} (details in {log})", file=sys.stderr)
+
+def _internal_error(e: Exception) -> int:
+    """One line for a failure that is not the user's: where the details are (never a file outside a run)."""
+    import os
+
+    from kbanalysis.run.runner import NotebookFailed, RunFailed
+
+    cause = e.cause if isinstance(e, RunFailed) else e
+    if cause.__class__.__name__ == "DeadKernelError":  # nbclient's: the kernel process was killed
+        print("kbanalysis: a notebook's kernel died, most often for lack of memory; run again with "
+              "-p out_of_core=on to keep the sales lines on disk", file=sys.stderr)
         return 1
+    if isinstance(e, (NotebookFailed, RunFailed)):
+        print(f"kbanalysis: {e}", file=sys.stderr)
+        return 1
+    if os.environ.get("KBANALYSIS_TRACEBACK"):
+        traceback.print_exc()
+    print(f"kbanalysis: internal error: {e.__class__.__name__}: {e} (set KBANALYSIS_TRACEBACK=1 to see where)",
+          file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -65,22 +65,107 @@ def parse_assignments(items: list[str] | None) -> dict:
     return out
 
 
-def _kernel_spec() -> str:
-    """A kernel spec that runs this very interpreter, quietly; returns its name.
+class _KernelSpec:
+    """A kernel spec that runs this very interpreter, quietly, in a folder of its own for one run.
 
-    The spec lives in a private folder put first on ``JUPYTER_PATH``, so a run never picks up
-    another Python's ``python3`` kernel.
+    The folder is put first on ``JUPYTER_PATH`` while the run lasts, so a run never picks up another
+    Python's ``python3`` kernel, and two runs (of one or of two installations) never share a spec.
     """
-    import tempfile
 
-    root = Path(tempfile.gettempdir()) / f"kbanalysis-kernel-{os.getuid() if hasattr(os, 'getuid') else 0}"
-    spec = root / "kernels" / "kbanalysis"
-    spec.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"]
-    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "kbanalysis", "language": "python"}),
-                                      encoding="utf-8")
-    os.environ["JUPYTER_PATH"] = str(root) + os.pathsep + os.environ.get("JUPYTER_PATH", "")
-    return "kbanalysis"
+    name = "kbanalysis"
+
+    def __enter__(self) -> str:
+        import tempfile
+
+        self.root = Path(tempfile.mkdtemp(prefix="kbanalysis-kernel-"))
+        spec = self.root / "kernels" / self.name
+        spec.mkdir(parents=True)
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=CRITICAL"]
+        (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "kbanalysis",
+                                                      "language": "python"}), encoding="utf-8")
+        self.before = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = str(self.root) + (os.pathsep + self.before if self.before else "")
+        return self.name
+
+    def __exit__(self, *exc) -> None:
+        import shutil
+
+        if self.before is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = self.before
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was stopped by Ctrl-C (``signum`` SIGINT) or SIGTERM; ``out`` was left as it was."""
+
+    def __init__(self, signum: int = 2):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_children(grace: float = 3.0) -> None:
+    """Stop the processes this run started (notebook kernels, a PDF converter): SIGTERM, then SIGKILL."""
+    import signal
+
+    def children() -> list[int]:
+        me, out = os.getpid(), []
+        for d in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+            if d.name.isdigit():
+                try:
+                    stat = (d / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                    out.append(int(d.name))
+        return out
+
+    kids = children()
+    for pid in kids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    end = time.monotonic() + grace
+    while kids and time.monotonic() < end:
+        for pid in list(kids):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    kids.remove(pid)
+            except ChildProcessError:
+                kids.remove(pid)
+        time.sleep(0.05)
+    for pid in kids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (OSError, ChildProcessError):
+            pass
+
+
+class _Signals:
+    """While a run lasts, SIGTERM (and SIGINT) raise :class:`Interrupted` in the main thread."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.saved[sig] = signal.signal(sig, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise Interrupted(signum)
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
 
 
 def _error_cell(nb_path: Path) -> tuple[int | None, str]:
@@ -104,48 +189,127 @@ def _error_cell(nb_path: Path) -> tuple[int | None, str]:
 
 
 def run_workbook(case_dir, run_dir, values: dict | None = None, *, notebooks=NOTEBOOKS, progress=True,
-                 render=True) -> RunResult:
-    """Execute the notebooks on a case into ``run_dir`` and render them to HTML."""
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-    from tqdm.auto import tqdm
+                 render=True, force: bool = False) -> RunResult:
+    """Execute the notebooks on a case into ``run_dir`` and render them to HTML.
+
+    ``run_dir`` is checked first (:func:`~kbanalysis.io.runfolder.check_out`: never the case folder, inside
+    it or around it; a non-empty folder that is no run folder only with ``force``). The run is written into
+    a hidden folder beside it and moved into place only when every notebook and report is done, so an
+    existing run folder is replaced whole or not at all. Ctrl-C or SIGTERM stop the kernels, remove that
+    folder and raise :class:`Interrupted`; a failure that is not the user's data keeps it, with the
+    executed notebooks and ``kbanalysis-error.log``, as ``.NAME.kbanalysis-failed`` beside ``run_dir``.
+    """
+    from kbanalysis.io import runfolder
 
     values = dict(values or {})
     values["case_dir"] = str(Path(case_dir).resolve())
     values["run_dir"] = str(Path(run_dir).resolve())
-    params = P.validate(values)  # rejects unknown names before anything runs
+    params = P.validate(values)  # rejects unknown names and values out of range before anything runs
     case_dir = Path(params["case_dir"])
     if not case_dir.is_dir():
         raise UserError(f"{case_dir}: no such case folder")
-    run_dir = Path(params["run_dir"])
-    run_dir.mkdir(parents=True, exist_ok=True)
+    final = runfolder.check_out(case_dir, params["run_dir"], force=force)
+    with _Signals():
+        staged = runfolder.staging_folder(final)
+        try:
+            if tuple(notebooks) != NOTEBOOKS and runfolder.is_run_folder(final):  # --only: on the earlier results
+                import shutil
+
+                shutil.copytree(final, staged, symlinks=True, dirs_exist_ok=True)
+            result = _execute(params, staged, notebooks, progress, render)
+            _relocate_records(staged, final)
+            write_run_record(staged, {**params, "run_dir": str(final)}, result)
+            runfolder.publish(staged, final)
+        except (KeyboardInterrupt, UserError):
+            _stop_children()
+            runfolder.discard(staged)
+            raise
+        except BaseException as e:
+            _stop_children()
+            failed = _keep_failed(staged, final)
+            if isinstance(e, NotebookFailed):
+                raise NotebookFailed(str(e).replace(str(staged), str(failed))) from None
+            raise RunFailed(f"internal error: {e.__class__.__name__}: {e} (the unfinished run and "
+                            f"kbanalysis-error.log are in {failed})", e) from None
+    result.run_dir = final
+    result.html = [final / h.relative_to(staged) for h in result.html]
+    return result
+
+
+class RunFailed(Exception):
+    """A run failed for a reason that is not the user's data; the unfinished run folder is kept aside."""
+
+    def __init__(self, message: str, cause: BaseException):
+        super().__init__(message)
+        self.cause = cause
+
+
+def _keep_failed(staged: Path, final: Path) -> Path:
+    """An unfinished run's folder kept for a look, beside ``final``: no ``run.json`` (it is no finished run),
+    the traceback in ``kbanalysis-error.log``."""
+    import shutil
+    import traceback
+
+    failed = final.parent / f".{final.name}.kbanalysis-failed"
+    shutil.rmtree(failed, ignore_errors=True)
+    (staged / "run.json").unlink(missing_ok=True)
+    (staged / "kbanalysis-error.log").write_text(traceback.format_exc(), encoding="utf-8")
+    staged.rename(failed)
+    return failed
+
+
+def _relocate_records(staged: Path, final: Path) -> None:
+    """The run's records name the folder the run ends up in, not the one it was written in."""
+    from kbanalysis.io.runfolder import RunFolder
+
+    def swap(obj):
+        if isinstance(obj, dict):
+            return {k: swap(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [swap(v) for v in obj]
+        return str(final) if obj == str(staged) else obj
+
+    rf = RunFolder(staged)
+    for name in ("summary.json", "work/stages.json"):
+        if (staged / name).exists():
+            rf.write_json(name, swap(rf.read_json(name)))
+
+
+def _execute(params: dict, run_dir: Path, notebooks, progress: bool, render: bool) -> RunResult:
+    """Every notebook through papermill into ``run_dir`` (with ``run_dir`` as its parameter), then the HTML."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+    from tqdm.auto import tqdm
+
+    params = {**params, "run_dir": str(run_dir)}
     src = notebooks_dir()
     out_nb = run_dir / "notebooks"
     out_nb.mkdir(exist_ok=True)
-    kernel = _kernel_spec()
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     result = RunResult(run_dir)
-    bar = tqdm(list(notebooks), desc="kbanalysis", unit="notebook", disable=not progress, file=sys.stderr)
-    for name in bar:
-        bar.set_postfix_str(name)
-        t0 = time.perf_counter()
-        target = out_nb / f"{name}.ipynb"
-        try:
-            own = {k: params[k] for k in P.for_stage(P.NOTEBOOK_STAGE.get(name, "general"))}
-            pm.execute_notebook(str(src / f"{name}.ipynb"), str(target), parameters=own, kernel_name=kernel,
-                                progress_bar=False, log_output=False, cwd=str(run_dir))
-        except PapermillExecutionError as e:
-            if e.ename == "UserError":
-                raise UserError(e.evalue) from None
-            cell, first = _error_cell(target)
-            raise NotebookFailed(f"notebook {name} failed in code cell {cell or e.exec_count} ({first}): "
-                                 f"{e.ename}: {e.evalue}. The executed notebook is {target}") from None
-        result.seconds[name] = round(time.perf_counter() - t0, 2)
-    bar.close()
+    with _KernelSpec() as kernel:
+        bar = tqdm(list(notebooks), desc="kbanalysis", unit="notebook", disable=not progress, file=sys.stderr)
+        for name in bar:
+            bar.set_postfix_str(name)
+            t0 = time.perf_counter()
+            target = out_nb / f"{name}.ipynb"
+            try:
+                own = {k: params[k] for k in P.for_stage(P.NOTEBOOK_STAGE.get(name, "general"))}
+                pm.execute_notebook(str(src / f"{name}.ipynb"), str(target), parameters=own, kernel_name=kernel,
+                                    progress_bar=False, log_output=False, cwd=str(run_dir))
+            except PapermillExecutionError as e:
+                if e.ename == "UserError":
+                    raise UserError(e.evalue) from None
+                if e.ename == "KeyboardInterrupt":  # Ctrl-C reached the kernel first
+                    raise Interrupted(2) from None
+                cell, first = _error_cell(target)
+                raise NotebookFailed(f"notebook {name} failed in code cell {cell or e.exec_count} ({first}): "
+                                     f"{e.ename}: {e.evalue}. The executed notebook is {target}") from None
+            result.seconds[name] = round(time.perf_counter() - t0, 2)
+        bar.close()
     if render:
         result.html = render_all(run_dir, notebooks, params)
-    write_run_record(run_dir, params, result)
     return result
 
 
@@ -159,8 +323,9 @@ def render_all(run_dir: Path, notebooks, params: dict) -> list[Path]:
         if nb.exists():
             html = report.render_html(nb, run_dir / f"{name}.html", title=report.notebook_title(name, params["lang"]))
             out.append(html)
-            if name == "05-summary":
-                report.render_pdf(html)
+            if name == "05-summary" and report.render_pdf(html) is None and report.pdf_converter():
+                print(f"kbanalysis: warning: {report.pdf_converter()} did not print {html.with_suffix('.pdf').name}; "
+                      f"the summary is in {html.name}", file=sys.stderr)
     return out
 
 

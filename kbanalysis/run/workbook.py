@@ -283,17 +283,22 @@ class Workbook:
         return i18n.fmt_pct(x, self.lang)
 
     def say(self, key: str, **kw):
-        """Show a text (heading or paragraph in Markdown) in the run's language."""
+        """Show a text (heading or paragraph in Markdown) in the run's language; text values in ``kw`` come
+        from the case and are quoted as text (:func:`kbanalysis.deliverables.report.md_escaped`)."""
         from IPython.display import Markdown
 
-        return Markdown(self.t(key, **kw))
+        from kbanalysis.deliverables.report import md_escaped
+
+        return Markdown(self.t(key, **{k: md_escaped(v) for k, v in kw.items()}))
 
     def say_lines(self, lines) -> object:
         """Show a list of sentences (notes of an estimator) as a bulleted paragraph."""
         from IPython.display import Markdown
 
+        from kbanalysis.deliverables.report import markup_escaped
+
         lines = [lines] if isinstance(lines, str) else list(lines or [])
-        return Markdown("\n".join(f"- {x}" for x in lines)) if lines else None
+        return Markdown("\n".join(f"- {markup_escaped(x)}" for x in lines)) if lines else None
 
     def show(self, df: pd.DataFrame, n: int = 15, **fmt):
         """A table formatted for people in the run's language (first ``n`` rows)."""
