@@ -232,7 +232,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
 
 #: Columns a run writes after the required ones (documented in the contract too).
 OUTPUT_EXTRAS: dict[str, tuple[str, ...]] = {
-    "clients.csv": ("merged_into", "wallet_source", "achievable_month"),
+    "clients.csv": ("merged_into", "wallet_source", "achievable_month", "lost_probability"),
 }
 
 #: Money totals of ``summary.json`` (``totals``), per month unless named otherwise.
@@ -241,6 +241,8 @@ SUMMARY_TOTALS = ("revenue_12m", "margin_12m", "wallet_month", "upsell_month", "
                   "forecast_reconciled", "stock_gap")
 
 BASES = ("active", "sleeping", "lost", "potential", "closed")
+#: the bases that buy now: their achievable money is the plans' uplift over current sales
+BUYING = ("active", "sleeping")
 LOYALTY = ("indifferent", "secondary", "main")
 KEY_ACCOUNT = ("none", "key", "critical", "mono")
 ABCDE = ("A", "B", "C", "D", "E")

@@ -179,12 +179,14 @@ def test_online_retail_run_with_only_the_two_required_tables(retail_run):
     run = retail_run
     clients, summary = _check_contract(run, 800)
     assert {"active", "sleeping", "lost"} <= set(clients["base"])
-    assert (clients["wallet_source"].dropna() == "lookalike").all(), "no survey, no estimates: data-driven wallet"
+    assert clients["wallet_source"].dropna().isin(["lookalike", "extrapolated"]).all(), \
+        "no survey, no estimates: data-driven wallet (extrapolated at the top of a channel, issue #22)"
     fc = _forecast_all(run)
     assert fc["pipeline"].isna().all() and fc["pipeline_calibrated"].isna().all(), "no deals: nothing invented"
     assert fc["flag"].str.contains("no_deals").all() and fc["flag"].str.contains("no_stock_data").all()
     lost = pd.read_csv(run / "lost_clients.csv", dtype={"client_id": str})
-    assert set(lost["client_id"]) <= set(clients.loc[clients["base"] == "lost", "client_id"])
+    # lost, or silent beyond the rule's threshold but expected back by the backtested model (sleeping, issue #22)
+    assert set(lost["client_id"]) <= set(clients.loc[clients["base"].isin(["lost", "sleeping"]), "client_id"])
     text = (run / "04-forecast.html").read_text(encoding="utf-8")
     assert "no deals table" in text and "no stock table" in text
     assert summary["currency"] == "GBP"

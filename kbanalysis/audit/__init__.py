@@ -14,6 +14,8 @@ from kbanalysis.audit.structure import (
     concentration_facts, contact_findings, distinct_ids, driver_columns, hhi, key_accounts, lost_facts,
     lost_regular_clients, master_cards, master_lines, master_map, master_revenue, pareto_share, pareto_table,
     quality_findings, revenue_shares)
+from kbanalysis.audit.lost import (
+    BetaGeo, LostModel, fit_lost_model, lost_call, lost_features, precision_at, reactivation_backtest)
 from kbanalysis.audit import plots
 
 __all__ = [
@@ -24,4 +26,6 @@ __all__ = [
     "CARD_COLUMNS", "account_table", "audit_table", "base_counts", "base_facts", "base_structure", "buyer_ids",
     "card_table", "concentration_facts", "contact_findings", "distinct_ids", "driver_columns", "hhi",
     "key_accounts", "lost_facts", "lost_regular_clients", "master_cards", "master_lines", "master_map",
-    "master_revenue", "pareto_share", "pareto_table", "quality_findings", "revenue_shares", "plots"]
+    "master_revenue", "pareto_share", "pareto_table", "quality_findings", "revenue_shares",
+    "BetaGeo", "LostModel", "fit_lost_model", "lost_call", "lost_features", "precision_at", "reactivation_backtest",
+    "plots"]

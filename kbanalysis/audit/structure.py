@@ -18,6 +18,7 @@ import pandas as pd
 
 from kbanalysis.sales.calendar import _as_ts
 from kbanalysis.audit import cleaning
+from kbanalysis.audit.lost import fit_lost_model, lost_call
 from kbanalysis.io.case import driver_columns
 from kbanalysis.sales.engine import client_months as _client_months
 from kbanalysis.sales.engine import client_summary as _client_summary
@@ -68,7 +69,8 @@ def base_structure(clients: pd.DataFrame, summary: pd.DataFrame, as_of, *, lost_
 
     Returns one row per card (clients' order): ``client_id, base, days_silent, usual_gap_days,
     lost_after_days, sleeping_after_days, last_date, orders, revenue_last_3m, usual_3m_revenue,
-    base_reason`` (``closed``, ``returns_only``, ``no_orders``, ``silent``, ``revenue_drop``, ``rhythm``).
+    base_reason`` (``closed``, ``returns_only``, ``no_orders``, ``silent``, ``revenue_drop``, ``rhythm``;
+    :func:`kbanalysis.audit.lost.lost_call` adds ``lost_model`` and ``rule_only``).
 
     Examples
     --------
@@ -155,7 +157,8 @@ def lost_regular_clients(client_months: pd.DataFrame, base: pd.DataFrame, *, min
 
     ``client_months`` is :func:`kbanalysis.sales.engine.client_months`, ``base`` the frame of
     :func:`base_structure` (``client_id, base, days_silent, last_date``). For every ``lost``
-    client the *window* is the ``window_months`` calendar months ending with the month of its
+    client (and every client silent beyond the rule's threshold that the backtested model expects
+    back, ``base_reason`` ``rule_only``: :func:`kbanalysis.audit.lost.lost_call`) the *window* is the ``window_months`` calendar months ending with the month of its
     last order. It is a regular buyer when it had orders (positive revenue) in at least
     ``min_months`` of them.
 
@@ -165,10 +168,13 @@ def lost_regular_clients(client_months: pd.DataFrame, base: pd.DataFrame, *, min
     cost is unknown), ``months_since`` (months from the last order to the analysis date) and
     ``score``.
 
-    Priority: ``score = value × 0.5 ** (months_since / half_life_months)`` — what the client used
-    to bring per month (``avg_month_margin`` when cost is known, else ``avg_month_revenue``),
-    halved for every ``half_life_months`` since it left: a big client that left recently comes
-    first, a loss-making one last. Ties by client_id.
+    Priority: ``score = value × lost_probability`` — what the client used to bring per month
+    (``avg_month_margin`` when cost is known, else ``avg_month_revenue``) times the backtested
+    probability that it stays away by itself (``base["lost_probability"]``,
+    :class:`kbanalysis.audit.lost.LostModel`): a big client that will not come back unprompted
+    comes first, a loss-making one last. Without that column (or where it is NaN) the probability
+    is replaced by ``0.5 ** (months_since / half_life_months)`` (halved for every
+    ``half_life_months`` since it left). Ties by client_id.
 
     Examples
     --------
@@ -186,7 +192,8 @@ def lost_regular_clients(client_months: pd.DataFrame, base: pd.DataFrame, *, min
     """
     cols = ["client_id", "last_order_date", "active_months", "avg_month_revenue", "priority", "avg_month_margin",
             "months_since", "score"]
-    b = base.loc[base["base"].astype("string") == "lost"].copy()
+    reason = base["base_reason"].astype("string") if "base_reason" in base else pd.Series(pd.NA, index=base.index)
+    b = base.loc[((base["base"].astype("string") == "lost") | (reason == "rule_only")).fillna(False)].copy()
     b[id_col] = b[id_col].astype("string")
     b = b.drop_duplicates(id_col)
     if b.empty or client_months.empty:
@@ -218,7 +225,9 @@ def lost_regular_clients(client_months: pd.DataFrame, base: pd.DataFrame, *, min
     out["months_since"] = (b["days_silent"].to_numpy(dtype=float) / _DAYS_PER_MONTH) if "days_silent" in b \
         else np.nan
     value = np.where(np.isfinite(out["avg_month_margin"]), out["avg_month_margin"], out["avg_month_revenue"])
-    out["score"] = value * 0.5 ** (np.nan_to_num(out["months_since"].to_numpy(dtype=float)) / half_life_months)
+    stay = b["lost_probability"].to_numpy(dtype=float) if "lost_probability" in b else np.full(len(out), np.nan)
+    decay = 0.5 ** (np.nan_to_num(out["months_since"].to_numpy(dtype=float)) / half_life_months)
+    out["score"] = value * np.where(np.isfinite(stay), stay, decay)
     out = out.sort_values(["score", "client_id"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
     out["priority"] = np.arange(1, len(out) + 1, dtype="int64")
     return out[cols]
@@ -556,6 +565,7 @@ _STEP_PARAMS = {
     "duplicates": ("fuzzy_name_threshold",),
     "base": ("lost_gap_multiple", "lost_min_days", "sleeping_gap_multiple", "sleeping_drop", "few_orders_lost_days"),
     "accounts": ("key_share", "critical_share", "mono_share"),
+    "lost_model": ("lost_horizon_days", "seed"),
     "lost": ("regular_min_months", "regular_window_months"),
     "findings": ("contact_min_days", "contact_stale_days", "lang"),
 }
@@ -577,7 +587,9 @@ def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFra
 
     Steps: :func:`kbanalysis.audit.cleaning.duplicate_pairs` → :func:`master_map` →
     :func:`master_lines` and :func:`kbanalysis.sales.engine.client_summary` →
-    :func:`base_structure` of the :func:`master_cards` → :func:`account_table` →
+    :func:`base_structure` of the :func:`master_cards` → :func:`kbanalysis.audit.lost.fit_lost_model` and
+    :func:`kbanalysis.audit.lost.lost_call` (``lost_probability``; the lost call by the backtest's
+    choice) → :func:`account_table` →
     :func:`lost_regular_clients` → :func:`card_table` and :func:`quality_findings`.
     The master's status decides ``closed``.
 
@@ -616,6 +628,9 @@ def audit_table(clients: pd.DataFrame, sales: pd.DataFrame, contacts: pd.DataFra
     lines = master_lines(sales, to_master)
     summary = _client_summary(lines, as_of)
     base = base_structure(master_cards(clients, to_master), summary, as_of, **_step(p, "base"))
+    model = fit_lost_model(lines, as_of, base, **_step(p, "lost_model", {"lost_horizon_days": "horizon_days"}),
+                           **_step(p, "base"))
+    base = lost_call(base, model.lost_probability_, model.method_)
     accounts = account_table(base, summary, **_step(p, "accounts"))
     lost = lost_regular_clients(_client_months(lines, as_of), base, **_step(
         p, "lost", {"regular_min_months": "min_months", "regular_window_months": "window_months"}))

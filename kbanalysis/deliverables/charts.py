@@ -21,10 +21,9 @@ import pandas as pd
 
 from kbanalysis.deliverables import i18n
 from kbanalysis.deliverables.style import money_ticks, new_axes
+from kbanalysis.schema import BUYING
 
 __all__ = ["money_bridge", "client_base", "achievable_by_class"]
-
-_BUYING = ("active", "sleeping")
 
 
 def _total(summary: Mapping, name: str) -> float:
@@ -100,7 +99,7 @@ def client_base(summary: Mapping, ax=None, lang: str = "ru"):
                     textcoords="offset points", va="center", fontsize=9)
     ax.set_xlim(0, max(counts + [1]) * 1.12)
     ax.set_xlabel(i18n.t("summary.chart.clients", lang))
-    buying = sum(int(by.get(b) or 0) for b in _BUYING)
+    buying = sum(int(by.get(b) or 0) for b in BUYING)
     ax.set_title(i18n.t("summary.chart.title_base", lang, n=i18n.fmt_int(buying, lang),
                         total=i18n.fmt_int(sum(counts), lang)))
     ax.grid(axis="y", visible=False)
@@ -116,7 +115,7 @@ def achievable_by_class(clients: pd.DataFrame, ax=None, lang: str = "ru", curren
         c = c[c["merged_into"].isna()]
     base = c["base"].astype("string") if "base" in c.columns else pd.Series(pd.NA, index=c.index, dtype="string")
     gain = pd.to_numeric(c.get("achievable_month", pd.Series(np.nan, index=c.index)), errors="coerce")
-    m = base.isin(_BUYING).fillna(False).to_numpy(dtype=bool) & (gain.fillna(0) > 0).to_numpy()
+    m = base.isin(BUYING).fillna(False).to_numpy(dtype=bool) & (gain.fillna(0) > 0).to_numpy()
     cls = c.loc[m, "abcde"].astype("string").fillna("—") if "abcde" in c.columns else pd.Series("—", index=c.index[m])
     by = gain[m].groupby(cls.to_numpy()).sum()
     order = [k for k in ("A", "B", "C", "D", "E", "—") if k in by.index]

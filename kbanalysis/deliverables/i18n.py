@@ -19,6 +19,12 @@ value (None, NaN) is shown as a dash whatever the spec.
 
 >>> fmt_text("over {key_share:pct0} of {revenue:money}", "en", key_share=0.1, revenue=1500)
 'over 10% of RUB 1,500'
+
+A date without a spec is a date for people, and a Python spec keeps the language's decimal mark:
+
+>>> import datetime
+>>> fmt_text("on {d}, HHI = {hhi:.3f}", "ru", d=datetime.date(2026, 10, 1), hhi=0.0412)
+'on 01.10.2026, HHI = 0,041'
 """
 from __future__ import annotations
 
@@ -66,7 +72,18 @@ class _Formatter(string.Formatter):
             return fmt_date(value, self.lang)
         if format_spec == "num":
             return fmt_num(value, self.lang)
-        return super().format_field(value, format_spec)
+        if not format_spec and _is_date(value):
+            return fmt_date(value, self.lang)
+        out = super().format_field(value, format_spec)
+        if self.lang == "ru" and format_spec and isinstance(value, (int, float)) and not isinstance(value, bool):
+            out = out.replace(",", NBSP).replace(".", ",")  # a Python spec (``{hhi:.3f}``) with Russian marks
+        return out
+
+
+def _is_date(value) -> bool:
+    import datetime as dt
+
+    return isinstance(value, (dt.date, dt.datetime)) or type(value).__name__ == "Timestamp"
 
 
 def fmt_text(text: str, lang: str = "ru", currency: str = "RUB", **kw) -> str:

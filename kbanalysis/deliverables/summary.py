@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kbanalysis.contract import check_output
-from kbanalysis.schema import BASES, LOYALTY, OUTPUT_EXTRAS, OUTPUTS
+from kbanalysis.schema import BASES, BUYING, LOYALTY, OUTPUT_EXTRAS, OUTPUTS
 
 #: Wallet columns of ``clients.csv`` (from ``work/wallet.parquet``).
 WALLET_COLUMNS = ("wallet_month", "wallet_low", "wallet_high", "share_of_wallet", "loyalty", "upsell_month",
@@ -23,7 +23,6 @@ WALLET_COLUMNS = ("wallet_month", "wallet_low", "wallet_high", "share_of_wallet"
 MASTER_MONEY = ("wallet_month", "wallet_low", "wallet_high", "share_of_wallet", "upsell_month", "crosssell_month",
                 "plan_month", "achievable_month")
 #: the bases whose clients buy now: their plans' uplift is the achievable increment
-BUYING = ("active", "sleeping")
 
 
 def clients_table(audit: pd.DataFrame, wallet: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
@@ -45,7 +44,8 @@ def clients_table(audit: pd.DataFrame, wallet: pd.DataFrame, segments: pd.DataFr
     >>> t[["client_id", "wallet_month", "loyalty", "abcde", "cluster"]].values.tolist()
     [['a', 1.0, 'main', 'A', 'Big'], ['b', nan, 'main', 'A', 'Big']]
     """
-    df = audit[["client_id", "master_id", "merged_into", "base", "revenue_12m", "margin_12m", "key_account"]]
+    df = audit[["client_id", "master_id", "merged_into", "base", "revenue_12m", "margin_12m", "key_account"]
+               + [c for c in ("lost_probability",) if c in audit.columns]]
     wcols = ["client_id", *WALLET_COLUMNS]
     wcols = [c for c in wcols if c in wallet.columns]
     df = df.merge(wallet[wcols].rename(columns={"client_id": "master_id"}), on="master_id", how="left")

@@ -60,6 +60,8 @@ _BY_STAGE: dict[str, list[Param]] = {
         Param("sleeping_gap_multiple", 1.5, float, "silent longer than this many usual gaps (but not lost): sleeping", bounds=(1.0, 100.0)),
         Param("sleeping_drop", 0.5, float, "sleeping when the last 3 months bring less than this share of its own usual level", bounds=(0.0, 1.0)),
         Param("few_orders_lost_days", 180, int, "lost threshold in days for clients with one or two orders (no rhythm)", bounds=(1, 3650)),
+        Param("lost_horizon_days", 120, int, "the lost backtest cuts the history this many days before as_of and sees "
+              "who bought again (lost_probability: the chance of no order in this many days)", bounds=(7, 3650)),
         Param("regular_min_months", 4, int, "regular buyer: orders in at least this many months ...", bounds=(1, 120)),
         Param("regular_window_months", 6, int, "... of this many months before the client stopped", bounds=(1, 120)),
         Param("contact_min_days", 30, int, "contacts with one client closer than this are too frequent", bounds=(0, 3650)),

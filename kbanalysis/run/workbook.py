@@ -309,7 +309,10 @@ class Workbook:
             from kbanalysis.deliverables.privacy import mask_frame
 
             part = mask_frame(part, self.lang)
-        return report.people_table(part, self.lang, self.currency, **fmt)
+        table = report.people_table(part, self.lang, self.currency, **fmt)
+        if len(df) > n and fmt.get("styler", True):  # a table that shows part says so: "15 of 28"
+            table = table.set_caption(self.t("nb.shown_of", n=n, total=len(df)))
+        return table
 
     def chart(self, name: str, plot, *args, **kw):
         """Draw ``plot(*args, ax=..., lang=..., **kw)``, save it as ``charts/NAME.png`` and show that PNG."""

@@ -7,8 +7,9 @@ from kbanalysis.wallet.model import (
     WALLET_COLUMNS, WalletEstimator, achievable, channel_mix, client_potential, driver_columns, group_wallets, individual_plan,
     loyalty, share_of_wallet, wallet_frame, wallet_table, worked_groups)
 from kbanalysis.wallet.tables import largest_room, manager_bias_shown, source_counts, wallet_facts
+from kbanalysis.wallet.top import extrapolate_top, extrapolated_clients
 from kbanalysis.wallet import plots
 
 __all__ = ["WALLET_COLUMNS", "WalletEstimator", "achievable", "channel_mix", "client_potential", "driver_columns", "group_wallets",
            "individual_plan", "loyalty", "share_of_wallet", "wallet_frame", "wallet_table", "worked_groups", "largest_room",
-           "manager_bias_shown", "source_counts", "wallet_facts", "plots"]
+           "manager_bias_shown", "source_counts", "wallet_facts", "extrapolate_top", "extrapolated_clients", "plots"]

@@ -55,6 +55,11 @@ Finally the estimate is conditioned on what the client already buys from us: the
 be below our average monthly revenue of the last 12 months, so the error distribution is
 truncated there and the wallet, low and high are its 50 %, 10 % and 90 % quantiles.
 
+A look-alike wallet floored at the client's own revenue (the top of a channel: no look-alike buys
+more) is extrapolated from the headroom of the channel's upper half (:func:`kbanalysis.wallet.top.extrapolate_top`,
+``wallet_source`` = ``extrapolated``): a share of wallet of 1.0 stays only where a survey, a
+manager's estimate or drivers say so.
+
 Without any known wallet no error can be measured: the wallet is the consultant's norms when
 given, else the look-alike quantile (which underestimates wherever even the best-served
 look-alikes buy only part of their needs from us); the interval is the look-alikes' spread (their
@@ -78,6 +83,7 @@ import pandas as pd
 from scipy import stats
 
 from kbanalysis.io.case import driver_columns
+from kbanalysis.wallet.top import extrapolate_top
 
 SOURCES = ("survey", "manager", "drivers", "lookalike")
 #: a source carrying at least this share of the combination weight names ``wallet_source``
@@ -600,7 +606,9 @@ class WalletEstimator:
 
         # the matrices are small (tens of columns): BLAS threads only add overhead and contention
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(clients, summary, survey)
+            self._fit(clients, summary, survey)
+        self.estimates_ = extrapolate_top(self.estimates_)
+        return self
 
     def _fit(self, clients, summary, survey):
         cl, ids, channel_names, rev_m, w_survey, rep, beh = self._prepare(clients, summary, survey)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kbanalysis.schema import LOYALTY
+from kbanalysis.schema import BUYING, LOYALTY
 
 
 def source_counts(per_client: pd.DataFrame) -> pd.DataFrame:
@@ -35,8 +35,9 @@ def largest_room(per_client: pd.DataFrame, cards: pd.DataFrame, n: int = 20) -> 
 
 def wallet_facts(per_client: pd.DataFrame) -> dict:
     """The numbers the wallet texts quote: clients with a wallet, the wallets' and our monthly total,
-    our share of it, clients per loyalty band, up-sale, cross-sale and plans a month (None for those
-    not yet in ``per_client``).
+    our share of it, clients per loyalty band, up-sale, cross-sale, plans, the plans' achievable uplift of
+    active and sleeping clients and the lost clients' plans (reactivation), a month (None for those not yet
+    in ``per_client``).
 
     >>> pc = pd.DataFrame({"wallet_month": [100.0, np.nan], "revenue_month": [10.0, 5.0],
     ...     "loyalty": ["main", None], "upsell_month": [3.0, np.nan], "crosssell_month": [1.0, np.nan],
@@ -46,14 +47,22 @@ def wallet_facts(per_client: pd.DataFrame) -> dict:
     (1, 0.1, 1, 17.0)
     """
     pc = per_client.loc[per_client["wallet_month"].notna()]
+    money = {k: float(per_client[c].sum()) if c in per_client else None for k, c in (
+        ("upsell", "upsell_month"), ("crosssell", "crosssell_month"), ("plan", "plan_month"))}
+    if "achievable_month" in per_client and "base" in per_client:  # as summary.json's totals count them
+        base = per_client["base"].astype("string")
+        gain = pd.to_numeric(per_client["achievable_month"], errors="coerce")
+        money["achievable"] = float(gain[base.isin(BUYING).fillna(False).to_numpy(dtype=bool)].sum())
+        money["reactivation"] = float(gain[(base == "lost").fillna(False).to_numpy(dtype=bool)].sum())
+    else:
+        money["achievable"] = money["reactivation"] = None
     rev_m = pc["revenue_month"].fillna(0.0) if "revenue_month" in pc else pd.Series(0.0, index=pc.index)
     loyal = pc["loyalty"].value_counts().reindex(list(LOYALTY)).fillna(0).astype(int)
     total = float(pc["wallet_month"].sum())
     return {"n_wallet": len(pc), "wallet_total": total, "revenue_month": float(rev_m.sum()),
             "share_total": float(rev_m.sum() / total) if total > 0 else None,
             "n_indifferent": int(loyal.get("indifferent", 0)), "n_secondary": int(loyal.get("secondary", 0)),
-            "n_main": int(loyal.get("main", 0)), **{k: float(per_client[c].sum()) if c in per_client else None for k, c in (
-                ("upsell", "upsell_month"), ("crosssell", "crosssell_month"), ("plan", "plan_month"))}}
+            "n_main": int(loyal.get("main", 0)), **money}
 
 
 def manager_bias_shown(estimator, cards: pd.DataFrame) -> float | None:
