@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
+from kbanalysis.forecast.candidates import combination_weights
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -208,20 +210,41 @@ def _series(values, group="x", start="2021-01-01"):
 def test_history_picks_seasonal_model_for_a_pure_seasonal_series():
     y = np.tile([100, 80, 120, 90, 110, 70, 130, 95, 105, 85, 125, 140], 3)
     f = fc.HistoryForecaster(horizon=3).fit(_series(y))
-    assert f.model_["x"] in ("snaive_growth", "hw_add", "hw_mul")
+    assert f.kind_["x"] == "seasonal"
+    assert f.model_["x"] in ("SeasonalNaive", "AutoETS", "AutoARIMA", "AutoTheta")
     assert f.forecast_["forecast"].to_numpy() == pytest.approx([100, 80, 120], rel=0.02)
     assert f.forecast_["month"].dt.strftime("%Y-%m").tolist() == ["2024-01", "2024-02", "2024-03"]
     b = f.scores_.set_index("model")
     assert b.loc[f.model_["x"], "chosen"] and b.loc[f.model_["x"], "wape"] == b["wape"].min()
+    # the flat candidates are far worse on the backtest: they get no weight (the season is not diluted)
+    w = f.weights_.set_index("model")["weight"]
+    assert w[["Naive", "HistoricAverage", "WindowAverage"]].sum() == 0
 
 
-def test_history_short_and_sparse_series_use_recent_means():
+def test_history_of_18_months_uses_last_year_times_growth_not_the_last_peak():
+    # 18 months, a peak in the last 3 months (Apr-Jun) and a trough in the 3 to forecast (Jul-Sep)
+    season = np.array([100, 100, 100, 150, 150, 150, 60, 60, 60, 100, 100, 100], dtype="float64")
+    y = np.concatenate([season, season[:6]]) * 1.0
+    f = fc.HistoryForecaster(horizon=3).fit(_series(y))
+    assert f.kind_["x"] == "year" and "LastYearGrowth" in set(f.weights_["model"])
+    assert f.forecast_["forecast"].to_numpy() == pytest.approx([60, 60, 60], rel=0.05)
+
+
+def test_history_short_and_sparse_series():
     f = fc.HistoryForecaster(horizon=2).fit(_series([10, 20, 30, 40, 50, 60]))
-    assert f.model_["x"].startswith("mean")
+    assert f.kind_["x"] == "short" and f.model_["x"] == "Naive"  # a straight rise: the last month is best
+    assert f.forecast_["forecast"].to_numpy() == pytest.approx([60, 60])
     sparse = [0, 0, 50, 0, 0, 0, 60, 0, 0, 0, 40, 0] * 2
     f2 = fc.HistoryForecaster(horizon=2).fit(_series(sparse))
-    assert f2.model_["x"].startswith("mean")
-    assert (f2.forecast_["forecast"] >= 0).all()
+    assert f2.kind_["x"] == "intermittent"
+    assert set(f2.weights_["model"]) >= {"CrostonOptimized", "ADIDA", "IMAPA"}
+    assert (f2.forecast_["forecast"] >= 0).all() and f2.forecast_["forecast"].max() <= 60
+
+
+def test_combination_keeps_the_best_few_weighted_by_inverse_mse():
+    w = combination_weights(pd.Series({"a": 2.0, "b": 1.0, "c": 3.0, "d": 10.0}), top=3, within=2.0)
+    assert w.to_dict() == pytest.approx({"a": 1 / 3, "b": 2 / 3, "c": 0.0, "d": 0.0})
+    assert combination_weights(pd.Series({"a": 0.0, "b": 1.0})).to_dict() == {"a": 1.0, "b": 0.0}
 
 
 def test_history_interval_contains_point_and_is_wider_with_noise():
@@ -332,7 +355,8 @@ def test_flags_and_sources():
     assert (t.xs("y", level="product_group")["stock_gap"] == 0).all()
     # marketing 160 vs 150 + deals: close enough in May/June, far off in April when the deal is big
     assert "no_marketing" not in t.loc[("2024-04", "x"), "flag"]
-    assert f.weights_ == {"bottom_up": 1.0, "marketing": 0.0}  # no past marketing months: check only
+    # no past marketing months: the stated prior weight, uncorrected
+    assert f.weights_ == pytest.approx({"bottom_up": 1 - f.marketing_prior_weight, "marketing": f.marketing_prior_weight})
     # stated vs calibrated: overall win rate of the closed deals is 25 %
     assert t.loc[("2024-04", "x"), "pipeline"] == pytest.approx(900.0)
     assert t.loc[("2024-04", "x"), "pipeline_calibrated"] < 400
@@ -474,3 +498,18 @@ def test_deals_not_traceable_in_sales_are_not_added_twice():
     t0 = f0.table_
     np.testing.assert_allclose(t0["reconciled"], t0["history"])
     assert any(n["code"] == "deals_partly_in_sales" for n in f0.notes_)
+
+
+def test_shrunk_weights_short_backtest_near_equal_and_no_source_takes_all():
+    from kbanalysis.forecast.reconcile import ShrunkInverseMSE
+
+    m = ShrunkInverseMSE(shrink_points=12, prior_weight=0.2, cap=0.9)
+    # one month of backtest: close to equal although b looks 100 times worse
+    w1 = m.weights({"a": 1.0, "b": 100.0}, n=1)
+    assert 0.5 < w1["a"] < 0.6 and w1["a"] + w1["b"] == pytest.approx(1.0)
+    # a long backtest: the far worse source still keeps at least 1 - cap
+    w2 = m.weights({"a": 1.0, "b": 100.0}, n=1000)
+    assert w2["a"] == pytest.approx(0.9) and w2["b"] == pytest.approx(0.1)
+    # a source with no past gets the prior weight; nothing measured: equal
+    assert m.weights({"a": 4.0, "b": 4.0, "m": np.nan}, n=24) == pytest.approx({"a": 0.4, "b": 0.4, "m": 0.2})
+    assert m.weights({"a": np.nan, "b": np.nan}) == {"a": 0.5, "b": 0.5}

@@ -187,9 +187,9 @@ def test_source_errors_are_measured(runs):
         assert e.loc["pipeline", "bias"] > 0.2, r.seed
         assert abs(e.loc["pipeline_calibrated", "bias"]) < e.loc["pipeline", "bias"], r.seed
         biases.append((e.loc["pipeline", "bias"], abs(e.loc["pipeline_calibrated", "bias"])))
-        # marketing comes for future months only: no measured accuracy, no weight, a check only
-        assert r.fc.weights_ == {"bottom_up": 1.0, "marketing": 0.0}
-        assert any(n["code"] == "marketing_check_only" for n in r.fc.notes_)
+        # marketing comes for future months only: no measured accuracy, the stated prior weight
+        assert r.fc.weights_ == pytest.approx({"bottom_up": 0.8, "marketing": 0.2})
+        assert any(n["code"] == "marketing_prior" for n in r.fc.notes_)
     stated, cal = np.mean(biases, axis=0)
     assert cal < stated / 2, (cal, stated)
 

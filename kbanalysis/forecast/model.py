@@ -19,10 +19,12 @@ plus an ``ALL`` row per month, last within its month):
 * ``history`` = statistical forecast of the **recurring flow only**: past monthly sales minus the
   sales that won deals brought (a won deal is matched to sales by ``doc_id == deal_id`` of the same
   client, else by one document of the same client in the closing month whose total equals the
-  deal amount within 1 %). Per group, candidates (naive, means of 3/6/12 months, seasonal naive ×
-  growth, damped Holt, Holt-Winters additive / multiplicative from 24 months) are scored on a
-  rolling-origin backtest (12 origins × horizon) and combined with weights ∝ 1 / their backtest
-  MSE. Without deals (or unmatched deals) ``history`` forecasts all sales.
+  deal amount within 1 %). Per group, statsforecast's candidates (AutoETS, AutoARIMA, AutoTheta,
+  SeasonalNaive from 24 months; last year's months × recent growth for 13–23 months; Croston / ADIDA /
+  IMAPA for intermittent groups; Naive, HistoricAverage, WindowAverage always) are scored on a
+  rolling-origin backtest (``cross_validation``, 12 origins × horizon) and the best ones combined with
+  weights ∝ 1 / their backtest MSE (:mod:`kbanalysis.forecast.candidates`).
+  Without deals (or unmatched deals) ``history`` forecasts all sales.
 * ``marketing`` = the marketing estimate as given; a total-only estimate is split over groups by
   the ``history`` group mix.
 * ``reconciled`` = demand. The recurring flow and the deal flow are disjoint, so the bottom-up
@@ -33,9 +35,11 @@ plus an ``ALL`` row per month, last within its month):
   without closed deals to calibrate on, the stated ``pipeline`` stands in (and a note says so). Marketing
   estimates the whole demand, so it is blended with the bottom-up figure, not added:
   ``reconciled = w × (history + pipeline_calibrated) + (1 − w) × k × marketing`` where ``k`` =
-  actual / estimate of the past marketing months and ``w`` ∝ 1 / MSE of each on the same past
-  months (total level). A source whose accuracy cannot be measured (marketing given only for
-  future months) gets no weight and is a check only (``sources_disagree``). Every group uses the
+  actual / estimate of the past marketing months and ``w`` from the backtest MSE of each on the same
+  past months (total level), shrunk toward equal weights when those months are few and capped so that
+  neither takes all (:class:`kbanalysis.forecast.reconcile.ShrunkInverseMSE`). A source whose accuracy
+  cannot be measured (marketing given only for future months) gets the stated prior weight
+  ``marketing_prior_weight`` (``k`` = 1; the report says so). Every group uses the
   same weights and ``ALL`` is the sum of the groups (bottom-up), so the table is coherent exactly.
   Deals not yet in the CRM that will close within the horizon are not forecast separately: the
   backtest of ``history + pipeline_calibrated`` against all sales shows what that misses.
@@ -64,12 +68,13 @@ A missing optional table leaves its columns empty (NaN) and flags the rows; noth
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from kbanalysis.forecast.candidates import Z80, HistoryForecaster
+from kbanalysis.forecast.reconcile import ShrunkInverseMSE
 from kbanalysis.sales.engine import client_groups, group_months, last_sale, on_disk
 
 #: The label of the total rows.
@@ -82,9 +87,6 @@ FLAGS = ("sources_disagree", "stock_short", "overstock", "manager_optimistic", "
 #: A manager's stated pipeline for a month above this many times their average monthly won amount
 #: (last 12 months) is ``manager_optimistic``.
 OPTIMISM_RATIO = 2.0
-
-#: z of the two-sided 80 % normal interval of the forecast fan.
-Z80 = 1.2815515655446004
 
 DEAL_COLUMNS = dict(deal_id="deal_id", client_id="client_id", amount="amount", probability="probability",
                     stage="stage", planned_month="planned_month", status="status", manager="manager",
@@ -801,234 +803,6 @@ def matched_share(deals: pd.DataFrame | None, matches: pd.DataFrame, start, end,
 
 
 # --------------------------------------------------------------------------------------------
-# statistical forecast of a monthly series
-# --------------------------------------------------------------------------------------------
-_ETS_PARAMS = ("smoothing_level", "smoothing_trend", "smoothing_seasonal", "damping_trend")
-
-
-def _ets(y: np.ndarray, h: int, memo: dict | None = None, **kw) -> np.ndarray:
-    """Holt / Holt-Winters forecast; with ``memo`` the smoothing parameters estimated at the first
-    call are reused by the next calls (later backtest origins re-run the filter only: fast, and no
-    information from after the first origin enters the parameters)."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with np.errstate(all="ignore"):
-            model = ExponentialSmoothing(y, initialization_method="heuristic", **kw)
-            if memo is not None and memo.get("params"):
-                fit = model.fit(optimized=False, **memo["params"])
-            else:
-                fit = model.fit(use_brute=False)
-                if memo is not None:
-                    memo["params"] = {k: float(fit.params[k]) for k in _ETS_PARAMS
-                                      if k in fit.params and np.isfinite(fit.params[k])}
-            f = np.asarray(fit.forecast(h), dtype="float64")
-    if not np.all(np.isfinite(f)):
-        raise FloatingPointError("ETS forecast is not finite")
-    return f
-
-
-def _snaive_growth(y: np.ndarray, h: int, memo=None) -> np.ndarray:
-    n = len(y)
-    k = min(12, n - 12)
-    prev, last = y[n - 12 - k:n - 12].sum(), y[n - k:].sum()
-    g = float(np.clip(last / prev, 0.5, 2.0)) if prev > 0 and last > 0 else 1.0
-    return np.array([y[n - 12 + (j % 12)] * g ** (1 + j // 12) for j in range(h)])
-
-
-#: Candidate models: name -> (function(y, h, memo) -> forecast, minimal length of the series).
-MODELS = {
-    "naive": (lambda y, h, memo=None: np.repeat(y[-1], h), 1),
-    "mean3": (lambda y, h, memo=None: np.repeat(y[-3:].mean(), h), 1),
-    "mean6": (lambda y, h, memo=None: np.repeat(y[-6:].mean(), h), 6),
-    "mean12": (lambda y, h, memo=None: np.repeat(y[-12:].mean(), h), 12),
-    "snaive_growth": (_snaive_growth, 13),
-    "holt_damped": (lambda y, h, memo=None: _ets(y, h, memo, trend="add", damped_trend=True), 10),
-    "hw_add": (lambda y, h, memo=None: _ets(y, h, memo, trend="add", damped_trend=True, seasonal="add",
-                                            seasonal_periods=12), 24),
-    "hw_mul": (lambda y, h, memo=None: _ets(y, h, memo, trend="add", damped_trend=True, seasonal="mul",
-                                            seasonal_periods=12), 24),
-}
-
-
-def _forecast(name: str, y: np.ndarray, h: int, memo: dict | None = None) -> np.ndarray:
-    fn, _ = MODELS[name]
-    try:
-        f = fn(y, h, memo)
-    except (ValueError, np.linalg.LinAlgError, FloatingPointError, ZeroDivisionError):
-        f = np.repeat(y[-3:].mean(), h)
-    return np.maximum(np.asarray(f, dtype="float64"), 0.0)
-
-
-class HistoryForecaster:
-    """Statistical forecast per series: candidates scored by a rolling-origin backtest, combined.
-
-    For each series (product group) every candidate of :data:`MODELS` forecasts ``horizon``
-    months from each of the last ``n_origins`` origins (months already known), at the origins
-    where the history before them is long enough for it (a candidate needs at least 3 such
-    origins). Each candidate's mean squared error over those points scores it; the forecast is
-    then
-
-    * ``combine="inverse_mse"`` (default): the candidates' forecasts weighted ∝ 1 / MSE — the
-      same rule as the reconciliation of sources. On a handful of noisy origins picking the single
-      best model is mostly luck; weighting keeps the good ones and is markedly more stable;
-    * ``combine="select"``: the candidate with the smallest MSE (ties: the simpler one).
-
-    A series shorter than ``min_months`` (12) or sparse (more than a third of its last 12 months
-    are zero) uses recent means only (``mean3`` / ``mean6`` / ``mean12``); a series too short
-    for a backtest uses ``mean3`` without a fan. Holt / Holt-Winters estimate their smoothing
-    parameters at their first origin and keep them for the later origins (only the filter
-    re-runs; nothing after that origin leaks into them); the final forecast re-estimates them on
-    the whole series. The fan is forecast ± z80 × RMSE of the backtest errors of the combined
-    forecast at that step (80 % if errors are roughly normal). Forecasts are never negative.
-
-    Attributes
-    ----------
-    model_ : dict  group -> the best single candidate
-    weights_ : DataFrame  ``product_group, model, mse, weight``
-    backtest_ : DataFrame  ``product_group, model, origin, step, month, forecast, actual``
-        (every candidate, plus ``model = "combined"``: what the final rule gave at that origin)
-    scores_ : DataFrame  ``product_group, model, mae, wape, n, chosen``
-    forecast_ : DataFrame  ``product_group, month, forecast, low, high, model``
-
-    >>> import numpy as np
-    >>> m = pd.date_range("2021-01-01", periods=36, freq="MS")
-    >>> y = 100 + 30 * np.sin(2 * np.pi * np.arange(36) / 12)
-    >>> f = HistoryForecaster(horizon=2).fit(pd.DataFrame({"product_group": "x", "month": m, "recurring": y}))
-    >>> f.model_["x"] in MODELS, len(f.forecast_)
-    (True, 2)
-    """
-
-    def __init__(self, horizon: int = 3, n_origins: int = 12, min_months: int = 12,
-                 models: tuple[str, ...] | None = None, combine: str = "inverse_mse", value: str = "recurring",
-                 group: str = "product_group", month: str = "month"):
-        self.horizon = horizon
-        self.n_origins = n_origins
-        self.min_months = min_months
-        self.models = models
-        self.combine = combine
-        self.value = value
-        self.group = group
-        self.month = month
-
-    def _candidates(self, y: np.ndarray, origins: list[int]) -> list[str]:
-        names = list(self.models or MODELS)
-        sparse = len(y) >= 12 and (y[-12:] <= 0).sum() > 4
-        if len(y) < self.min_months or sparse:
-            names = [n for n in names if n.startswith("mean")] or ["mean3"]
-        if not origins:
-            return ["mean3"]
-        third = origins[-min(3, len(origins))]
-        ok = [n for n in names if MODELS[n][1] <= third]
-        if "hw_mul" in ok and (y <= 0).any():
-            ok.remove("hw_mul")
-        return ok or ["mean3"]
-
-    def _weights(self, mse: pd.Series, cands: list[str]) -> pd.Series:
-        mse = mse.reindex(cands)
-        if self.combine == "select":
-            order = pd.DataFrame({"mse": mse, "k": range(len(cands))}).sort_values(["mse", "k"])
-            w = pd.Series(0.0, index=cands)
-            w[order.index[0]] = 1.0
-            return w
-        return pd.Series(inverse_mse_weights(mse.to_dict()), dtype="float64").reindex(cands)
-
-    def fit(self, series: pd.DataFrame) -> "HistoryForecaster":
-        # the models are tiny: BLAS threads only fight each other (10x slower on a busy machine)
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover
-            return self._fit(series)
-        with threadpool_limits(1):
-            return self._fit(series)
-
-    def _fit(self, series: pd.DataFrame) -> "HistoryForecaster":
-        h = int(self.horizon)
-        cols_bt = ["product_group", "model", "origin", "step", "month", "forecast", "actual"]
-        bt, sc, fc, wt, best_of = [], [], [], [], {}
-        for g, part in series.sort_values(self.month).groupby(self.group, sort=True):
-            y = part[self.value].to_numpy(dtype="float64")
-            months = pd.DatetimeIndex(part[self.month])
-            n = len(y)
-            origins = [t for t in range(n - h - self.n_origins + 1, n - h + 1) if t >= 3]
-            cands = self._candidates(y, origins)
-            rows = []
-            for name in cands:
-                memo: dict = {}
-                for t in origins:
-                    if t < MODELS[name][1]:
-                        continue
-                    f = _forecast(name, y[:t], h, memo)
-                    for k in range(h):
-                        rows.append((g, name, months[t], k + 1, months[t + k], f[k], y[t + k]))
-            b = pd.DataFrame(rows, columns=cols_bt)
-            if len(b):
-                sq = (b["forecast"] - b["actual"]) ** 2
-                mse = sq.groupby(b["model"]).mean()
-                w = self._weights(mse, cands)
-                ab = (b["forecast"] - b["actual"]).abs()
-                s = pd.DataFrame({"mae": ab.groupby(b["model"]).mean(), "n": ab.groupby(b["model"]).size(),
-                                  "wape": ab.groupby(b["model"]).sum() / b["actual"].abs().groupby(b["model"]).sum()
-                                  }).reindex(cands)
-                best = min(cands, key=lambda m: (mse.get(m, np.inf), cands.index(m)))
-                s = s.reset_index(names="model").assign(product_group=g)
-                s["chosen"] = s["model"] == best
-                sc.append(s[["product_group", "model", "mae", "wape", "n", "chosen"]])
-                # what the combination gave at each origin (weights renormalised over available models)
-                piv = b.pivot_table(index=["origin", "step", "month", "actual"], columns="model", values="forecast")
-                ww = w.reindex(piv.columns).fillna(0.0).to_numpy()
-                avail = piv.notna().to_numpy()
-                num = np.where(avail, piv.fillna(0.0).to_numpy() * ww, 0.0).sum(axis=1)
-                den = (avail * ww).sum(axis=1)
-                comb = piv.reset_index()[["origin", "step", "month", "actual"]]
-                comb["forecast"] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-                comb = comb.assign(product_group=g, model="combined")[cols_bt]
-                bt.append(pd.concat([b, comb], ignore_index=True))
-                e = comb.dropna(subset=["forecast"])
-                rmse = ((e["forecast"] - e["actual"]) ** 2).groupby(e["step"]).mean() ** 0.5
-                rmse = rmse.reindex(range(1, h + 1)).ffill().to_numpy()
-                wt.append(pd.DataFrame({"product_group": g, "model": cands, "mse": mse.reindex(cands).to_numpy(),
-                                        "weight": w.to_numpy()}))
-            else:
-                best = cands[0]
-                w = pd.Series(1.0, index=[best])
-                rmse = np.full(h, np.nan)
-                wt.append(pd.DataFrame({"product_group": [g], "model": [best], "mse": [np.nan], "weight": [1.0]}))
-            best_of[g] = best
-            if n:
-                f = sum(wi * _forecast(m, y, h) for m, wi in w.items() if wi > 0)
-                f = np.maximum(np.asarray(f, dtype="float64"), 0.0)
-            else:
-                f = np.zeros(h)
-            start = (months[-1] + pd.offsets.MonthBegin(1)) if n else pd.NaT
-            fm = pd.date_range(start, periods=h, freq="MS")
-            label = best if (w > 0).sum() == 1 else "combination"
-            fc.append(pd.DataFrame({"product_group": g, "month": fm, "forecast": f,
-                                    "low": np.maximum(f - Z80 * rmse, 0.0), "high": f + Z80 * rmse, "model": label}))
-        self.model_ = best_of
-
-        def cat(parts, cols):
-            return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
-
-        self.backtest_ = cat(bt, cols_bt)
-        self.scores_ = cat(sc, ["product_group", "model", "mae", "wape", "n", "chosen"])
-        self.weights_ = cat(wt, ["product_group", "model", "mse", "weight"])
-        self.forecast_ = cat(fc, ["product_group", "month", "forecast", "low", "high", "model"])
-        for fr in (self.backtest_, self.scores_, self.weights_, self.forecast_):
-            if len(fr):
-                fr["product_group"] = fr["product_group"].astype("string")
-        return self
-
-    def chosen_backtest(self) -> pd.DataFrame:
-        """The backtest rows of the final rule (``model == "combined"``) of every group."""
-        b = self.backtest_
-        if not len(b):
-            return b
-        return b.loc[b["model"] == "combined"].dropna(subset=["forecast"]).reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------------------------
 # past accuracy of the pipeline and of marketing
 # --------------------------------------------------------------------------------------------
 def deal_backtest(deals: pd.DataFrame | None, origins, horizon: int, *, prior: float = 10.0,
@@ -1319,7 +1093,7 @@ class DemandForecast:
                               ``overdue_deals``, ``deals_without_group``, ``won_deals_matched``,
                               ``deals_partly_in_sales``,
                               ``no_stock_data``, ``stock_at_cost_not_converted``, ``no_marketing``,
-                              ``marketing_check_only``, ``marketing_weighted``,
+                              ``marketing_prior``, ``marketing_weighted``,
                               ``managers_optimistic`` (texts: :func:`note_text`)
 
     >>> import numpy as np
@@ -1340,9 +1114,9 @@ class DemandForecast:
 
     def __init__(self, horizon: int = 3, win_rate_prior: float = 10.0, disagreement: float = 0.25,
                  overstock_months: float = 6.0, stock_valued_at: str = "price", n_origins: int = 12,
-                 optimism_ratio: float = OPTIMISM_RATIO, models: tuple[str, ...] | None = None):
+                 optimism_ratio: float = OPTIMISM_RATIO, marketing_prior_weight: float = 0.2):
         self.horizon = horizon
-        self.models = models
+        self.marketing_prior_weight = marketing_prior_weight
         self.win_rate_prior = win_rate_prior
         self.disagreement = disagreement
         self.overstock_months = overstock_months
@@ -1354,7 +1128,8 @@ class DemandForecast:
     def from_params(cls, params: dict | None = None) -> "DemandForecast":
         """Build from the run parameters (unknown keys ignored)."""
         p = params or {}
-        keys = ("horizon", "win_rate_prior", "disagreement", "overstock_months", "stock_valued_at")
+        keys = ("horizon", "win_rate_prior", "disagreement", "overstock_months", "stock_valued_at",
+                "marketing_prior_weight")
         return cls(**{k: p[k] for k in keys if k in p})
 
     # ---------------------------------------------------------------------------------------
@@ -1414,8 +1189,7 @@ class DemandForecast:
         if n_hist < 24:
             notes.add("short_history", months=n_hist)
         hist_value = "recurring"
-        self.history_ = HistoryForecaster(horizon=h, n_origins=self.n_origins, value=hist_value,
-                                          models=self.models).fit(self.series_)
+        self.history_ = HistoryForecaster(horizon=h, n_origins=self.n_origins, value=hist_value).fit(self.series_)
         hf = self.history_.forecast_
         hf = hf.loc[hf["month"].isin(months)] if len(hf) else hf
 
@@ -1463,11 +1237,12 @@ class DemandForecast:
         # 5. accuracy of every source, weights
         self._backtests(sales, deals, marketing, as_of, calibrable)
         if not _empty(marketing):
-            if self.weights_["marketing"] > 0:
+            if len(self.marketing_backtest_) >= 3:
                 notes.add("marketing_weighted", weight=self.weights_["marketing"], factor=self.marketing_factor_,
                           months=int(len(self.marketing_backtest_)))
             else:
-                notes.add("marketing_check_only", months=int(len(self.marketing_backtest_)))
+                notes.add("marketing_prior", weight=self.weights_["marketing"],
+                          months=int(len(self.marketing_backtest_)))
         deal_part = d["pipeline_calibrated"].where(d["pipeline_calibrated"].notna(), d["pipeline"])
         d["bottom_up"] = d["history"].fillna(0.0) + self.deal_share_ * deal_part.fillna(0.0)
         d.loc[d["history"].isna() & deal_part.isna(), "bottom_up"] = np.nan
@@ -1603,7 +1378,9 @@ class DemandForecast:
             mse[src] = error_stats(x["forecast"], x["actual"])["mse"] if len(x) else np.nan
         if np.isnan(mse["bottom_up"]) and len(hbt):
             mse["bottom_up"] = error_stats(hbt["forecast"], hbt["actual"])["mse"]
-        w = inverse_mse_weights({"bottom_up": mse["bottom_up"], "marketing": mse["marketing_corrected"]})
+        n_points = int((bt["source"] == "marketing_corrected").sum())
+        w = ShrunkInverseMSE(prior_weight=self.marketing_prior_weight).weights(
+            {"bottom_up": mse["bottom_up"], "marketing": mse["marketing_corrected"]}, n=n_points)
         if _empty(marketing):
             w = {"bottom_up": 1.0, "marketing": 0.0}
         self.weights_ = w

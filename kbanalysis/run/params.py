@@ -95,6 +95,7 @@ _BY_STAGE: dict[str, list[Param]] = {
         Param("disagreement", 0.25, float, "flag a forecast row when sources disagree by more than this share", bounds=(0.0, 10.0)),
         Param("overstock_months", 6.0, float, "flag a group overstocked when stock covers more than this many months", bounds=(0.0, 120.0)),
         Param("stock_valued_at", "price", str, "stock on_hand is valued at sales price or at cost", ("price", "cost")),
+        Param("marketing_prior_weight", 0.2, float, "weight of a marketing estimate that has no past months to check it on"),
     ],
 }
 _P = [replace(p, stage=stage) for stage, ps in _BY_STAGE.items() for p in ps]
@@ -109,7 +110,7 @@ def for_stage(stage: str) -> list[str]:
     """The parameters a stage's notebook takes: the general ones, then the stage's own.
 
     >>> for_stage("forecast")[-4:]
-    ['win_rate_prior', 'disagreement', 'overstock_months', 'stock_valued_at']
+    ['disagreement', 'overstock_months', 'stock_valued_at', 'marketing_prior_weight']
     """
     return [p.name for p in _P if p.stage in ("general", stage)]
 
