@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 
 from kbanalysis.forecast.candidates import Z80, HistoryForecaster
-from kbanalysis.forecast.reconcile import ShrunkInverseMSE
+from kbanalysis.forecast.reconcile import InverseMSE, ShrunkInverseMSE
 from kbanalysis.sales.engine import client_groups, group_months, last_sale, on_disk
 
 #: The label of the total rows.
@@ -960,15 +960,7 @@ def inverse_mse_weights(mse: dict[str, float]) -> dict[str, float]:
     >>> inverse_mse_weights({"a": 1.0, "b": 3.0, "c": float("nan")})
     {'a': 0.75, 'b': 0.25, 'c': 0.0}
     """
-    ok = {k: v for k, v in mse.items() if v is not None and np.isfinite(v)}
-    if not ok:
-        return {k: 1.0 / len(mse) for k in mse} if mse else {}
-    zero = [k for k, v in ok.items() if v <= 0]
-    if zero:
-        return {k: (1.0 / len(zero) if k in zero else 0.0) for k in mse}
-    inv = {k: 1.0 / v for k, v in ok.items()}
-    s = sum(inv.values())
-    return {k: inv.get(k, 0.0) / s for k in mse}
+    return InverseMSE().weights(mse)
 
 
 # --------------------------------------------------------------------------------------------
