@@ -275,6 +275,10 @@ def _relocate_records(staged: Path, final: Path) -> None:
             rf.write_json(name, swap(rf.read_json(name)))
 
 
+#: how long a notebook's kernel may take to start (nbclient's 60 s was seen to run out on a loaded 2-core machine)
+KERNEL_START_SECONDS = 300
+
+
 def _execute(params: dict, run_dir: Path, notebooks, progress: bool, render: bool) -> RunResult:
     """Every notebook through papermill into ``run_dir`` (with ``run_dir`` as its parameter), then the HTML."""
     import papermill as pm
@@ -297,7 +301,8 @@ def _execute(params: dict, run_dir: Path, notebooks, progress: bool, render: boo
             try:
                 own = {k: params[k] for k in P.for_stage(P.NOTEBOOK_STAGE.get(name, "general"))}
                 pm.execute_notebook(str(src / f"{name}.ipynb"), str(target), parameters=own, kernel_name=kernel,
-                                    progress_bar=False, log_output=False, cwd=str(run_dir))
+                                    progress_bar=False, log_output=False, cwd=str(run_dir),
+                                    start_timeout=KERNEL_START_SECONDS)
             except PapermillExecutionError as e:
                 if e.ename == "UserError":
                     raise UserError(e.evalue) from None
