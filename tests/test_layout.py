@@ -84,8 +84,7 @@ def test_storage_is_asked_only_in_the_engine():
         for n in ast.walk(tree):
             if isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", None)) == "on_disk":
                 where.append(f"{p.relative_to(PKG)}:{n.lineno}")
-    known = [w for w in where if w.startswith("forecast/")]  # issue #19: forecast's checks move to sales/
-    assert sorted(set(where) - set(known)) == [], where
+    assert where == [], where
 
 
 def test_functions_are_short():

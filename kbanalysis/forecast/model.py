@@ -75,7 +75,8 @@ import pandas as pd
 
 from kbanalysis.forecast.candidates import Z80, HistoryForecaster
 from kbanalysis.forecast.reconcile import InverseMSE, ShrunkInverseMSE
-from kbanalysis.sales.engine import client_groups, group_months, last_sale, on_disk
+from kbanalysis.sales.engine import client_groups, last_sale
+from kbanalysis.sales.lines import costed_group_totals, deal_candidate_lines, group_months_by_deal
 
 #: The label of the total rows.
 ALL = "ALL"
@@ -652,15 +653,13 @@ def match_won_deals(sales: pd.DataFrame, deals: pd.DataFrame | None, as_of=None,
     w = deals.loc[(_status(deals[status]) == "won").fillna(False).to_numpy()]
     if not len(w):
         return empty
-    s = sales if as_of is None or on_disk(sales) else sales.loc[sales["date"] < pd.Timestamp(as_of)]
     ids = w[deal_id].astype("string")
     wk = pd.DataFrame({"deal_id": ids.to_numpy(), "client_id": w[client_id].astype("string").to_numpy(),
                        "amount": w[amount].astype("float64").to_numpy()})
     when = w[closed_date] if closed_date in w else pd.Series(pd.NaT, index=w.index)
     wk["month"] = when.dt.to_period("M").dt.to_timestamp().fillna(w[planned_month]).to_numpy()
-    if on_disk(s):  # sales kept on disk: only the lines a won deal could have brought, with their line numbers
-        s = s.deal_lines(wk["deal_id"], wk["client_id"], wk["month"].min(),
-                         wk["month"].max() + pd.offsets.MonthBegin(1), as_of)
+    s = deal_candidate_lines(sales, wk["deal_id"], wk["client_id"], wk["month"].min(),
+                             wk["month"].max() + pd.offsets.MonthBegin(1), as_of)
     lines = []
     got = pd.Series(0.0, index=pd.Index(wk["deal_id"], dtype="string"))
     method = pd.Series("none", index=got.index, dtype="string")
@@ -730,23 +729,9 @@ def split_group_months(sales: pd.DataFrame, deals: pd.DataFrame | None, as_of,
     2 2024-03-01     10.0           0.0       10.0
     """
     cut = month_start(as_of)
-    kept = on_disk(sales)
-    s = sales if kept else sales.loc[sales["date"] < cut]
     if matches is None:
-        matches = match_won_deals(s, deals, cut if kept else None)
-    lines = matches.attrs.get("lines", pd.Index([]))
-    if kept:
-        g = _group_months_split(sales, lines, cut)
-    else:
-        # vectorised on millions of lines: months by numpy, groups by category codes
-        is_deal = s.index.isin(lines)
-        month = s["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]")
-        grp = s["product_group"].astype("category")
-        amount = s["amount"].to_numpy(dtype="float64")
-        g = pd.DataFrame({"product_group": grp.to_numpy(), "month": month, "revenue": amount,
-                          "deal_revenue": np.where(is_deal, amount, 0.0)})
-        g = g.groupby(["product_group", "month"], as_index=False, observed=True)[["revenue", "deal_revenue"]].sum()
-        g["product_group"] = g["product_group"].astype("string")
+        matches = match_won_deals(sales, deals, cut)
+    g = group_months_by_deal(sales, matches.attrs.get("lines", pd.Index([])), cut)
     if not len(g):
         return g.assign(recurring=pd.Series(dtype="float64"))
     # complete the months of each group's span (first sale month .. last whole month)
@@ -757,21 +742,6 @@ def split_group_months(sales: pd.DataFrame, deals: pd.DataFrame | None, as_of,
     out = grid.merge(g, on=["product_group", "month"], how="left").fillna({"revenue": 0.0, "deal_revenue": 0.0})
     out["recurring"] = out["revenue"] - out["deal_revenue"]
     return out.sort_values(["product_group", "month"], ignore_index=True)
-
-
-def _group_months_split(sales, lines: pd.Index, cut: pd.Timestamp) -> pd.DataFrame:
-    """``product_group, month, revenue, deal_revenue`` of sales kept on disk: the monthly sums by a query,
-    the deal lines (line numbers ``lines``) read back by number."""
-    g = group_months(sales, cut)
-    g = g.assign(product_group=g["product_group"].astype("string"), month=g["month"].astype("datetime64[ns]"))
-    d = sales.lines_at(lines, ["date", "product_group", "amount"])
-    d = d.loc[d["date"] < cut]
-    deal = pd.DataFrame({"product_group": d["product_group"].astype("string").array,
-                         "month": d["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]"),
-                         "deal_revenue": d["amount"].to_numpy(dtype="float64")})
-    deal = deal.groupby(["product_group", "month"], as_index=False)["deal_revenue"].sum()
-    g = g.merge(deal, on=["product_group", "month"], how="left")
-    return g.assign(deal_revenue=g["deal_revenue"].fillna(0.0))[["product_group", "month", "revenue", "deal_revenue"]]
 
 
 def matched_share(deals: pd.DataFrame | None, matches: pd.DataFrame, start, end, *, deal_id: str = "deal_id",
@@ -1278,16 +1248,9 @@ class DemandForecast:
     # ---------------------------------------------------------------------------------------
     @staticmethod
     def _price_per_cost(sales: pd.DataFrame, as_of) -> pd.Series:
-        start = as_of - pd.DateOffset(months=12)
-        if on_disk(sales):
-            g = sales.costed_group_totals(start, as_of)
-            if not len(g):
-                return pd.Series(dtype="float64")
-        else:
-            s = sales.loc[(sales["date"] < as_of) & (sales["date"] >= start)]
-            if "cost" not in s or not s["cost"].notna().any():
-                return pd.Series(dtype="float64")
-            g = s.loc[s["cost"].notna()].groupby("product_group", observed=True)[["amount", "cost"]].sum()
+        g = costed_group_totals(sales, as_of - pd.DateOffset(months=12), as_of)
+        if not len(g):
+            return pd.Series(dtype="float64")
         k = g["amount"] / g["cost"].where(g["cost"] > 0)
         k.index = k.index.astype(object)
         return k.dropna()

@@ -11,7 +11,7 @@ import pandas as pd
 
 from kbanalysis.io.case import isin
 from kbanalysis.sales.calendar import _as_ts
-from kbanalysis.sales.engine import on_disk
+from kbanalysis.sales.engine import group_months, on_disk
 
 #: the columns of a sales line the stages work with (others stay in the case)
 LINE_COLUMNS = ("date", "client_id", "product_group", "amount", "cost")
@@ -118,3 +118,68 @@ def window_totals(sales, start, end, ids, id_col: str = "client_id") -> pd.DataF
     w = w.loc[isin(w[id_col].astype("string"), ids)]
     return w.groupby(w[id_col].astype("string")).agg(amount=("amount", "sum"), last=("date", "max"),
                                                      lines=("amount", "size"))
+
+
+def costed_group_totals(sales, start, end) -> pd.DataFrame:
+    """Per product group: ``amount`` and ``cost`` of the lines with a cost dated in ``[start, end)``
+    (no cost at all: an empty frame; sales kept on disk: one query).
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-02", "2024-03-03"]),
+    ...                   "product_group": ["x", "x", "y"], "amount": [10.0, 5.0, 7.0], "cost": [6.0, 3.0, None]})
+    >>> costed_group_totals(s, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-04-01")).to_dict("index")
+    {'x': {'amount': 15.0, 'cost': 9.0}}
+    """
+    if on_disk(sales):
+        return sales.costed_group_totals(start, end)
+    s = sales.loc[(sales["date"] < end) & (sales["date"] >= start)]
+    if "cost" not in s or not s["cost"].notna().any():
+        return pd.DataFrame({"amount": pd.Series(dtype="float64"), "cost": pd.Series(dtype="float64")})
+    return s.loc[s["cost"].notna()].groupby("product_group", observed=True)[["amount", "cost"]].sum()
+
+
+def deal_candidate_lines(sales, deal_ids, client_ids, start, end, as_of=None) -> pd.DataFrame:
+    """The sales lines a won deal could have brought: in memory all lines before ``as_of`` (when given);
+    kept on disk only those whose ``doc_id`` is one of ``deal_ids`` or of ``client_ids`` dated in
+    ``[start, end)``, indexed by their spreadsheet row (one query).
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-05-02"]), "amount": [1.0, 2.0]})
+    >>> len(deal_candidate_lines(s, ["d"], ["a"], None, None, as_of="2024-04-01"))
+    1
+    """
+    if on_disk(sales):
+        return sales.deal_lines(deal_ids, client_ids, start, end, as_of)
+    return sales if as_of is None else sales.loc[sales["date"] < _as_ts(as_of)]
+
+
+def group_months_by_deal(sales, deal_lines: pd.Index, cut) -> pd.DataFrame:
+    """``product_group, month, revenue, deal_revenue`` of the whole months before ``cut``: monthly sales per
+    group and the part of them on the lines ``deal_lines`` (index labels; on disk, spreadsheet rows).
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-01-05", "2024-01-09", "2024-04-03"]),
+    ...                   "product_group": ["x", "x", "x"], "amount": [70.0, 30.0, 10.0]})
+    >>> group_months_by_deal(s, pd.Index([0]), pd.Timestamp("2024-04-01")).to_dict("records")
+    [{'product_group': 'x', 'month': Timestamp('2024-01-01 00:00:00'), 'revenue': 100.0, 'deal_revenue': 70.0}]
+    """
+    cut = _as_ts(cut)
+    if on_disk(sales):
+        g = group_months(sales, cut)
+        g = g.assign(product_group=g["product_group"].astype("string"), month=g["month"].astype("datetime64[ns]"))
+        d = sales.lines_at(deal_lines, ["date", "product_group", "amount"])
+        d = d.loc[d["date"] < cut]
+        deal = pd.DataFrame({"product_group": d["product_group"].astype("string").array,
+                             "month": d["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]"),
+                             "deal_revenue": d["amount"].to_numpy(dtype="float64")})
+        deal = deal.groupby(["product_group", "month"], as_index=False)["deal_revenue"].sum()
+        g = g.merge(deal, on=["product_group", "month"], how="left")
+        return g.assign(deal_revenue=g["deal_revenue"].fillna(0.0))[
+            ["product_group", "month", "revenue", "deal_revenue"]]
+    # vectorised on millions of lines: months by numpy, groups by category codes
+    s = sales.loc[sales["date"] < cut]
+    is_deal = s.index.isin(deal_lines)
+    month = s["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]")
+    amount = s["amount"].to_numpy(dtype="float64")
+    g = pd.DataFrame({"product_group": s["product_group"].astype("category").to_numpy(), "month": month,
+                      "revenue": amount, "deal_revenue": np.where(is_deal, amount, 0.0)})
+    g = g.groupby(["product_group", "month"], as_index=False, observed=True)[["revenue", "deal_revenue"]].sum()
+    g["product_group"] = g["product_group"].astype("string")
+    return g
