@@ -12,8 +12,8 @@ privacy, texts), the four stages (``audit``, ``wallet``, ``segments``, ``forecas
 """
 from kbanalysis.errors import UserError
 from kbanalysis import audit, forecast, sales, segments, wallet
-from kbanalysis.run import params, stages
+from kbanalysis.run import params
 from kbanalysis.run.workbook import Workbook
 
 __version__ = "0.1.0"
-__all__ = ["Workbook", "UserError", "params", "stages", "audit", "wallet", "segments", "forecast", "sales"]
+__all__ = ["Workbook", "UserError", "params", "audit", "wallet", "segments", "forecast", "sales"]

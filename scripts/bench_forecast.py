@@ -28,7 +28,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kbanalysis.forecast.model import ALL, DemandForecast  # noqa: E402
+from kbanalysis.forecast.core import ALL, DemandForecast  # noqa: E402
 from kbanalysis.synth.case import generate_case  # noqa: E402
 
 #: (name, months of history, yearly amplitude, monthly trend, clients, deals, marketing)

@@ -35,24 +35,10 @@ def run_notebook_cells(name: str, **params) -> dict:
 
 
 def run_workbook_inprocess(case_dir, run_dir, **params):
-    """The whole workbook in this process: notebooks 01, 02, 03 and 05 cell by cell
-    (:func:`run_notebook_cells`), the forecast stage function still called by notebook 04; each stage
-    recorded as done."""
-    from kbanalysis.run import params as P
-    from kbanalysis.run import stages
+    """The whole workbook in this process: notebooks 01-05 cell by cell (:func:`run_notebook_cells`)."""
     from kbanalysis.run.workbook import Workbook
 
     where = {"case_dir": str(case_dir), "run_dir": str(run_dir)}
-    wb = Workbook(**where, **params)
-    wb.load()
-
-    def done(stage):
-        Workbook(stage=stage, **where, **{k: v for k, v in params.items() if k in P.for_stage(stage)}).finish()
-
-    run_notebook_cells("01-audit", **where, **params)
-    run_notebook_cells("02-turnover", **where, **params)
-    run_notebook_cells("03-segments", **where, **params)
-    stages.forecast(wb)
-    done("forecast")
-    run_notebook_cells("05-summary", **where, **params)
-    return wb
+    for name in ("01-audit", "02-turnover", "03-segments", "04-forecast", "05-summary"):
+        run_notebook_cells(name, **where, **params)
+    return Workbook(**where, **params)

@@ -11,7 +11,7 @@ from kbanalysis.forecast.candidates import combination_weights
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kbanalysis.forecast import model as fc
+from kbanalysis.forecast import core, model as fc
 from kbanalysis.schema import OUTPUTS
 
 AS_OF = "2024-04-01"
@@ -329,7 +329,7 @@ def small_case(deal_sales: bool = True):
 
 def test_forecast_table_columns_order_and_all_rows():
     sales, deals, stock, marketing = small_case()
-    t = fc.forecast_table(sales, deals, stock, marketing, AS_OF, {"horizon": 3})
+    t = core.forecast_table(sales, deals, stock, marketing, AS_OF, {"horizon": 3})
     assert tuple(t.columns) == OUTPUTS["forecast.csv"]
     assert t["month"].tolist() == ["2024-04"] * 3 + ["2024-05"] * 3 + ["2024-06"] * 3
     assert t["product_group"].tolist() == ["x", "y", "ALL"] * 3
@@ -343,7 +343,7 @@ def test_forecast_table_columns_order_and_all_rows():
 
 def test_flags_and_sources():
     sales, deals, stock, marketing = small_case()
-    f = fc.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
+    f = core.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
     t = f.table_.set_index(["month", "product_group"])
     # manager ann states 900 for April in x: far above 10/month of her won deals
     assert "manager_optimistic" in t.loc[("2024-04", "x"), "flag"]
@@ -367,7 +367,7 @@ def test_flags_and_sources():
 def test_missing_optional_tables_leave_columns_empty_and_flag_rows():
     sales, *_ = small_case()
     for empty in (None, pd.DataFrame()):
-        f = fc.DemandForecast(horizon=2).fit(sales, empty, empty, empty, AS_OF)
+        f = core.DemandForecast(horizon=2).fit(sales, empty, empty, empty, AS_OF)
         t = f.table_
         for col in ("pipeline", "pipeline_calibrated", "marketing", "stock_available", "stock_gap"):
             assert t[col].isna().all(), col
@@ -383,7 +383,7 @@ def test_past_marketing_months_are_measured_and_weighted():
     m = pd.date_range("2023-01-01", "2024-06-01", freq="MS")
     marketing = pd.DataFrame({"month": m, "product_group": pd.array([None] * len(m), dtype="string"),
                               "amount": 165.0 + 10 * np.sin(np.arange(len(m)))})  # ≈ 1.1 × actual, noisy
-    f = fc.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
+    f = core.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
     assert f.marketing_factor_ == pytest.approx(150 / 165, rel=0.02)
     assert 0 < f.weights_["marketing"] < 1 and f.weights_["bottom_up"] + f.weights_["marketing"] == pytest.approx(1)
     e = f.source_errors().set_index("source")
@@ -418,7 +418,7 @@ def test_all_equals_sum_of_groups(levels, n_months, deal_amounts, probs, with_st
     marketing = pd.DataFrame({"month": fc.forecast_months(AS_OF, horizon),
                               "product_group": pd.array([None] * horizon, dtype="string"),
                               "amount": [sum(levels) * 1.1] * horizon}) if with_marketing else None
-    t = fc.forecast_table(sales, deals, stock, marketing, AS_OF, {"horizon": horizon})
+    t = core.forecast_table(sales, deals, stock, marketing, AS_OF, {"horizon": horizon})
     assert tuple(t.columns) == OUTPUTS["forecast.csv"]
     is_all = t["product_group"] == "ALL"
     assert is_all.sum() == horizon
@@ -448,7 +448,7 @@ def test_every_flag_and_note_has_russian_and_english_text():
         assert texts[key]["en"].isascii(), key
     assert fc.flag_text("stock_short;overstock", "ru").startswith("дефицит")
     sales, deals, stock, marketing = small_case()
-    f = fc.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
+    f = core.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
     for n in f.notes_:
         assert "{" not in fc.note_text(n, "ru") and "{" not in fc.note_text(n, "en")
 
@@ -462,7 +462,7 @@ def test_charts_return_axes_with_conclusions_and_leave_pyplot_alone():
     from kbanalysis.forecast import plots as pf
 
     sales, deals, stock, marketing = small_case()
-    f = fc.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
+    f = core.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
     before = plt.get_fignums()
     axes = [pf.forecast_fan(f.series_, f.history_.forecast_, f.detail_),
             pf.forecast_fan(f.series_, f.history_.forecast_, f.detail_, group="x", lang="en"),
@@ -488,12 +488,12 @@ def test_deals_not_traceable_in_sales_are_not_added_twice():
     # won deals whose sales cannot be found: history keeps them, so the calibrated pipeline is a
     # check only and reconciled == history
     sales, deals, stock, _ = small_case()
-    f = fc.DemandForecast(horizon=3).fit(sales, deals, stock, None, AS_OF)
+    f = core.DemandForecast(horizon=3).fit(sales, deals, stock, None, AS_OF)
     assert f.deal_share_ == 1.0 and f.matches_["method"].eq("doc_id").all()
     t = f.table_
     np.testing.assert_allclose(t["reconciled"], t["history"] + t["pipeline_calibrated"])
     bare, *_ = small_case(deal_sales=False)
-    f0 = fc.DemandForecast(horizon=3).fit(bare, deals, stock, None, AS_OF)
+    f0 = core.DemandForecast(horizon=3).fit(bare, deals, stock, None, AS_OF)
     assert f0.deal_share_ == 0.0
     t0 = f0.table_
     np.testing.assert_allclose(t0["reconciled"], t0["history"])

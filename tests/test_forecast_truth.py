@@ -31,7 +31,7 @@ synth = pytest.importorskip("kbanalysis.synth.case")
 if not hasattr(synth, "generate_case"):  # pragma: no cover
     pytest.skip("kbanalysis.synth.case.generate_case is not there yet", allow_module_level=True)
 
-from kbanalysis.forecast.model import ALL, DemandForecast, HistoryForecaster  # noqa: E402
+from kbanalysis.forecast.core import ALL, DemandForecast, HistoryForecaster  # noqa: E402
 
 SEEDS = (0, 1, 2, 3, 4, 5)
 H = 3

@@ -41,3 +41,12 @@ def test_each_notebook_says_which_stage_it_is(name):
     nb = json.loads((NB_DIR / f"{name}.ipynb").read_text(encoding="utf-8"))
     src = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert f'stage="{P.NOTEBOOK_STAGE[name]}"' in src and "wb.finish()" in src
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_no_whole_stage_call(path):
+    """A notebook walks through its stage step by step: no call that runs the whole stage (issue #19)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    src = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    for whole in ("kb.stages", "DemandForecast", "forecast_table(", "stages."):
+        assert whole not in src, f"{path.name} calls {whole!r}: a whole-stage call"

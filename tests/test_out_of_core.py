@@ -125,6 +125,7 @@ def test_load_checks_and_audit_queries_equal_the_frame(lines):
 
 def test_forecast_queries_equal_the_frame(lines):
     from kbanalysis.forecast import model as F
+    from kbanalysis.forecast.core import price_per_cost
 
     df, sf = lines
     as_of = pd.Timestamp("2024-05-01")
@@ -140,8 +141,8 @@ def test_forecast_queries_equal_the_frame(lines):
     assert sorted(df.loc[a.attrs["lines"], "_row"]) == sorted(b.attrs["lines"])  # the same lines, by row number
     pd.testing.assert_frame_equal(F.split_group_months(df, deals, as_of, matches=a),
                                   F.split_group_months(sf, deals, as_of, matches=b))
-    pd.testing.assert_series_equal(F.DemandForecast._price_per_cost(df, as_of),
-                                   F.DemandForecast._price_per_cost(sf, as_of), check_names=False)
+    pd.testing.assert_series_equal(price_per_cost(df, as_of),
+                                   price_per_cost(sf, as_of), check_names=False)
 
 
 @pytest.mark.xdist_group("workbook")

@@ -45,12 +45,13 @@ MONEY_COLUMNS = ("revenue_12m", "margin_12m", "wallet_month", "wallet_low", "wal
                  "potential_month", "money_at_stake", "revenue", "margin", "amount", "cost", "on_hand", "incoming",
                  "total_purchases", "avg_project_cost", "at_stake_month", "avg_month_margin", "our_month",
                  "revenue_last_3m", "revenue_last_6m", "revenue_prev_6m", "usual_3m_revenue", "revenue_total",
-                 "forecast_reconciled", "ceiling_month", "achievable_month")
+                 "forecast_reconciled", "ceiling_month", "achievable_month", "expected", "expected_calibrated",
+                 "deal_revenue", "recurring")
 #: shares 0..1 (formatted ``12,3 %``)
 PCT_COLUMNS = ("share_of_wallet", "completeness", "share", "share_of_revenue", "probability",
                "imported_machine_share", "revenue_share", "client_share", "margin_share", "cum_client_share",
                "cum_revenue_share", "cum_margin_share", "incomplete_share", "rate", "shrunk_rate", "win_rate",
-               "mean_stated", "slip_rate", "coverage", "mape", "wape", "median_abs_pct_error")
+               "mean_stated", "slip_rate", "coverage", "mape", "wape", "median_abs_pct_error", "wape_naive")
 #: whole numbers (formatted ``12 345``)
 INT_COLUMNS = ("active_months", "priority", "row", "count", "n_clients", "orders", "days_silent", "read", "used",
                "rejected", "suppliers", "quantity", "outlets", "own_clients", "end_objects", "installations",
@@ -60,7 +61,8 @@ DATE_COLUMNS = ("last_order_date", "first_order_date", "last_contact_date", "dat
                 "as_of")
 MONTH_COLUMNS = ("month", "planned_month")
 #: columns holding codes that :func:`label` translates
-CODE_COLUMNS = ("base", "loyalty", "key_account", "issue", "reason", "flag", "table", "wallet_source", "source")
+CODE_COLUMNS = ("base", "loyalty", "key_account", "issue", "reason", "flag", "table", "wallet_source", "source",
+                "history_kind", "group_source", "valued", "method")
 
 _CODE_SPLIT = re.compile(r"[;,|\s]+")
 

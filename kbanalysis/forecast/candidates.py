@@ -300,3 +300,30 @@ class HistoryForecaster:
         if not len(b):
             return b
         return b.loc[b["model"] == "combined"].dropna(subset=["forecast"]).reset_index(drop=True)
+
+
+def model_choice(history: HistoryForecaster) -> pd.DataFrame:
+    """Per group: the kind of history, the candidates the forecast combines (with their weights) and the
+    backtest WAPE of that combination beside Naive's (the last month repeated).
+
+    >>> m = pd.date_range("2021-01-01", periods=30, freq="MS")
+    >>> f = HistoryForecaster(horizon=2).fit(pd.DataFrame({"product_group": "x", "month": m, "recurring": 100.0}))
+    >>> model_choice(f).columns.tolist()
+    ['product_group', 'history_kind', 'models', 'wape', 'wape_naive']
+    """
+    cols = ["product_group", "history_kind", "models", "wape", "wape_naive"]
+    if not len(history.weights_):
+        return pd.DataFrame(columns=cols)
+    w = history.weights_.loc[history.weights_["weight"] > 0].sort_values(["product_group", "weight"],
+                                                                          ascending=[True, False])
+    models = w.groupby("product_group").apply(
+        lambda x: ", ".join(f"{m} {v:.0%}" for m, v in zip(x["model"], x["weight"])), include_groups=False)
+    b = history.backtest_.dropna(subset=["forecast"])
+    ab = (b["forecast"] - b["actual"]).abs()
+    wape = (ab.groupby([b["product_group"], b["model"]]).sum()
+            / b["actual"].abs().groupby([b["product_group"], b["model"]]).sum())
+    out = pd.DataFrame({"product_group": models.index.astype("string"), "models": models.to_numpy()})
+    out["history_kind"] = out["product_group"].map(history.kind_)
+    key = lambda m: [wape.get((g, m), np.nan) for g in out["product_group"]]  # noqa: E731
+    out["wape"], out["wape_naive"] = key("combined"), key("Naive")
+    return out[cols]

@@ -355,3 +355,41 @@ def calibration_plot(deals: pd.DataFrame, by: str | None = "stage", lang: str = 
                      prior: float = 10.0, ax: Axes | None = None) -> Axes:
     """Same as :func:`calibration_chart` (the name the notebook uses)."""
     return calibration_chart(deals, by=by, lang=lang, as_of=as_of, prior=prior, ax=ax)
+
+
+def accuracy_chart(backtest: pd.DataFrame, peers: pd.DataFrame, accuracy: pd.DataFrame, lang: str = "ru",
+                   currency: str = "RUB", ax: Axes | None = None) -> Axes:
+    """The past months as each method forecast them one month ahead: actual sales, the reconciled forecast
+    and the peers (:mod:`kbanalysis.forecast.accuracy`), each labelled with its WAPE from ``accuracy``.
+
+    >>> bt = pd.DataFrame({"source": "reconciled", "origin": pd.to_datetime(["2024-01-01"]), "step": [1],
+    ...     "month": pd.to_datetime(["2024-01-01"]), "forecast": [105.0], "actual": [100.0]})
+    >>> pe = bt.drop(columns="source").assign(method="Naive", forecast=[90.0])
+    >>> acc = pd.DataFrame({"method": ["reconciled", "Naive"], "mape": [0.05, 0.1], "wape": [0.05, 0.1],
+    ...                     "n": [1, 1], "months": [1, 1]})
+    >>> accuracy_chart(bt, pe, acc, lang="en").get_title()
+    'Over 1 past months our forecast missed by 5.0% on average, the naive forecast by 10.0%'
+    """
+    ax = _ax(ax, (10, 5))
+    ours = backtest.loc[(backtest["source"] == "reconciled") & (backtest["step"] == 1)]
+    if not len(accuracy) or not len(ours):
+        _title(ax, t("forecast.title.accuracy_empty", lang))
+        return ax
+    wape = accuracy.set_index("method")["wape"]
+    first = ours.sort_values("month")
+    ax.plot(first["month"], first["actual"], color="#252525", lw=2.2, label=t("forecast.legend.revenue", lang))
+    ax.plot(first["month"], first["forecast"], color=COLORS["reconciled"], lw=2, marker="o", ms=3,
+            label=t("forecast.legend.accuracy_ours", lang, wape=fmt_pct(wape.get("reconciled"), lang)))
+    styles = {"Naive": ("#969696", ":"), "SeasonalNaive": ("#fdae61", "--"), "AutoETS": ("#4575b4", "-.")}
+    for m, x in peers.loc[peers["step"] == 1].groupby("method", sort=False):
+        x = x.loc[x["month"].isin(first["month"])].sort_values("month")
+        color, style = styles.get(m, ("#636363", "--"))
+        ax.plot(x["month"], x["forecast"], color=color, ls=style, lw=1.4,
+                label=t(f"forecast.legend.peer_{m}", lang, wape=fmt_pct(wape.get(m), lang)))
+    _money(ax.yaxis, lang, currency)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, frameon=False)
+    a = accuracy.set_index("method")
+    _title(ax, t("forecast.title.accuracy", lang, months=int(a.loc["reconciled", "months"]),
+                 ours=fmt_pct(wape.get("reconciled"), lang),
+                 naive=fmt_pct(wape.get("Naive"), lang)), 90)
+    return ax

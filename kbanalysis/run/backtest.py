@@ -406,7 +406,7 @@ def online_retail_backtest(real_data=None, *, as_of=AS_OF, end=END, run_dir=None
 def _calls_from_package(clients, sales, as_of, p: dict, timing: dict):
     """The workbook's calls at the cut computed with the package: (base per client, reactivation list, forecast)."""
     from kbanalysis.audit.structure import audit_table
-    from kbanalysis.forecast.model import forecast_table
+    from kbanalysis.forecast.core import forecast_table
 
     t = time.perf_counter()
     per_client, _, _, lost_list = audit_table(clients, sales, None, as_of, p)

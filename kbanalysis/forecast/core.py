@@ -1,0 +1,692 @@
+"""The forecast's steps, in the order notebook 04 runs them, and :class:`DemandForecast` that runs them all.
+
+The building blocks (stage win rates, the pipeline, matching won deals to sales, stock, marketing) are in
+:mod:`kbanalysis.forecast.model`, the statistical candidates in :mod:`kbanalysis.forecast.candidates` and
+the weighting methods in :mod:`kbanalysis.forecast.reconcile`; this module only prepares their tables and
+joins them (the method itself is described in :mod:`kbanalysis.forecast.model`). Each step is a function
+that returns one table, so the notebook shows each and an analyst can change one:
+
+1. :func:`~kbanalysis.forecast.model.stage_win_rates`, :func:`~kbanalysis.forecast.model.pipeline_deals`,
+   :func:`~kbanalysis.forecast.model.match_won_deals` — the deals;
+2. :func:`~kbanalysis.forecast.model.split_group_months` and :class:`HistoryForecaster` — the recurring history;
+3. :func:`forecast_groups`, :func:`source_grid` — every source per month and group;
+4. :func:`source_backtest`, :func:`reconciliation_weights`, :func:`source_errors` — the accuracy of each
+   source and the weights;
+5. :func:`reconciled`, :func:`~kbanalysis.forecast.model.stock_gap`, :func:`with_totals`,
+   :func:`forecast_flags` — the reconciled demand, the stock check, the ``ALL`` rows and the flags;
+6. :func:`forecast_output` — the contract columns of ``forecast.csv``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kbanalysis.forecast.candidates import Z80, HistoryForecaster
+from kbanalysis.forecast.model import (ALL, OPTIMISM_RATIO, OUT_COLUMNS, _empty, _grid, _status, deal_backtest,
+                                       error_stats, forecast_months, manager_optimism, marketing_backtest,
+                                       marketing_by_group, match_won_deals, matched_share, month_start,
+                                       month_text, pipeline_deals, resolve_as_of, split_group_months,
+                                       stage_win_rates, stated_probability_usable, stock_by_group, stock_gap)
+from kbanalysis.forecast.reconcile import ShrunkInverseMSE
+from kbanalysis.sales.lines import costed_group_totals
+
+#: what each source of :func:`source_errors` is compared against in the backtest
+TARGETS = {"history": "recurring sales", "pipeline": "won amount of those deals",
+           "pipeline_calibrated": "won amount of those deals", "bottom_up": "all sales",
+           "marketing": "all sales", "marketing_corrected": "all sales", "reconciled": "all sales"}
+
+_BT_COLUMNS = ["origin", "step", "month", "forecast", "actual", "source"]
+
+
+def _note(code: str, **kw) -> dict:
+    return {"code": code, **kw}
+
+
+def has_rows(table: pd.DataFrame | None) -> bool:
+    """Whether an optional table of the case was given and has rows.
+
+    >>> has_rows(None), has_rows(pd.DataFrame({"a": [1]}))
+    (False, True)
+    """
+    return not _empty(table)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. deals
+# --------------------------------------------------------------------------------------------
+def has_open_deals(deals: pd.DataFrame | None) -> bool:
+    """Whether any deal is open (``status == open``)."""
+    return not _empty(deals) and bool((_status(deals["status"]) == "open").fillna(False).any())
+
+
+def deal_notes(deals: pd.DataFrame | None, rates: pd.DataFrame, alloc: pd.DataFrame, matches: pd.DataFrame,
+               months: pd.DatetimeIndex) -> list[dict]:
+    """What the report must say about the deals: missing, not calibratable, overdue, after the horizon,
+    without a group, matched to sales (codes of :func:`~kbanalysis.forecast.model.note_text`).
+
+    >>> deal_notes(None, stage_win_rates(None), pipeline_deals(None, "2024-04-01", 2), match_won_deals(
+    ...     pd.DataFrame(), None), forecast_months("2024-04-01", 2))
+    [{'code': 'no_deals'}]
+    """
+    if _empty(deals):
+        return [_note("no_deals")]
+    notes = []
+    if not len(rates):
+        notes.append(_note("no_closed_deals"))
+    elif not stated_probability_usable(deals):
+        notes.append(_note("stated_probability_not_measurable"))
+    if has_open_deals(deals):
+        od = deals.loc[(_status(deals["status"]) == "open").fillna(False).to_numpy()]
+        later = od.loc[(od["planned_month"] > months[-1]).fillna(False).to_numpy()]
+        if len(later):
+            notes.append(_note("deals_after_horizon", n=int(len(later)), amount=float(later["amount"].sum())))
+        bad = od.loc[(od["planned_month"].isna() | od["amount"].isna()).to_numpy()]
+        if len(bad):
+            notes.append(_note("deals_without_month_or_amount", n=int(len(bad))))
+    if len(alloc):
+        mv = alloc.loc[alloc["moved"]]
+        if len(mv):
+            notes.append(_note("overdue_deals", n=int(mv["deal_id"].nunique()), amount=float(mv["amount"].sum())))
+        split = alloc.loc[alloc["group_source"] != "deal"]
+        if len(split):
+            notes.append(_note("deals_without_group", n=int(split["deal_id"].nunique()),
+                               client_mix=int(split.loc[split["group_source"] == "client_mix", "deal_id"].nunique())))
+    if len(matches):
+        notes.append(_note("won_deals_matched", n=int((matches["method"] != "none").sum()), of=int(len(matches)),
+                           by_doc=int((matches["method"] == "doc_id").sum()), amount=float(matches["matched"].sum())))
+    return notes
+
+
+def deal_share(deals: pd.DataFrame | None, matches: pd.DataFrame, series: pd.DataFrame,
+               months: pd.DatetimeIndex) -> float:
+    """Share (by amount) of the past won deals found in sales: the part of the calibrated pipeline that is
+    added to the recurring history (1 when nothing can be measured; see
+    :func:`~kbanalysis.forecast.model.matched_share`)."""
+    start = series["month"].min() if len(series) else months[0]
+    share = matched_share(deals, matches, start, months[0])
+    return 1.0 if np.isnan(share) else float(share)
+
+
+def history_notes(series: pd.DataFrame, share: float, has_deals: bool) -> list[dict]:
+    """Notes on the history: deals only partly found in sales, a history shorter than two years."""
+    notes = []
+    if has_deals and share < 0.95:
+        notes.append(_note("deals_partly_in_sales", share=share))
+    n_hist = int(series.groupby("product_group")["month"].nunique().max()) if len(series) else 0
+    if n_hist < 24:
+        notes.append(_note("short_history", months=n_hist))
+    return notes
+
+
+def horizon_forecast(history: HistoryForecaster, months: pd.DatetimeIndex) -> pd.DataFrame:
+    """The history forecaster's ``forecast_`` rows of the forecast months."""
+    hf = history.forecast_
+    return hf.loc[hf["month"].isin(months)] if len(hf) else hf
+
+
+# --------------------------------------------------------------------------------------------
+# 2. stock and marketing
+# --------------------------------------------------------------------------------------------
+def price_per_cost(sales: pd.DataFrame, as_of) -> pd.Series:
+    """Per product group: sales amount / cost over the 12 months before ``as_of`` (to value stock given at
+    cost at prices); empty when the sales carry no cost.
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01"]), "product_group": ["x"], "amount": [15.0],
+    ...                   "cost": [10.0]})
+    >>> price_per_cost(s, pd.Timestamp("2024-04-01")).to_dict()
+    {'x': 1.5}
+    """
+    g = costed_group_totals(sales, as_of - pd.DateOffset(months=12), as_of)
+    if not len(g):
+        return pd.Series(dtype="float64")
+    k = g["amount"] / g["cost"].where(g["cost"] > 0)
+    k.index = k.index.astype(object)
+    return k.dropna()
+
+
+def history_mix(forecast: pd.DataFrame, series: pd.DataFrame) -> pd.Series:
+    """Group shares of the history forecast (of past sales when there is none): how a total-only
+    marketing estimate is split over groups."""
+    if len(forecast):
+        s = forecast.groupby("product_group")["forecast"].sum()
+    else:
+        s = series.groupby("product_group")["revenue"].sum() if len(series) else pd.Series(dtype="float64")
+    s = s.clip(lower=0)
+    s.index = s.index.astype(object)
+    return s / s.sum() if s.sum() > 0 else s
+
+
+def stock_notes(stock_groups: pd.DataFrame) -> list[dict]:
+    """Notes on the stock: none given, or some given at cost that could not be converted to prices."""
+    if not len(stock_groups):
+        return [_note("no_stock_data")]
+    if (stock_groups["valued"] == "cost").any():
+        return [_note("stock_at_cost_not_converted",
+                      groups=sorted(stock_groups.loc[stock_groups["valued"] == "cost", "product_group"]))]
+    return []
+
+
+# --------------------------------------------------------------------------------------------
+# 3. every source per month and group
+# --------------------------------------------------------------------------------------------
+def forecast_groups(series: pd.DataFrame, alloc: pd.DataFrame, stock_groups: pd.DataFrame,
+                    marketing_groups: pd.DataFrame, months: pd.DatetimeIndex) -> list[str]:
+    """The groups forecast: sales in the last 12 months, open deals, stock or a marketing estimate.
+
+    >>> s = pd.DataFrame({"product_group": ["x", "y"], "month": pd.to_datetime(["2024-03-01", "2020-01-01"]),
+    ...                   "revenue": [1.0, 1.0]})
+    >>> forecast_groups(s, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), forecast_months("2024-04-01", 1))
+    ['x']
+    """
+    recent = series.loc[series["month"] >= months[0] - pd.DateOffset(months=12)]
+    groups = set(recent.loc[recent["revenue"] != 0, "product_group"].dropna())
+    for t in (alloc, stock_groups, marketing_groups):
+        if len(t):
+            groups |= set(t["product_group"].dropna())
+    return sorted(str(g) for g in groups)
+
+
+def source_grid(months: pd.DatetimeIndex, groups: list[str], history: pd.DataFrame, alloc: pd.DataFrame,
+                marketing_groups: pd.DataFrame, *, has_deals: bool, calibrable: bool) -> pd.DataFrame:
+    """One row per month × group with every source: ``history`` (and its 80 % fan ``history_low``,
+    ``history_high``), ``pipeline``, ``pipeline_calibrated`` and ``marketing``.
+
+    >>> m = forecast_months("2024-04-01", 1)
+    >>> source_grid(m, ["x"], pd.DataFrame(), pd.DataFrame(), pd.DataFrame(columns=["month", "product_group",
+    ...     "marketing"]), has_deals=False, calibrable=False).columns.tolist()
+    ['month', 'product_group', 'history', 'history_low', 'history_high', 'pipeline', 'pipeline_calibrated', 'marketing']
+    """
+    d = _grid(months, groups)
+    if len(history):
+        d = d.merge(history.rename(columns={"forecast": "history", "low": "history_low", "high": "history_high"})[
+            ["product_group", "month", "history", "history_low", "history_high"]],
+            on=["product_group", "month"], how="left")
+    else:
+        d = d.assign(history=np.nan, history_low=np.nan, history_high=np.nan)
+    if has_deals:
+        for value, name in (("expected", "pipeline"), ("expected_calibrated", "pipeline_calibrated")):
+            s = alloc.groupby(["month", "product_group"], as_index=False)[value].sum().rename(columns={value: name})
+            d = d.merge(s, on=["month", "product_group"], how="left")
+            d[name] = d[name].fillna(0.0)
+        if not calibrable:
+            d["pipeline_calibrated"] = np.nan
+    else:
+        d = d.assign(pipeline=np.nan, pipeline_calibrated=np.nan)
+    return d.merge(marketing_groups, on=["month", "product_group"], how="left")
+
+
+# --------------------------------------------------------------------------------------------
+# 4. accuracy of every source, weights
+# --------------------------------------------------------------------------------------------
+def history_total_backtest(history: HistoryForecaster) -> pd.DataFrame:
+    """The history forecast's backtest summed over groups: ``origin, step, month, forecast, actual`` of the
+    origins where every group has a backtest (so the total is complete)."""
+    hb = history.chosen_backtest()
+    if not len(hb):
+        return pd.DataFrame(columns=["origin", "step", "month", "forecast", "actual"])
+    ng = hb.groupby(["origin", "step"])["product_group"].nunique()
+    full = ng[ng == ng.max()].index
+    hbt = hb.groupby(["origin", "step", "month"], as_index=False)[["forecast", "actual"]].sum()
+    return hbt.set_index(["origin", "step"]).loc[full].reset_index()
+
+
+def step_rmse(total_backtest: pd.DataFrame, horizon: int) -> pd.Series:
+    """RMSE of the total per step ahead 1..``horizon`` (the width of the total's fan)."""
+    if not len(total_backtest):
+        return pd.Series(np.nan, index=range(1, horizon + 1))
+    e = total_backtest["forecast"] - total_backtest["actual"]
+    return ((e ** 2).groupby(total_backtest["step"]).mean() ** 0.5).reindex(range(1, horizon + 1)).ffill()
+
+
+def backtest_origins(total_backtest: pd.DataFrame, as_of, horizon: int, n_origins: int = 12) -> list:
+    """The origins of the history backtest, or the last ``n_origins`` months that leave a whole horizon."""
+    if len(total_backtest):
+        return sorted(total_backtest["origin"].unique())
+    last = month_start(as_of)
+    return list(pd.date_range(end=last - pd.DateOffset(months=horizon), periods=n_origins, freq="MS"))
+
+
+def monthly_revenue(series: pd.DataFrame) -> pd.DataFrame:
+    """All sales per past month (``month, revenue``): what the marketing estimate is checked against."""
+    return series.groupby("month")["revenue"].sum().rename("revenue").reset_index()
+
+
+def marketing_factor(marketing_bt: pd.DataFrame) -> float:
+    """actual / marketing over the past months with an estimate (1 when fewer than 3 such months)."""
+    if len(marketing_bt) >= 3 and marketing_bt["marketing"].sum() > 0:
+        return float(marketing_bt["actual"].sum() / marketing_bt["marketing"].sum())
+    return 1.0
+
+
+def _points(frame: pd.DataFrame, forecast, source: str) -> pd.DataFrame:
+    return pd.DataFrame({"origin": frame.get("origin", pd.NaT), "step": frame.get("step", np.nan),
+                         "month": frame["month"], "forecast": forecast, "actual": frame.get("actual", frame.get("won")),
+                         "source": source})
+
+
+def _deal_points(db: pd.DataFrame, calibrable: bool) -> list[pd.DataFrame]:
+    if not len(db):
+        return []
+    out = [_points(db.assign(actual=db["won"]), db["stated"], "pipeline")]
+    if calibrable:
+        out.append(_points(db.assign(actual=db["won"]), db["calibrated"], "pipeline_calibrated"))
+    return out
+
+
+def _marketing_points(mb: pd.DataFrame) -> list[pd.DataFrame]:
+    if len(mb) >= 3 and mb["marketing"].sum() > 0:
+        # leave-one-month-out factor for an honest error of the corrected estimate
+        loo = (mb["actual"].sum() - mb["actual"]) / (mb["marketing"].sum() - mb["marketing"])
+        return [_points(mb, mb["marketing"], "marketing"), _points(mb, mb["marketing"] * loo, "marketing_corrected")]
+    return [_points(mb, mb["marketing"], "marketing")] if len(mb) else []
+
+
+def source_backtest(total_backtest: pd.DataFrame, deal_bt: pd.DataFrame, marketing_bt: pd.DataFrame,
+                    series: pd.DataFrame, *, share: float, calibrable: bool) -> pd.DataFrame:
+    """Total-level backtest points of every source on the same past months: ``origin, step, month, forecast,
+    actual, source`` with sources ``history`` (vs recurring sales), ``pipeline`` / ``pipeline_calibrated``
+    (past pipelines vs the won amount of those deals), ``bottom_up`` (history + ``share`` × calibrated
+    pipeline vs all sales), ``marketing`` / ``marketing_corrected`` (vs all sales)."""
+    pts = [total_backtest.assign(source="history")] if len(total_backtest) else []
+    pts += _deal_points(deal_bt, calibrable)
+    if len(total_backtest):
+        bu = total_backtest[["origin", "step", "month", "forecast"]].copy()
+        if len(deal_bt) and calibrable:
+            bu = bu.merge(deal_bt[["origin", "step", "calibrated"]], on=["origin", "step"], how="left")
+            bu["forecast"] = bu["forecast"] + share * bu["calibrated"].fillna(0.0)
+            bu = bu.drop(columns="calibrated")
+        revenue = series.groupby("month")["revenue"].sum()
+        bu["actual"] = bu["month"].map(revenue).to_numpy()
+        pts.append(bu.assign(source="bottom_up"))
+    pts += _marketing_points(marketing_bt)
+    pts = [p for p in pts if len(p)]
+    bt = pd.concat(pts, ignore_index=True)[_BT_COLUMNS] if pts else pd.DataFrame(columns=_BT_COLUMNS)
+    bt["source"] = bt["source"].astype("string")
+    return bt
+
+
+def reconciliation_weights(backtest: pd.DataFrame, *, prior_weight: float, has_marketing: bool) -> dict:
+    """Weights ``{"bottom_up": w, "marketing": 1 − w}`` from the backtest MSE of the bottom-up figure and
+    of the corrected marketing estimate on the same months, shrunk toward equal when those months are few
+    (:class:`~kbanalysis.forecast.reconcile.ShrunkInverseMSE`; no marketing: all on bottom-up).
+
+    >>> bt = pd.DataFrame({"source": ["bottom_up"], "forecast": [1.0], "actual": [1.0]})
+    >>> reconciliation_weights(bt, prior_weight=0.2, has_marketing=False)
+    {'bottom_up': 1.0, 'marketing': 0.0}
+    """
+    if not has_marketing:
+        return {"bottom_up": 1.0, "marketing": 0.0}
+    mse = {}
+    for src in ("bottom_up", "marketing_corrected"):
+        x = backtest.loc[backtest["source"] == src]
+        mse[src] = error_stats(x["forecast"], x["actual"])["mse"] if len(x) else np.nan
+    if np.isnan(mse["bottom_up"]):
+        x = backtest.loc[backtest["source"] == "history"]
+        mse["bottom_up"] = error_stats(x["forecast"], x["actual"])["mse"] if len(x) else np.nan
+    n_points = int((backtest["source"] == "marketing_corrected").sum())
+    return ShrunkInverseMSE(prior_weight=prior_weight).weights(
+        {"bottom_up": mse["bottom_up"], "marketing": mse["marketing_corrected"]}, n=n_points)
+
+
+def with_reconciled_backtest(backtest: pd.DataFrame, weights: dict) -> pd.DataFrame:
+    """The backtest with the ``reconciled`` points: the blend with the final ``weights`` on the months where
+    both bottom-up and marketing were measured (in-sample weights: the report says so)."""
+    b = backtest.loc[backtest["source"] == "bottom_up"]
+    m = backtest.loc[backtest["source"] == "marketing_corrected", ["month", "forecast"]].rename(
+        columns={"forecast": "mk"})
+    if len(b) and len(m):
+        r = b.merge(m, on="month")
+        r["forecast"] = weights["bottom_up"] * r["forecast"] + weights["marketing"] * r["mk"]
+        return pd.concat([backtest, r.drop(columns="mk").assign(source="reconciled")], ignore_index=True)
+    if len(b):
+        return pd.concat([backtest, b.assign(source="reconciled")], ignore_index=True)
+    return backtest
+
+
+def source_errors(backtest: pd.DataFrame, weights: dict) -> pd.DataFrame:
+    """Backtest errors of every source at the total level, with what each is compared against
+    (:data:`TARGETS`) and its weight: ``source, target, mape, wape, bias, rmse, n, weight``.
+
+    >>> bt = pd.DataFrame({"source": ["bottom_up"] * 2, "forecast": [110.0, 90.0], "actual": [100.0, 100.0]})
+    >>> source_errors(bt, {"bottom_up": 1.0, "marketing": 0.0})[["source", "mape", "weight"]]
+          source  mape  weight
+    0  bottom_up   0.1     1.0
+    """
+    weight = {"bottom_up": weights["bottom_up"], "marketing_corrected": weights["marketing"], "reconciled": 1.0}
+    rows = []
+    for src, target in TARGETS.items():
+        x = backtest.loc[backtest["source"] == src]
+        if not len(x):
+            continue
+        st = error_stats(x["forecast"], x["actual"])
+        rows.append({"source": src, "target": target, "mape": st["mape"], "wape": st["wape"], "bias": st["bias"],
+                     "rmse": st["rmse"], "n": st["n"], "weight": weight.get(src, np.nan)})
+    out = pd.DataFrame(rows, columns=["source", "target", "mape", "wape", "bias", "rmse", "n", "weight"])
+    return out.astype({"source": "string", "target": "string"})
+
+
+def marketing_notes(marketing: pd.DataFrame | None, marketing_bt: pd.DataFrame, weights: dict,
+                    factor: float) -> list[dict]:
+    """How the marketing estimate entered: no estimate, weighted by its backtest, or at the prior weight."""
+    if _empty(marketing):
+        return [_note("no_marketing")]
+    if len(marketing_bt) >= 3:
+        return [_note("marketing_weighted", weight=weights["marketing"], factor=factor, months=int(len(marketing_bt)))]
+    return [_note("marketing_prior", weight=weights["marketing"], months=int(len(marketing_bt)))]
+
+
+# --------------------------------------------------------------------------------------------
+# 5. reconciled demand, totals, flags
+# --------------------------------------------------------------------------------------------
+def reconciled(grid: pd.DataFrame, weights: dict, *, factor: float, share: float) -> pd.DataFrame:
+    """The grid with ``bottom_up`` = history + ``share`` × calibrated pipeline (the stated one when there is
+    no calibration) and ``reconciled`` = w × bottom_up + (1 − w) × ``factor`` × marketing.
+
+    >>> g = pd.DataFrame({"history": [100.0], "pipeline": [20.0], "pipeline_calibrated": [10.0],
+    ...                   "marketing": [150.0]})
+    >>> reconciled(g, {"bottom_up": 0.8, "marketing": 0.2}, factor=1.0, share=1.0)[["bottom_up", "reconciled"]]
+       bottom_up  reconciled
+    0      110.0       118.0
+    """
+    d = grid.copy()
+    deal_part = d["pipeline_calibrated"].where(d["pipeline_calibrated"].notna(), d["pipeline"])
+    d["bottom_up"] = d["history"].fillna(0.0) + share * deal_part.fillna(0.0)
+    d.loc[d["history"].isna() & deal_part.isna(), "bottom_up"] = np.nan
+    mk = d["marketing"] * factor
+    wb, wm = weights["bottom_up"], weights["marketing"]
+    both = d["bottom_up"].notna() & mk.notna()
+    d["reconciled"] = np.where(both, wb * d["bottom_up"] + wm * mk, d["bottom_up"].fillna(mk))
+    d["reconciled"] = d["reconciled"].astype("float64")
+    return d
+
+
+def with_stock(d: pd.DataFrame, stock_groups: pd.DataFrame, *, overstock_months: float) -> pd.DataFrame:
+    """The grid with the stock check of :func:`~kbanalysis.forecast.model.stock_gap`."""
+    sg = stock_gap(d[["product_group", "month", "reconciled"]], stock_groups, overstock_months=overstock_months)
+    return d.merge(sg, on=["product_group", "month"], how="left")
+
+
+def optimistic_rows(optimism: pd.DataFrame, alloc: pd.DataFrame) -> set:
+    """``(month, product_group)`` pairs that hold a deal of a manager flagged optimistic that month."""
+    if not len(optimism) or not optimism["optimistic"].any():
+        return set()
+    bad = optimism.loc[optimism["optimistic"], ["manager", "month"]]
+    a = alloc.assign(manager=alloc["manager"].astype("string").fillna("—"))
+    hit = a.merge(bad, on=["manager", "month"])
+    hit = hit.loc[hit["expected"] > 0]
+    return set(zip(hit["month"], hit["product_group"]))
+
+
+def optimism_notes(optimism: pd.DataFrame) -> list[dict]:
+    """The managers whose stated pipeline is far above their own track record."""
+    if not len(optimism) or not optimism["optimistic"].any():
+        return []
+    return [_note("managers_optimistic", managers=sorted(set(optimism.loc[optimism["optimistic"], "manager"])))]
+
+
+def with_totals(d: pd.DataFrame, months: pd.DatetimeIndex, total_rmse: pd.Series, *,
+                overstock_months: float) -> pd.DataFrame:
+    """The grid with one ``ALL`` row per month (sums over groups; the fan of the total from the backtest
+    errors of the total, ``total_rmse`` per step, since group errors partly cancel) and a helper column
+    ``_all`` (1 on the ``ALL`` rows)."""
+    num = ["pipeline", "pipeline_calibrated", "history", "history_low", "history_high", "marketing",
+           "bottom_up", "reconciled", "stock_available", "stock_gap"]
+    tot = d.groupby("month")[num].sum(min_count=1).reindex(pd.DatetimeIndex(months, name="month")).reset_index()
+    rmse = total_rmse.to_numpy()[:len(tot)]
+    if np.isfinite(rmse).all():
+        tot["history_low"] = np.maximum(tot["history"] - Z80 * rmse, 0.0)
+        tot["history_high"] = tot["history"] + Z80 * rmse
+    tot["product_group"] = ALL
+    # cover of the total: stock of the groups with stock data / their average monthly demand
+    with_stock_data = d.loc[d["stock_available"].notna()]
+    mean = with_stock_data.groupby("month")["reconciled"].sum().mean() if len(with_stock_data) else np.nan
+    tot["cover_months"] = (tot["stock_available"] / mean) if mean and mean > 0 else np.where(
+        tot["stock_available"] > 0, np.inf, np.nan)
+    tot["overstock"] = (tot["cover_months"] > overstock_months).fillna(False)
+    out = pd.concat([d.assign(_all=0), tot.assign(_all=1)], ignore_index=True)
+    out["product_group"] = out["product_group"].astype("string")
+    out["overstock"] = out["overstock"].fillna(False).astype(bool)
+    return out
+
+
+def forecast_flags(d: pd.DataFrame, alloc: pd.DataFrame, opt_rows: set, *, has_deals: bool, open_deals: bool,
+                   disagreement: float) -> pd.Series:
+    """The ``flag`` codes of every row (:data:`~kbanalysis.forecast.model.FLAGS`), joined by ``;``."""
+    codes = []
+    is_all = d["_all"] == 1
+    grp_no_deals = set()
+    if has_deals:
+        deal_groups = set(alloc["product_group"].dropna()) if len(alloc) else set()
+        grp_no_deals = set(d.loc[~is_all, "product_group"]) - deal_groups
+    opt_months = {m for m, _ in opt_rows}
+    # an ALL row whose sum misses some group's stock / marketing says so
+    grp = d.loc[~is_all]
+    part_stock = set(grp.loc[grp["stock_available"].isna(), "month"])
+    part_mk = set(grp.loc[grp["marketing"].isna(), "month"])
+    ref = d["reconciled"].where(d["reconciled"] > 0)
+    disagree = ((d["bottom_up"] - d["marketing"]).abs() / ref > disagreement).fillna(False)
+    for i, r in enumerate(d.itertuples(index=False)):
+        c = []
+        if disagree.iat[i]:
+            c.append("sources_disagree")
+        if pd.notna(r.stock_gap) and r.stock_gap > 0:
+            c.append("stock_short")
+        if r.overstock:
+            c.append("overstock")
+        if (r.month, r.product_group) in opt_rows or (is_all.iat[i] and r.month in opt_months):
+            c.append("manager_optimistic")
+        if pd.isna(r.stock_available) or (is_all.iat[i] and r.month in part_stock):
+            c.append("no_stock_data")
+        if not has_deals or not open_deals or (not is_all.iat[i] and r.product_group in grp_no_deals):
+            c.append("no_deals")
+        if pd.isna(r.marketing) or (is_all.iat[i] and r.month in part_mk):
+            c.append("no_marketing")
+        codes.append(";".join(c))
+    return pd.Series(codes, index=d.index, dtype="string")
+
+
+def forecast_detail(d: pd.DataFrame, flags: pd.Series) -> pd.DataFrame:
+    """The rows in ``forecast.csv``'s order (months, groups, ``ALL`` last within its month) with every
+    helper column."""
+    d = d.assign(flag=flags).sort_values(["month", "_all", "product_group"], ignore_index=True)
+    return d.drop(columns="_all")
+
+
+def forecast_output(detail: pd.DataFrame) -> pd.DataFrame:
+    """Exactly the contract columns of ``forecast.csv`` (months as ``YYYY-MM`` text)."""
+    t = detail.copy()
+    t["month"] = month_text(t["month"]).astype("string").to_numpy()
+    t["product_group"] = t["product_group"].astype("string")
+    t["flag"] = t["flag"].astype("string")
+    return t[OUT_COLUMNS].reset_index(drop=True)
+
+
+def flagged_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``forecast.csv`` that carry a flag a person should look at (not only "no data" codes)."""
+    quiet = {"no_stock_data", "no_deals", "no_marketing"}
+    loud = table["flag"].fillna("").map(lambda f: bool(set(filter(None, str(f).split(";"))) - quiet))
+    return table.loc[loud.to_numpy(dtype=bool)]
+
+
+def forecast_facts(table: pd.DataFrame, *, horizon: int, deals, stock, marketing) -> dict:
+    """The figures the notebook's texts quote: the horizon's totals of every source (``ALL`` rows), the
+    stock gap, the number of flagged rows and which tables the case has.
+
+    >>> t = pd.DataFrame({"month": ["2024-04"] * 2, "product_group": ["x", "ALL"], "pipeline": [1.0, 1.0],
+    ...     "pipeline_calibrated": [2.0, 2.0], "history": [5.0, 5.0], "marketing": [None, None],
+    ...     "reconciled": [7.0, 7.0], "stock_available": [None, None], "stock_gap": [None, None], "flag": ["", ""]})
+    >>> forecast_facts(t, horizon=1, deals=None, stock=None, marketing=None)["reconciled"]
+    7.0
+    """
+    alls = table.loc[table["product_group"] == ALL]
+    groups = table.loc[table["product_group"] != ALL]
+    return {"horizon": int(horizon), "has_deals": has_rows(deals), "has_stock": has_rows(stock),
+            "has_marketing": has_rows(marketing), "reconciled": float(alls["reconciled"].sum()),
+            "pipeline": float(alls["pipeline"].sum(min_count=1)),
+            "pipeline_calibrated": float(alls["pipeline_calibrated"].sum(min_count=1)),
+            "history": float(alls["history"].sum()), "n_flagged": int(len(flagged_rows(table))),
+            "stock_gap": float(groups.groupby("product_group")["stock_gap"].max().sum()) if has_rows(stock)
+            else float("nan")}
+
+
+# --------------------------------------------------------------------------------------------
+# all steps
+# --------------------------------------------------------------------------------------------
+class DemandForecast:
+    """The reconciled forecast of ``forecast.csv``: the steps of this module run in order (notebook 04 runs
+    the same steps one per cell).
+
+    Parameters are the run parameters of the forecast (see :mod:`kbanalysis.run.params`).
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    table_ : DataFrame        exactly the contract columns of ``forecast.csv`` (:func:`forecast_output`)
+    detail_ : DataFrame       the same rows with numeric months and helper columns (``bottom_up``,
+                              ``history_low``/``history_high``, ``cover_months``)
+    weights_ : dict           :func:`reconciliation_weights`
+    marketing_factor_ : float :func:`marketing_factor`
+    rates_, deals_, matches_, series_ : the deal and history tables (:func:`stage_win_rates`,
+                              :func:`pipeline_deals`, :func:`match_won_deals`, :func:`split_group_months`)
+    history_ : HistoryForecaster
+    deal_share_ : float       :func:`deal_share`
+    deal_backtest_, marketing_backtest_ : DataFrame
+    backtest_ : DataFrame     :func:`source_backtest` with the ``reconciled`` points
+    optimism_ : DataFrame     :func:`~kbanalysis.forecast.model.manager_optimism`
+    notes_ : list of dict     what the report must say (texts: :func:`~kbanalysis.forecast.model.note_text`)
+
+    >>> m = pd.date_range("2022-01-01", periods=27, freq="MS")
+    >>> sales = pd.DataFrame({"date": m, "client_id": "a", "product_group": "x", "amount": 100.0})
+    >>> fc = DemandForecast(horizon=2).fit(sales, as_of="2024-04-01")
+    >>> fc.table_[["month", "product_group", "history", "reconciled"]]
+         month product_group  history  reconciled
+    0  2024-04             x    100.0       100.0
+    1  2024-04           ALL    100.0       100.0
+    2  2024-05             x    100.0       100.0
+    3  2024-05           ALL    100.0       100.0
+    >>> fc.table_["flag"].iloc[0]
+    'no_stock_data;no_deals;no_marketing'
+    >>> fc.weights_
+    {'bottom_up': 1.0, 'marketing': 0.0}
+    """
+
+    def __init__(self, horizon: int = 3, win_rate_prior: float = 10.0, disagreement: float = 0.25,
+                 overstock_months: float = 6.0, stock_valued_at: str = "price", n_origins: int = 12,
+                 optimism_ratio: float = OPTIMISM_RATIO, marketing_prior_weight: float = 0.2):
+        self.horizon = horizon
+        self.marketing_prior_weight = marketing_prior_weight
+        self.win_rate_prior = win_rate_prior
+        self.disagreement = disagreement
+        self.overstock_months = overstock_months
+        self.stock_valued_at = stock_valued_at
+        self.n_origins = n_origins
+        self.optimism_ratio = optimism_ratio
+
+    @classmethod
+    def from_params(cls, params: dict | None = None) -> "DemandForecast":
+        """Build from the run parameters (unknown keys ignored)."""
+        p = params or {}
+        keys = ("horizon", "win_rate_prior", "disagreement", "overstock_months", "stock_valued_at",
+                "marketing_prior_weight")
+        return cls(**{k: p[k] for k in keys if k in p})
+
+    def fit(self, sales: pd.DataFrame, deals: pd.DataFrame | None = None, stock: pd.DataFrame | None = None,
+            marketing: pd.DataFrame | None = None, as_of=None) -> "DemandForecast":
+        h = int(self.horizon)
+        self.as_of_ = as_of = resolve_as_of(sales, as_of)
+        self.months_ = months = forecast_months(as_of, h)
+        has_deals = not _empty(deals)
+        self._fit_deals(sales, deals, as_of, months)
+        self.series_ = split_group_months(sales, deals, as_of, matches=self.matches_)
+        self.deal_share_ = deal_share(deals, self.matches_, self.series_, months)
+        self.history_ = HistoryForecaster(horizon=h, n_origins=self.n_origins).fit(self.series_)
+        hf = horizon_forecast(self.history_, months)
+        self.stock_ = stock_by_group(stock, valued_at=self.stock_valued_at, price_per_cost=price_per_cost(sales, as_of))
+        self.marketing_groups_ = marketing_by_group(marketing, months, history_mix(hf, self.series_))
+        groups = forecast_groups(self.series_, self.deals_, self.stock_, self.marketing_groups_, months)
+        calibrable = has_deals and len(self.rates_) > 0
+        grid = source_grid(months, groups, hf, self.deals_, self.marketing_groups_, has_deals=has_deals,
+                           calibrable=calibrable)
+        self._fit_weights(deals, marketing, as_of, calibrable)
+        d = reconciled(grid, self.weights_, factor=self.marketing_factor_, share=self.deal_share_)
+        d = with_stock(d, self.stock_, overstock_months=self.overstock_months)
+        self.optimism_ = manager_optimism(deals, as_of, h, ratio=self.optimism_ratio, alloc=self.deals_) \
+            if has_deals else manager_optimism(None, as_of, h)
+        d = with_totals(d, months, self.history_total_rmse_, overstock_months=self.overstock_months)
+        flags = forecast_flags(d, self.deals_, optimistic_rows(self.optimism_, self.deals_), has_deals=has_deals,
+                               open_deals=has_open_deals(deals), disagreement=self.disagreement)
+        self.detail_ = forecast_detail(d, flags)
+        self.table_ = forecast_output(self.detail_)
+        self.notes_ = (self.notes_ + history_notes(self.series_, self.deal_share_, has_deals)
+                       + stock_notes(self.stock_) + marketing_notes(marketing, self.marketing_backtest_,
+                                                                    self.weights_, self.marketing_factor_)
+                       + optimism_notes(self.optimism_))
+        return self
+
+    def _fit_deals(self, sales, deals, as_of, months) -> None:
+        has_deals = not _empty(deals)
+        self.rates_ = stage_win_rates(deals, self.win_rate_prior, as_of=as_of) if has_deals else stage_win_rates(None)
+        self.deals_ = pipeline_deals(deals, as_of, len(months), sales=sales, rates=self.rates_) if has_deals else \
+            pipeline_deals(None, as_of, len(months))
+        self.matches_ = match_won_deals(sales, deals, as_of)
+        self.notes_ = deal_notes(deals, self.rates_, self.deals_, self.matches_, months)
+
+    def _fit_weights(self, deals, marketing, as_of, calibrable: bool) -> None:
+        h = int(self.horizon)
+        total = history_total_backtest(self.history_)
+        self.history_total_rmse_ = step_rmse(total, h)
+        origins = backtest_origins(total, as_of, h, self.n_origins)
+        self.deal_backtest_ = deal_backtest(deals, origins, h, prior=self.win_rate_prior) if not _empty(deals) \
+            else deal_backtest(None, origins, h)
+        self.marketing_backtest_ = marketing_backtest(marketing, monthly_revenue(self.series_), as_of)
+        self.marketing_factor_ = marketing_factor(self.marketing_backtest_)
+        bt = source_backtest(total, self.deal_backtest_, self.marketing_backtest_, self.series_,
+                             share=self.deal_share_, calibrable=calibrable)
+        self.weights_ = reconciliation_weights(bt, prior_weight=self.marketing_prior_weight,
+                                               has_marketing=not _empty(marketing))
+        self.backtest_ = with_reconciled_backtest(bt, self.weights_)
+
+    def calibration_summary(self) -> dict:
+        """Headline figures of the deal calibration for the report.
+
+        ``open_deals``, ``stated`` / ``calibrated`` (Σ over the horizon), ``ratio`` (calibrated /
+        stated), ``overall_win_rate``, ``mean_stated`` (amount-weighted stated probability of the
+        open deals), ``mean_calibrated``, and from the backtest of past pipelines: ``bias_stated``,
+        ``bias_calibrated``, ``wape_stated``, ``wape_calibrated`` (NaN when not measurable).
+        """
+        a = self.deals_
+        calibrable = len(a) > 0 and bool(a["win_rate"].notna().all())
+        out = {"open_deals": int(a["deal_id"].nunique()) if len(a) else 0,
+               "stated": float(a["expected"].sum()) if len(a) else np.nan,
+               "calibrated": float(a["expected_calibrated"].sum()) if calibrable else np.nan,
+               "overall_win_rate": float(self.rates_.attrs.get("overall_rate", np.nan))}
+        out["ratio"] = out["calibrated"] / out["stated"] if out["stated"] else np.nan
+        amt = a["amount"].sum() if len(a) else 0.0
+        out["mean_stated"] = float(a["expected"].sum() / amt) if amt else np.nan
+        out["mean_calibrated"] = float(a["expected_calibrated"].sum() / amt) if amt and calibrable else np.nan
+        e = self.source_errors().set_index("source")
+        for src, key in (("pipeline", "stated"), ("pipeline_calibrated", "calibrated")):
+            out[f"bias_{key}"] = float(e.loc[src, "bias"]) if src in e.index else np.nan
+            out[f"wape_{key}"] = float(e.loc[src, "wape"]) if src in e.index else np.nan
+        return out
+
+    def source_errors(self) -> pd.DataFrame:
+        """:func:`source_errors` of the fitted backtest and weights."""
+        return source_errors(self.backtest_, self.weights_)
+
+
+def forecast_table(sales: pd.DataFrame, deals: pd.DataFrame | None = None, stock: pd.DataFrame | None = None,
+                   marketing: pd.DataFrame | None = None, as_of=None, params: dict | None = None) -> pd.DataFrame:
+    """``forecast.csv``: exactly the contract columns (see :class:`DemandForecast`).
+
+    >>> m = pd.date_range("2023-01-01", periods=15, freq="MS")
+    >>> sales = pd.DataFrame({"date": m, "client_id": "a", "product_group": "x", "amount": 10.0})
+    >>> st = pd.DataFrame({"product_group": ["x"], "on_hand": [15.0], "incoming": [0.0]})
+    >>> t = forecast_table(sales, stock=st, as_of="2024-04-01", params={"horizon": 2})
+    >>> t[["month", "product_group", "reconciled", "stock_available", "stock_gap"]]
+         month product_group  reconciled  stock_available  stock_gap
+    0  2024-04             x        10.0             15.0        0.0
+    1  2024-04           ALL        10.0             15.0        0.0
+    2  2024-05             x        10.0             15.0        5.0
+    3  2024-05           ALL        10.0             15.0        5.0
+    """
+    return DemandForecast.from_params(params).fit(sales, deals, stock, marketing, as_of).table_
