@@ -24,8 +24,8 @@ class ContractError(Exception):
     """An output table does not match the data contract (a bug of the workbook, not of the data)."""
 
 
-def _col(dtype=None, *checks, nullable=True):
-    return pa.Column(dtype, list(checks), nullable=nullable, coerce=False, required=True)
+def _col(dtype=None, *checks, nullable=True, required=True):
+    return pa.Column(dtype, list(checks), nullable=nullable, coerce=False, required=required)
 
 
 _NUM = "float64"
@@ -72,6 +72,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
                                     "stock_available")},
         "stock_gap": _col(_NUM, pa.Check.ge(0)),
         "flag": _col(None),
+        **{c: _col(_NUM, pa.Check.ge(0), required=False) for c in ("reconciled_low", "reconciled_high")},
     }),
 }
 

@@ -35,6 +35,10 @@ def test_clients_csv_additions_are_documented():
     assert _table_columns(_section("clients.csv", ADDITIONS)) == list(OUTPUT_EXTRAS["clients.csv"])
 
 
+def test_forecast_csv_additions_are_documented():
+    assert _table_columns(_section("forecast.csv", ADDITIONS)) == list(OUTPUT_EXTRAS["forecast.csv"])
+
+
 def test_every_addition_is_documented():
     text = ADDITIONS.read_text(encoding="utf-8")
     for table in OUTPUT_EXTRAS:

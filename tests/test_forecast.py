@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kbanalysis.forecast import core, model as fc
-from kbanalysis.schema import OUTPUTS
+from kbanalysis.schema import OUTPUT_EXTRAS, OUTPUTS
 
 AS_OF = "2024-04-01"
 
@@ -330,7 +330,7 @@ def small_case(deal_sales: bool = True):
 def test_forecast_table_columns_order_and_all_rows():
     sales, deals, stock, marketing = small_case()
     t = core.forecast_table(sales, deals, stock, marketing, AS_OF, {"horizon": 3})
-    assert tuple(t.columns) == OUTPUTS["forecast.csv"]
+    assert tuple(t.columns) == OUTPUTS["forecast.csv"] + OUTPUT_EXTRAS["forecast.csv"]
     assert t["month"].tolist() == ["2024-04"] * 3 + ["2024-05"] * 3 + ["2024-06"] * 3
     assert t["product_group"].tolist() == ["x", "y", "ALL"] * 3
     groups = t.loc[t["product_group"] != "ALL"].groupby("month")
@@ -419,9 +419,12 @@ def test_all_equals_sum_of_groups(levels, n_months, deal_amounts, probs, with_st
                               "product_group": pd.array([None] * horizon, dtype="string"),
                               "amount": [sum(levels) * 1.1] * horizon}) if with_marketing else None
     t = core.forecast_table(sales, deals, stock, marketing, AS_OF, {"horizon": horizon})
-    assert tuple(t.columns) == OUTPUTS["forecast.csv"]
+    assert tuple(t.columns) == OUTPUTS["forecast.csv"] + OUTPUT_EXTRAS["forecast.csv"]
     is_all = t["product_group"] == "ALL"
     assert is_all.sum() == horizon
+    iv = t.dropna(subset=["reconciled_low", "reconciled_high"])  # no interval where nothing was measured
+    assert (iv["reconciled_low"] <= iv["reconciled"] + 1e-9).all() and (iv["reconciled"] <= iv["reconciled_high"] + 1e-9).all()
+    assert (iv["reconciled_low"] >= 0).all() and t.loc[t["reconciled"].isna(), "reconciled_low"].isna().all()
     for col in ("pipeline", "pipeline_calibrated", "history", "marketing", "reconciled", "stock_available",
                 "stock_gap"):
         g = t.loc[~is_all].groupby("month")[col].sum(min_count=1)
@@ -513,3 +516,34 @@ def test_shrunk_weights_short_backtest_near_equal_and_no_source_takes_all():
     # a source with no past gets the prior weight; nothing measured: equal
     assert m.weights({"a": 4.0, "b": 4.0, "m": np.nan}, n=24) == pytest.approx({"a": 0.4, "b": 0.4, "m": 0.2})
     assert m.weights({"a": np.nan, "b": np.nan}) == {"a": 0.5, "b": 0.5}
+
+
+def test_interval_from_the_groups_own_past_errors_and_pooled_when_few():
+    """Hand-checked: group x has 10 past errors -0.3..0.15 (its own quantiles), group y only 2 (pooled over
+    x and y), ALL the reconciled total's."""
+    e = pd.DataFrame({"product_group": ["x"] * 10 + ["y"] * 2 + ["ALL"] * 10,
+                      "error": list(np.linspace(-0.3, 0.15, 10)) + [0.5, 0.5] + [0.0] * 10})
+    d = pd.DataFrame({"product_group": ["x", "y", "ALL"], "reconciled": [100.0, 100.0, 200.0]})
+    out = core.with_intervals(d, e).set_index("product_group")
+    qx = np.quantile(np.linspace(-0.3, 0.15, 10), [0.1, 0.9])
+    qp = np.quantile(list(np.linspace(-0.3, 0.15, 10)) + [0.5, 0.5], [0.1, 0.9])
+    assert out.loc["x", "reconciled_low"] == pytest.approx(100 * (1 + qx[0]))
+    assert out.loc["x", "reconciled_high"] == pytest.approx(100 * (1 + qx[1]))
+    assert out.loc["y", "reconciled_low"] == pytest.approx(100 * (1 + qp[0]))
+    assert out.loc["y", "reconciled_high"] == pytest.approx(100 * (1 + qp[1]))
+    assert out.loc["ALL", ["reconciled_low", "reconciled_high"]].tolist() == [200.0, 200.0]
+
+
+def test_stock_risk_is_milder_than_stock_short():
+    """Stock 100: demand 40 + 40 is covered, but the upper ends 55 + 55 are not -> stock_risk in month 2;
+    demand 60 + 60 -> stock_short in month 2 (never both)."""
+    base = pd.DataFrame({"month": pd.to_datetime(["2024-04-01", "2024-05-01"]), "product_group": "x",
+                         "stock_available": 100.0, "overstock": False, "marketing": np.nan, "bottom_up": np.nan,
+                         "_all": 0})
+    risky = base.assign(reconciled=[40.0, 40.0], reconciled_high=[55.0, 55.0], stock_gap=[0.0, 0.0])
+    short = base.assign(reconciled=[60.0, 60.0], reconciled_high=[70.0, 70.0], stock_gap=[0.0, 20.0])
+    kw = dict(has_deals=False, open_deals=False, disagreement=0.25)
+    f1 = core.forecast_flags(risky, pd.DataFrame(), set(), **kw).tolist()
+    f2 = core.forecast_flags(short, pd.DataFrame(), set(), **kw).tolist()
+    assert "stock_risk" not in f1[0] and "stock_risk" in f1[1] and "stock_short" not in f1[1]
+    assert "stock_short" in f2[1] and "stock_risk" not in f2[1]

@@ -19,7 +19,8 @@ from kbanalysis.forecast.core import (has_rows, has_open_deals, deal_notes, deal
                                       source_backtest, reconciliation_weights, with_reconciled_backtest,
                                       source_errors, marketing_notes, reconciled, with_stock, optimistic_rows,
                                       optimism_notes, with_totals, forecast_flags, forecast_detail, forecast_output,
-                                      flagged_rows, forecast_facts,
+                                      flagged_rows, forecast_facts, relative_errors,
+                                      with_intervals, stock_risk, INTERVAL,
                                       DemandForecast, forecast_table)
 from kbanalysis.forecast.accuracy import peer_backtest, accuracy_table, accuracy_facts
 from kbanalysis.forecast import accuracy, candidates, core, plots, reconcile

@@ -449,6 +449,81 @@ def with_totals(d: pd.DataFrame, months: pd.DatetimeIndex, total_rmse: pd.Series
     return out
 
 
+#: the central share of outcomes the forecast interval holds (``reconciled_low`` .. ``reconciled_high``)
+INTERVAL = 0.8
+#: fewer backtest points than this in a group: its interval uses the errors of all groups pooled
+MIN_POINTS = 8
+
+
+def relative_errors(history: HistoryForecaster, backtest: pd.DataFrame) -> pd.DataFrame:
+    """Past relative errors ``actual / forecast − 1`` of the forecast, by ``product_group``: each group's
+    combined statistical forecast (:meth:`HistoryForecaster.chosen_backtest`) and, as group ``ALL``, the
+    reconciled total (``source == "reconciled"`` of the source backtest).
+
+    >>> bt = pd.DataFrame({"source": ["reconciled"] * 2, "forecast": [100.0, 100.0], "actual": [90.0, 120.0]})
+    >>> h = HistoryForecaster()
+    >>> h.backtest_ = pd.DataFrame(columns=["product_group", "model", "origin", "step", "month", "forecast", "actual"])
+    >>> relative_errors(h, bt).round(2).to_dict("list")
+    {'product_group': ['ALL', 'ALL'], 'error': [-0.1, 0.2]}
+    """
+    g = history.chosen_backtest()
+    tot = backtest.loc[backtest["source"] == "reconciled"]
+    parts = [pd.DataFrame({"product_group": g["product_group"].astype(object).to_numpy(),
+                           "forecast": g["forecast"].to_numpy(dtype="float64"),
+                           "actual": g["actual"].to_numpy(dtype="float64")}) if len(g) else None,
+             pd.DataFrame({"product_group": ALL, "forecast": tot["forecast"].to_numpy(dtype="float64"),
+                           "actual": tot["actual"].to_numpy(dtype="float64")}) if len(tot) else None]
+    e = pd.concat([p for p in parts if p is not None], ignore_index=True) if any(
+        p is not None for p in parts) else pd.DataFrame(columns=["product_group", "forecast", "actual"])
+    e = e.loc[e["forecast"] > 0]
+    return pd.DataFrame({"product_group": e["product_group"].to_numpy(),
+                         "error": (e["actual"] / e["forecast"] - 1.0).to_numpy(dtype="float64")})
+
+
+def with_intervals(d: pd.DataFrame, errors: pd.DataFrame, *, level: float = INTERVAL) -> pd.DataFrame:
+    """The grid with ``reconciled_low`` / ``reconciled_high``: ``reconciled`` × (1 + the ``(1 − level) / 2``
+    and ``(1 + level) / 2`` quantiles of the row's group's past relative errors (:func:`relative_errors`;
+    a group with fewer than :data:`MIN_POINTS` uses all groups' errors pooled; ``ALL`` uses the reconciled
+    total's), never below 0. Empirical quantiles of honest backtest errors: no normality assumed.
+
+    >>> d = pd.DataFrame({"product_group": ["x"], "reconciled": [200.0]})
+    >>> e = pd.DataFrame({"product_group": "x", "error": np.linspace(-0.2, 0.2, 11)})
+    >>> with_intervals(d, e)[["reconciled_low", "reconciled_high"]].round(1).to_dict("records")
+    [{'reconciled_low': 168.0, 'reconciled_high': 232.0}]
+    """
+    lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
+    groups = errors.loc[errors["product_group"] != ALL]
+    by = errors.groupby("product_group")["error"]
+    n = by.size()
+    q = pd.DataFrame({"lo": by.quantile(lo_q), "hi": by.quantile(hi_q)}).loc[n[n >= MIN_POINTS].index]
+    pooled = (groups["error"].quantile(lo_q), groups["error"].quantile(hi_q)) if len(groups) else (np.nan, np.nan)
+    key = d["product_group"].astype(object)
+    lo = key.map(q["lo"]).astype("float64")
+    hi = key.map(q["hi"]).astype("float64")
+    not_all = (key != ALL).to_numpy()
+    lo = lo.where(lo.notna() | ~not_all, pooled[0])
+    hi = hi.where(hi.notna() | ~not_all, pooled[1])
+    out = d.copy()
+    out["reconciled_low"] = np.maximum(out["reconciled"] * (1 + lo.to_numpy()), 0.0)
+    out["reconciled_high"] = np.maximum(out["reconciled"] * (1 + hi.to_numpy()), out["reconciled"])
+    out["reconciled_low"] = np.minimum(out["reconciled_low"], out["reconciled"])
+    return out
+
+
+def stock_risk(d: pd.DataFrame) -> pd.Series:
+    """Rows where the stock covers the reconciled demand but not the interval's upper end: the cumulative
+    ``reconciled_high`` of the group from the first month through this month exceeds ``stock_available``.
+
+    >>> d = pd.DataFrame({"product_group": ["x", "x"], "month": [1, 2], "reconciled_high": [60.0, 60.0],
+    ...                   "stock_available": [100.0, 100.0], "stock_gap": [0.0, 0.0]})
+    >>> stock_risk(d).tolist()
+    [False, True]
+    """
+    high = d.sort_values("month").groupby("product_group", sort=False)["reconciled_high"].cumsum().reindex(d.index)
+    risky = (high > d["stock_available"]) & ~(d["stock_gap"].fillna(0.0) > 0)
+    return risky.fillna(False).astype(bool)
+
+
 def forecast_flags(d: pd.DataFrame, alloc: pd.DataFrame, opt_rows: set, *, has_deals: bool, open_deals: bool,
                    disagreement: float) -> pd.Series:
     """The ``flag`` codes of every row (:data:`~kbanalysis.forecast.model.FLAGS`), joined by ``;``."""
@@ -465,12 +540,15 @@ def forecast_flags(d: pd.DataFrame, alloc: pd.DataFrame, opt_rows: set, *, has_d
     part_mk = set(grp.loc[grp["marketing"].isna(), "month"])
     ref = d["reconciled"].where(d["reconciled"] > 0)
     disagree = ((d["bottom_up"] - d["marketing"]).abs() / ref > disagreement).fillna(False)
+    risk = stock_risk(d) if "reconciled_high" in d else pd.Series(False, index=d.index)
     for i, r in enumerate(d.itertuples(index=False)):
         c = []
         if disagree.iat[i]:
             c.append("sources_disagree")
         if pd.notna(r.stock_gap) and r.stock_gap > 0:
             c.append("stock_short")
+        elif risk.iat[i]:
+            c.append("stock_risk")
         if r.overstock:
             c.append("overstock")
         if (r.month, r.product_group) in opt_rows or (is_all.iat[i] and r.month in opt_months):
@@ -612,6 +690,7 @@ class DemandForecast:
         self.optimism_ = manager_optimism(deals, as_of, h, ratio=self.optimism_ratio, alloc=self.deals_) \
             if has_deals else manager_optimism(None, as_of, h)
         d = with_totals(d, months, self.history_total_rmse_, overstock_months=self.overstock_months)
+        d = with_intervals(d, relative_errors(self.history_, self.backtest_))
         flags = forecast_flags(d, self.deals_, optimistic_rows(self.optimism_, self.deals_), has_deals=has_deals,
                                open_deals=has_open_deals(deals), disagreement=self.disagreement)
         self.detail_ = forecast_detail(d, flags)

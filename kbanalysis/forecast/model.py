@@ -81,7 +81,7 @@ from kbanalysis.sales.lines import costed_group_totals, deal_candidate_lines, gr
 ALL = "ALL"
 
 #: Flag codes of ``forecast.csv`` (stable; the report translates them with ``forecast.flag.<code>``).
-FLAGS = ("sources_disagree", "stock_short", "overstock", "manager_optimistic", "no_stock_data", "no_deals",
+FLAGS = ("sources_disagree", "stock_short", "stock_risk", "overstock", "manager_optimistic", "no_stock_data", "no_deals",
          "no_marketing")
 
 #: A manager's stated pipeline for a month above this many times their average monthly won amount
@@ -93,7 +93,7 @@ DEAL_COLUMNS = dict(deal_id="deal_id", client_id="client_id", amount="amount", p
                     product_group="product_group", created_date="created_date", closed_date="closed_date")
 
 OUT_COLUMNS = ["month", "product_group", "pipeline", "pipeline_calibrated", "history", "marketing", "reconciled",
-               "stock_available", "stock_gap", "flag"]
+               "stock_available", "stock_gap", "flag", "reconciled_low", "reconciled_high"]
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from kbanalysis.sales.engine import last_sale, on_disk
 from kbanalysis.io.case import Case, empty_issues, find_table_file, issue_frame, load_case
 from kbanalysis.contract import check_output
 from kbanalysis.io.runfolder import RunFolder, write_table_csv
-from kbanalysis.schema import OUTPUTS, TABLES
+from kbanalysis.schema import OUTPUT_EXTRAS, OUTPUTS, TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 #: the stages each stage reads the results of (through the run folder)
@@ -221,7 +221,7 @@ class Workbook:
         """Write the output ``name`` of the run folder (its contract's columns, checked against the
         contract; ``lost_clients.csv`` in its order of priority, others sorted by their first column)
         and return what was written."""
-        out = check_output(name, table[list(OUTPUTS[name])])
+        out = check_output(name, table[list(OUTPUTS[name]) + [c for c in OUTPUT_EXTRAS.get(name, ()) if c in table]])
         if name == "lost_clients.csv":
             out = out.sort_values("priority", kind="mergesort")
             write_table_csv(out, self.rf.path / name)
