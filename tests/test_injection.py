@@ -18,6 +18,8 @@ SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 FORMULAS = ('=HYPERLINK("http://example.com","x")', "@SUM(1+1)", "+1+cmd|calc", "=1+2", "-2+3")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a 10,000-character product group (a description pasted into the group field)
+LONG = "Группа " + "ж" * 9_993
 
 
 def _hostile_case(root: Path) -> Path:
@@ -33,7 +35,7 @@ def _hostile_case(root: Path) -> Path:
     stages = read["deals"]["stage"].value_counts().index.tolist()
     ids = sales["client_id"].value_counts().index.tolist()  # the busiest clients are in every top list
     text = {  # one consistent rename per value, in every table that names it
-        "product_group": {groups[0]: f"{TAG}group{SCRIPT}", groups[1]: "=1+2"},
+        "product_group": {groups[0]: f"{TAG}group{SCRIPT}", groups[1]: "=1+2", groups[2]: LONG},
         "manager": {managers[0]: IMG, managers[1]: "@SUM(1+1)"},
         "region": {regions[0]: f"{TAG}region"},
         "channel": {channels[-1]: f"{TAG}channel"},
@@ -123,6 +125,14 @@ def test_reports_read_the_text_back_as_it_was(hostile_run):
 
     f = read_output(hostile_run, "forecast.csv")
     assert "=1+2" in set(f["product_group"])
+
+
+def test_a_10000_character_group_is_kept_whole_in_every_output(hostile_run):
+    from kbanalysis.deliverables.report import read_output
+
+    assert len(LONG) == 10_000
+    for name in ("forecast.csv", "wallet_groups.csv"):
+        assert LONG in set(read_output(hostile_run, name)["product_group"]), name
 
 
 def test_the_summary_still_prints_to_pdf(hostile_run):
