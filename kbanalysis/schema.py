@@ -202,6 +202,10 @@ DRIVER_ALIASES: dict[str, str] = {
     "площадь": "area",
 }
 
+#: The potential drivers a client card may carry (the contract's driver columns and their kin): without the
+#: ``drivers`` parameter only these numeric columns are drivers; any other numeric column is ignored and named.
+DRIVER_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(DRIVER_ALIASES.values()))
+
 #: Values of ``clients.status`` read as closed / active.
 CLIENT_STATUS = {
     "closed": ("closed", "закрыт", "закрыта", "ликвидирован", "ликвидирована", "не работать", "архив", "inactive"),

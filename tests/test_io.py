@@ -231,3 +231,18 @@ def test_parse_table_consume_frees_raw_columns_and_gives_the_same_table():
     assert got[2] == ref[2] == 3  # the blank line is not a row
     assert list(eaten.columns) == ["note"]
     assert list(ref[1]["issue"]) == ["bad_date", "bad_number"]
+
+
+def test_only_known_driver_columns_or_the_drivers_parameter_are_drivers(tmp_path):
+    """A row counter is numeric but no potential: without ``drivers`` it is named as ignored, not used;
+    listed in ``drivers`` it is the only driver (#21 item 6)."""
+    from kbanalysis.io.case import load_case
+
+    (tmp_path / "clients.csv").write_text("client_id,name,channel,outlets,row_no\na,A,retail,3,1\nb,B,retail,5,2\n",
+                                          encoding="utf-8")
+    (tmp_path / "sales.csv").write_text("date,client_id,product_group,amount\n2024-01-15,a,x,100\n2024-02-03,b,x,50\n",
+                                        encoding="utf-8")
+    case = load_case(tmp_path)
+    assert case.drivers == ["outlets"] and case.ignored_numeric == ["row_no"]
+    named = load_case(tmp_path, drivers=["row_no"])
+    assert named.drivers == ["row_no"] and "row_no" in named.tables["clients"]

@@ -57,7 +57,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kbanalysis.errors import UserError, read_yaml_mapping
-from kbanalysis.schema import (CLIENT_CONTRACT_COLUMNS, CLIENT_STATUS, DEAL_STATUS, DRIVER_ALIASES, TABLES, Table,
+from kbanalysis.schema import (CLIENT_CONTRACT_COLUMNS, CLIENT_STATUS, DEAL_STATUS, DRIVER_ALIASES, DRIVER_COLUMNS,
+                               TABLES, Table,
                      canonical_header)
 
 FORMATS = (".csv", ".xlsx", ".parquet")
@@ -86,6 +87,8 @@ class Case:
         SHA-256 of each file read (tables and ``mapping.yaml``).
     drivers : list of str
         The numeric client-card columns kept as potential drivers.
+    ignored_numeric : list of str
+        Other numeric client-card columns: neither a known driver nor named by the ``drivers`` parameter.
     sales_path : Path or None
         The Parquet file holding the usable sales lines when they were streamed to disk, else None.
         ``pd.read_parquet(sales_path)`` equals the ``tables["sales"]`` an in-memory load gives.
@@ -99,6 +102,7 @@ class Case:
     hashes: dict[str, str] = field(default_factory=dict)
     drivers: list[str] = field(default_factory=list)
     sales_path: Path | None = None
+    ignored_numeric: list[str] = field(default_factory=list)
 
     @property
     def sales_on_disk(self) -> bool:
@@ -1310,14 +1314,18 @@ def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: 
 
     # driver columns on client cards
     drivers: list[str] = []
+    ignored: list[str] = []
     if table.extra_numeric:
         for j, c in enumerate(df.columns):
             if c in table.names or c in out.columns:
                 continue
             v, bad = parse_numbers(df[c])
             filled = _strings(df[c]) != ""
-            wanted = drivers_wanted is not None and c in drivers_wanted
-            if wanted or (filled.sum() > 0 and bad.sum() <= 0.05 * filled.sum()):
+            wanted = c in drivers_wanted if drivers_wanted else c in DRIVER_COLUMNS
+            numeric = filled.sum() > 0 and bad.sum() <= 0.05 * filled.sum()
+            if numeric and not wanted and not str(c).startswith("_"):
+                ignored.append(str(c))  # a row counter or a code is no potential: named, not used
+            if wanted and (drivers_wanted or numeric):
                 if bad.any():
                     note((len(table.columns) + j, 3),
                          issue_frame(name, rows[bad.to_numpy()], None, "bad_number",
@@ -1336,7 +1344,7 @@ def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: 
         cid_for = pd.Series(out["client_id"].to_numpy(), index=out["_row"].to_numpy())
         parts = [(key, f.assign(client_id=f["row"].astype("float64").map(cid_for).astype("string")))
                  for key, f in parts]
-    good.attrs["drivers"] = drivers
+    good.attrs["drivers"], good.attrs["ignored_numeric"] = drivers, ignored
     return good, parts, int((~blank).sum()) + len(bad_rows)
 
 
@@ -1537,6 +1545,7 @@ def _load_case(case_dir: Path, drivers: list[str] | None, sales_to: Path | None,
     files: dict[str, str] = {}
     hashes: dict[str, str] = {}
     found_drivers: list[str] = []
+    ignored_numeric: list[str] = []
     streamed: StreamedTable | None = None
     for name, table in TABLES.items():
         path = find_table_file(case_dir, name)
@@ -1553,6 +1562,7 @@ def _load_case(case_dir: Path, drivers: list[str] | None, sales_to: Path | None,
             n_used, tables[name] = len(df), df
             if name == "clients":
                 found_drivers = df.attrs.get("drivers", [])
+                ignored_numeric = df.attrs.get("ignored_numeric", [])
         files[name] = path.name
         hashes[path.name] = file_hash(path)
         issues.append(found)
@@ -1597,7 +1607,8 @@ def _load_case(case_dir: Path, drivers: list[str] | None, sales_to: Path | None,
             raise UserError(f"parameter drivers names {', '.join(missing)}, not numeric columns of "
                             f"{files['clients']} (numeric columns found: {', '.join(found_drivers) or 'none'})")
         found_drivers = list(drivers)
-    return Case(case_dir, tables, all_issues, counts, files, hashes, found_drivers)
+    return Case(case_dir, tables, all_issues, counts, files, hashes, found_drivers,
+                ignored_numeric=[c for c in ignored_numeric if c not in found_drivers])
 
 
 def _no_usable_rows_message(where: str, n_read: int, found: pd.DataFrame) -> str:

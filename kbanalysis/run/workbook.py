@@ -118,7 +118,7 @@ class Workbook:
         issues = pd.concat([case.issues, extra], ignore_index=True) if len(extra) else case.issues
         self.rf.write_work("load_issues", issues)
         meta = {"as_of": str(as_of.date()), "counts": case.counts, "files": case.files, "hashes": case.hashes,
-                "drivers": case.drivers, "tables": sorted(set(case.tables) | {"sales"}), "sales_on_disk": on_disk}
+                "drivers": case.drivers, "ignored_numeric": case.ignored_numeric, "tables": sorted(set(case.tables) | {"sales"}), "sales_on_disk": on_disk}
         self.rf.write_json("work/load.json", meta)
         self._cache.clear()
         return self.counts()
@@ -188,6 +188,11 @@ class Workbook:
     @property
     def drivers(self) -> list[str]:
         return list(self.meta.get("drivers", []))
+
+    @property
+    def ignored_numeric(self) -> list[str]:
+        """Numeric client-card columns that are not drivers (neither known nor named by drivers)."""
+        return list(self.meta.get("ignored_numeric", []))
 
     def has(self, name: str) -> bool:
         """Whether the case has table ``name`` (optional tables may be absent)."""

@@ -419,7 +419,7 @@ class WalletEstimator:
     Parameters
     ----------
     drivers : list of str, optional
-        Client-card columns used as drivers; empty = every numeric non-contract column.
+        Client-card columns used as drivers; empty = the case's driver columns (:data:`kbanalysis.schema.DRIVER_COLUMNS`).
     quantile : float
         The look-alike quantile (Perlich et al.: the wallet is a high quantile of what similar
         clients buy from us).
