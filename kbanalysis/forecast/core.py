@@ -28,6 +28,7 @@ from kbanalysis.forecast.model import (ALL, OPTIMISM_RATIO, OUT_COLUMNS, _empty,
                                        month_text, pipeline_deals, resolve_as_of, split_group_months,
                                        stage_win_rates, stated_probability_usable, stock_by_group, stock_gap)
 from kbanalysis.forecast.reconcile import ShrunkInverseMSE
+from kbanalysis.sales.engine import groups_left_out
 from kbanalysis.sales.lines import costed_group_totals
 
 #: what each source of :func:`source_errors` is compared against in the backtest
@@ -184,6 +185,19 @@ def forecast_groups(series: pd.DataFrame, alloc: pd.DataFrame, stock_groups: pd.
         if len(t):
             groups |= set(t["product_group"].dropna())
     return sorted(str(g) for g in groups)
+
+
+def left_out_notes(series: pd.DataFrame, groups: list[str]) -> list[dict]:
+    """A note naming the groups sold before but not forecast (:func:`forecast_groups` left them out: no sale in
+    the 12 months before the forecast, no open deal, stock or marketing figure), so none is dropped silently.
+
+    >>> s = pd.DataFrame({"product_group": ["x", "y"], "month": pd.to_datetime(["2024-03-01", "2020-01-01"]),
+    ...                   "revenue": [1.0, 45.0]})
+    >>> left_out_notes(s, ["x"])
+    [{'code': 'groups_not_forecast', 'n': 1, 'groups': ['y'], 'amount': 45.0, 'last': '2020-01'}]
+    """
+    left = groups_left_out(series, groups)
+    return [_note("groups_not_forecast", **left)] if left else []
 
 
 def source_grid(months: pd.DatetimeIndex, groups: list[str], history: pd.DataFrame, alloc: pd.DataFrame,
@@ -696,7 +710,7 @@ class DemandForecast:
         self.detail_ = forecast_detail(d, flags)
         self.table_ = forecast_output(self.detail_)
         self.notes_ = (self.notes_ + history_notes(self.series_, self.deal_share_, has_deals)
-                       + stock_notes(self.stock_) + marketing_notes(marketing, self.marketing_backtest_,
+                       + left_out_notes(self.series_, groups) + stock_notes(self.stock_) + marketing_notes(marketing, self.marketing_backtest_,
                                                                     self.weights_, self.marketing_factor_)
                        + optimism_notes(self.optimism_))
         return self

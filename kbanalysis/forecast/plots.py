@@ -278,6 +278,16 @@ def calibration_chart(deals: pd.DataFrame, by: str | None = "stage", bins: int =
     return ax
 
 
+def _short(label, width: int = 28) -> str:
+    """A label cut to ``width`` characters with ``…`` (the data keep the whole text).
+
+    >>> _short("Группа " + "ж" * 50), _short("tools")
+    ('Группа жжжжжжжжжжжжжжжжжжжж…', 'tools')
+    """
+    s = str(label)
+    return s if len(s) <= width else s[:width - 1].rstrip() + "…"
+
+
 def stock_cover(table: pd.DataFrame, lang: str = "ru", currency: str = "RUB", horizon: int | None = None,
                 overstock_months: float = 6.0, ax: Axes | None = None) -> Axes:
     """Stock (on hand + incoming) against the demand of the horizon, per product group.
@@ -315,7 +325,7 @@ def stock_cover(table: pd.DataFrame, lang: str = "ru", currency: str = "RUB", ho
         txt = "∞" if not np.isfinite(cover) else f"{cover:.1f}".replace(".", "," if lang == "ru" else ".")
         ax.annotate(t("forecast.label.cover", lang, months=txt), (stock, yi - 0.2), xytext=(4, -3),
                     textcoords="offset points", fontsize=8)
-    ax.set_yticks(y, [str(i) for i in g.index])
+    ax.set_yticks(y, [_short(i) for i in g.index])  # a 10,000-character group made the chart 140,000 px wide
     _money(ax.xaxis, lang, currency)
     ax.set_xlabel(t("forecast.axis.amount_horizon", lang))
     from matplotlib.patches import Patch

@@ -107,6 +107,30 @@ def group_months(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.Data
     return _pd_group_months(as_text_labels(sales), as_of) if src is None else src.group_months()
 
 
+def groups_left_out(months: pd.DataFrame, kept, *, shown: int = 5, width: int = 60) -> dict | None:
+    """What a sentence says of the product groups sold before but left out of a table (``kept``: the table's
+    groups), or None when none is: ``n``, ``groups``: the ``shown`` largest by revenue (names shortened to
+    ``width`` characters for the prose; ``…`` after them when there are more), ``amount`` (their revenue over the whole history) and ``last`` (the last month
+    any of them sold, ``YYYY-MM``). ``months`` is per group and month, as :func:`group_months` gives it.
+
+    >>> gm = pd.DataFrame({"product_group": ["x", "y", "y", "z"], "revenue": [9.0, 5.0, 2.0, 1.0],
+    ...                    "month": pd.to_datetime(["2024-03-01", "2020-01-01", "2020-02-01", "2021-06-01"])})
+    >>> groups_left_out(gm, ["x"])
+    {'n': 2, 'groups': ['y', 'z'], 'amount': 8.0, 'last': '2021-06'}
+    >>> groups_left_out(gm, ["x", "y", "z"]) is None
+    True
+    """
+    gm = months.loc[months["revenue"].fillna(0) != 0]
+    out = gm.loc[~gm["product_group"].astype("string").isin(pd.Index(list(kept), dtype="string"))]
+    if not len(out):
+        return None
+    rev = out.groupby("product_group", observed=True)["revenue"].sum().sort_values(ascending=False, kind="mergesort")
+    names = [str(g) if len(str(g)) <= width else str(g)[:width - 1].rstrip() + "…"
+             for g in rev.index[:shown]] + (["…"] if len(rev) > shown else [])
+    return {"n": int(len(rev)), "groups": names, "amount": float(rev.sum()),
+            "last": pd.Timestamp(out["month"].max()).strftime("%Y-%m")}
+
+
 def client_groups(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str = "auto") -> pd.DataFrame:
     """Per client and product group over the last ``months``: ``client_id, product_group, revenue``."""
     if on_disk(sales):
