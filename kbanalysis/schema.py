@@ -219,7 +219,8 @@ DEAL_STATUS = {
     "lost": ("lost", "проиграна", "проигран", "отказ", "закрыта неуспешно", "провал", "неуспешно"),
 }
 
-#: The columns of clients that are part of the contract (everything else numeric may be a driver).
+#: The columns of clients that are part of the contract (the drivers are :data:`DRIVER_COLUMNS` or the ``drivers``
+#: parameter's).
 CLIENT_CONTRACT_COLUMNS = tuple(TABLES["clients"].names)
 
 #: Output tables of a run and their exact columns (the contract's "Output" part).

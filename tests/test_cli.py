@@ -47,6 +47,15 @@ def test_validate_reports_table_by_table(tmp_path, capsys):
     assert "sales.csv" in out and "unknown_client" in out and "row 3" in out
 
 
+def test_validate_names_the_numeric_columns_that_are_no_drivers(tmp_path, capsys):
+    (tmp_path / "clients.csv").write_text("client_id,name,channel,outlets,row_no\n1,A,retail,3,1\n2,B,retail,5,2\n")
+    (tmp_path / "sales.csv").write_text("date,client_id,product_group,amount\n2024-01-01,1,x,5\n2024-01-02,2,x,5\n")
+    main(["validate", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "drivers on client cards: outlets\n" in out
+    assert "numeric card columns ignored, not drivers: row_no (" in out
+
+
 def test_validate_missing_folder_exits_2_without_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "kbanalysis.run.cli", "validate", str(tmp_path / "nope")],
                        capture_output=True, text=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kbanalysis.schema import OUTPUT_EXTRAS, OUTPUTS, SUMMARY_TOTALS
+from kbanalysis.schema import DRIVER_COLUMNS, OUTPUT_EXTRAS, OUTPUTS, SUMMARY_TOTALS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT.parent / "shared" / "data-contract.md"
@@ -54,3 +54,9 @@ def test_summary_totals_are_the_documented_ones():
 def test_forecast_csv_columns_are_documented():
     names = set(re.findall(r"`([a-z_]+)`", _section("forecast.csv")))
     assert set(OUTPUTS["forecast.csv"]) <= names | {"product_group"}
+
+
+def test_the_default_driver_columns_are_documented():
+    section = _section("clients — which columns are drivers", ADDITIONS)
+    listed = re.findall(r"`([a-z_]+)`", section.split("(`kbanalysis.schema")[0].split("gives them):")[1])
+    assert listed == list(DRIVER_COLUMNS)

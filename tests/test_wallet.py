@@ -72,9 +72,19 @@ def test_share_unknown_wallet_is_missing():
 
 def test_driver_columns_default_and_given():
     c = pd.DataFrame({"client_id": ["a"], "name": ["n"], "channel": ["r"], "reported_turnover": [1.0],
-                      "outlets": [2.0], "machines": [np.nan], "note": ["x"], "_row": [2]})
-    assert driver_columns(c) == ["outlets"]
+                      "outlets": [2.0], "machines": [np.nan], "note": ["x"], "_row": [2], "row_no": [1]})
+    assert driver_columns(c) == ["outlets"]  # a numeric row counter is no driver (#21 item 6)
     assert driver_columns(c, ["machines", "absent"]) == ["machines"]
+    assert driver_columns(c, ["row_no"]) == ["row_no"]
+
+
+def test_a_row_counter_is_a_wallet_driver_only_when_named():
+    """Through the estimator: ``row_no`` (numeric, no potential) is used only when ``drivers`` names it."""
+    clients, summary, survey, _ = make_case(n=120, seed=2)
+    clients = clients.assign(row_no=np.arange(len(clients), dtype=float))
+    assert WalletEstimator(seed=1).fit(clients, summary, survey).drivers_ == ["outlets", "own_clients"]
+    named = WalletEstimator(drivers=["row_no"], seed=1).fit(clients, summary, survey)
+    assert named.drivers_ == ["row_no"]
 
 
 # ---------------------------------------------------------------------------------------------

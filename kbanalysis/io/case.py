@@ -57,9 +57,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kbanalysis.errors import UserError, read_yaml_mapping
-from kbanalysis.schema import (CLIENT_CONTRACT_COLUMNS, CLIENT_STATUS, DEAL_STATUS, DRIVER_ALIASES, DRIVER_COLUMNS,
-                               TABLES, Table,
-                     canonical_header)
+from kbanalysis.schema import (CLIENT_STATUS, DEAL_STATUS, DRIVER_ALIASES, DRIVER_COLUMNS, TABLES, Table,
+                               canonical_header)
 
 FORMATS = (".csv", ".xlsx", ".parquet")
 ISSUE_COLUMNS = ["table", "row", "client_id", "issue", "detail"]
@@ -1629,19 +1628,19 @@ def _unknown_client_findings(name: str, df: pd.DataFrame, unk, clients_file: str
 
 
 def driver_columns(clients: pd.DataFrame, drivers=None, *, with_values: bool = True) -> list[str]:
-    """The client-card columns used as potential drivers: ``drivers`` when given (those present), else every
-    numeric, non-boolean column outside the contract's own and the reader's (``_row``...) — with at least
-    one value unless ``with_values`` is False.
+    """The client-card columns used as potential drivers: ``drivers`` when given (those present), else the known
+    driver columns (:data:`~kbanalysis.schema.DRIVER_COLUMNS`) that are numeric and not boolean — with at least
+    one value unless ``with_values`` is False. Any other numeric column (a row counter, a code) is no driver.
 
     >>> c = pd.DataFrame({"client_id": ["a"], "reported_turnover": [1.0], "outlets": [3.0], "_row": [2],
-    ...                   "machines": [float("nan")]})
-    >>> driver_columns(c), driver_columns(c, with_values=False), driver_columns(c, ["machines", "absent"])
-    (['outlets'], ['outlets', 'machines'], ['machines'])
+    ...                   "machines": [float("nan")], "row_no": [1]})
+    >>> driver_columns(c), driver_columns(c, with_values=False), driver_columns(c, ["row_no", "absent"])
+    (['outlets'], ['outlets', 'machines'], ['row_no'])
     """
     if drivers:
         return [d for d in drivers if d in clients.columns]
     return [c for c in clients.columns
-            if c not in CLIENT_CONTRACT_COLUMNS and not str(c).startswith("_")
+            if c in DRIVER_COLUMNS
             and pd.api.types.is_numeric_dtype(clients[c]) and not pd.api.types.is_bool_dtype(clients[c])
             and (not with_values or clients[c].notna().any())]
 

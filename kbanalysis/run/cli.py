@@ -90,6 +90,9 @@ def cmd_validate(a) -> int:
         print(f"  {case.files[name]:<22} read {c['read']:>9,}  used {c['used']:>9,}  rejected {c['rejected']:>7,}")
     if case.drivers:
         print(f"  drivers on client cards: {', '.join(case.drivers)}")
+    if case.ignored_numeric:
+        print(f"  numeric card columns ignored, not drivers: {', '.join(case.ignored_numeric)} (to use one, list "
+              "every driver: -p drivers=outlets,COLUMN)")
     if len(case.issues):
         print(f"\n{len(case.issues):,} problems found:")
         for table, grp in case.issues.groupby("table", sort=True):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kbanalysis.errors import UserError
+from kbanalysis.schema import DRIVER_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,7 @@ _BY_STAGE: dict[str, list[Param]] = {
         Param("currency", "RUB", str, "currency of the case, for labels (up to 8 letters or a currency sign)"),
         Param("seed", 42, int, "seed for everything random (clustering, bootstrap)", bounds=(0, 2**32 - 1)),
         Param("drivers", [], list, "client-card columns used as potential drivers (exactly these); empty: the known driver "
-              "columns (outlets, own_clients, end_objects, installations, avg_project_cost, machines, "
-              "imported_machine_share, employees, area), other numeric columns ignored"),
+              f"columns ({', '.join(DRIVER_COLUMNS)}), other numeric columns ignored"),
         Param("mask_pii", True, bool, "mask phones, e-mails and INNs in the HTML and Excel deliverables"),
         Param("out_of_core", "auto", str, "keep the sales lines on disk and aggregate them in DuckDB: on, off, or auto (when "
               "the sales file is larger than a quarter of the free memory)", ("auto", "on", "off")),
