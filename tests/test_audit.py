@@ -12,6 +12,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from kbanalysis.audit import structure as audit  # noqa: E402
+from kbanalysis.audit import core as audit_core  # noqa: E402
 from kbanalysis.sales.engine import client_months, client_summary  # noqa: E402
 from kbanalysis.schema import BASES, KEY_ACCOUNT, OUTPUTS  # noqa: E402
 
@@ -268,7 +269,7 @@ def small_case():
 class TestAuditTable:
     def test_merged_duplicates(self):
         c, s, k = small_case()
-        pc, f, d, lost = audit.audit_table(c, s, k, AS_OF, {"lang": "en"})
+        pc, f, d, lost = audit_core.audit_table(c, s, k, AS_OF, {"lang": "en"})
         assert pc["client_id"].tolist() == ["a", "b", "c", "d", "e"]
         assert d[["client_id", "duplicate_of"]].values.tolist() == [["b", "a"]]
         row = pc.set_index("client_id")
@@ -287,7 +288,7 @@ class TestAuditTable:
 
     def test_findings(self):
         c, s, k = small_case()
-        pc, f, d, lost = audit.audit_table(c, s, k, AS_OF, {"lang": "en"})
+        pc, f, d, lost = audit_core.audit_table(c, s, k, AS_OF, {"lang": "en"})
         assert list(f.columns) == ["table", "row", "client_id", "issue", "detail"] and str(f["row"].dtype) == "Int64"
         got = set(zip(f["client_id"], f["issue"]))
         assert ("d", "invalid_inn") in got and ("c", "invalid_phone") in got
@@ -300,10 +301,10 @@ class TestAuditTable:
 
     def test_default_as_of_and_params(self):
         c, s, k = small_case()
-        pc1, *_ = audit.audit_table(c, s, None, None, {})
-        pc2, *_ = audit.audit_table(c, s, None, s["date"].max() + pd.Timedelta(days=1), {})
+        pc1, *_ = audit_core.audit_table(c, s, None, None, {})
+        pc2, *_ = audit_core.audit_table(c, s, None, s["date"].max() + pd.Timedelta(days=1), {})
         pd.testing.assert_frame_equal(pc1, pc2)
-        pc3, *_ = audit.audit_table(c, s, None, AS_OF, {"lost_min_days": 400, "lost_gap_multiple": 20.0})
+        pc3, *_ = audit_core.audit_table(c, s, None, AS_OF, {"lost_min_days": 400, "lost_gap_multiple": 20.0})
         assert pc3.set_index("client_id").loc["c", "base"] == "sleeping"
 
 
@@ -317,7 +318,7 @@ class TestPlots:
         from kbanalysis.audit import plots as pa
 
         c, s, k = small_case()
-        pc, f, d, lost = audit.audit_table(c, s, k, AS_OF, {})
+        pc, f, d, lost = audit_core.audit_table(c, s, k, AS_OF, {})
         rev = pc.set_index("client_id")["revenue_12m"].dropna()
         bm = cleaning.completeness_by_manager(c, cleaning.card_completeness(c, ["outlets"]))
         names = c.set_index("client_id")["name"]

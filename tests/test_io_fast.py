@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kbanalysis.errors import UserError
 from kbanalysis.io import case as kio
 from kbanalysis.synth.case import generate_case, write_case
 
@@ -35,6 +36,14 @@ def both_ways(monkeypatch, fn, s: pd.Series, **kw):
     fast = fn(s, **kw)
     monkeypatch.undo()
     return rules, fast
+
+
+def outcome(fn, s, **kw):
+    """What ``fn(s, **kw)`` gives, or the message of the UserError it raises."""
+    try:
+        return fn(s, **kw)
+    except UserError as e:
+        return str(e)
 
 
 def assert_same(a, b):
@@ -78,10 +87,13 @@ def test_shortcuts_equal_the_rules_on_any_cells(cells):
         for fn, kw in ((kio.parse_numbers, {}), (kio.parse_dates, {}), (kio.parse_text, {"is_id": True}),
                        (kio.parse_text, {})):
             kio.FAST_MIN_CELLS = 10**12
-            rules = fn(s, **kw)
+            rules = outcome(fn, s, **kw)
             kio.FAST_MIN_CELLS = 1
-            fast = fn(s, **kw)
-            assert_same(rules, fast)
+            fast = outcome(fn, s, **kw)
+            if isinstance(rules, str) or isinstance(fast, str):  # a date column that does not tell DD/MM from MM/DD
+                assert rules == fast
+            else:
+                assert_same(rules, fast)
     finally:
         kio.FAST_MIN_CELLS = old
 

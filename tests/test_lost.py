@@ -192,7 +192,7 @@ def test_extrapolate_top_keeps_evidence():
 # ------------------------------------------------------------------ generated cases keep the truth
 def test_generated_case_lost_recall_and_precision():
     synth = pytest.importorskip("kbanalysis.synth.case")
-    from kbanalysis.audit.structure import audit_table
+    from kbanalysis.audit.core import audit_table
 
     case = synth.generate_case(n_clients=1500, seed=0)
     t = case.tables

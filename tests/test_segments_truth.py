@@ -28,7 +28,7 @@ WALLET_SOURCE: dict[int, str] = {}
 def _audit(case) -> pd.DataFrame:
     T = case.tables
     try:
-        from kbanalysis.audit.structure import audit_table
+        from kbanalysis.audit.core import audit_table
     except ImportError:
         audit_table = None
     if audit_table is not None:

@@ -60,7 +60,7 @@ def base_structure_bars(per_client: pd.DataFrame, lang: str = "ru", currency: st
     with its count and 12-month revenue. Duplicate cards merged into another (``merged_into``
     set) are not counted.
 
-    ``per_client`` needs ``base`` and ``revenue_12m`` (:func:`kbanalysis.audit.structure.audit_table`).
+    ``per_client`` needs ``base`` and ``revenue_12m`` (:func:`kbanalysis.audit.core.audit_table`).
 
     >>> pc = pd.DataFrame({"base": ["active", "active", "lost", "potential"], "revenue_12m": [100.0, 50, 0, 0]})
     >>> base_structure_bars(pc, lang="en").get_title()

@@ -397,6 +397,9 @@ def accuracy_chart(backtest: pd.DataFrame, peers: pd.DataFrame, accuracy: pd.Dat
         ax.plot(x["month"], x["forecast"], color=color, ls=style, lw=1.4,
                 label=t(f"forecast.legend.peer_{m}", lang, wape=fmt_pct(wape.get(m), lang)))
     _money(ax.yaxis, lang, currency)
+    from matplotlib.dates import DateFormatter
+
+    ax.xaxis.set_major_formatter(DateFormatter("%m.%Y" if lang == "ru" else "%Y-%m"))
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, frameon=False)
     a = accuracy.set_index("method")
     _title(ax, t("forecast.title.accuracy", lang, months=int(a.loc["reconciled", "months"]),

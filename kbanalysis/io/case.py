@@ -42,6 +42,7 @@ in-memory load, and the peak memory is that of a batch (see :func:`stream_table`
 """
 from __future__ import annotations
 
+import calendar
 import csv
 import hashlib
 import json
@@ -1041,32 +1042,186 @@ def _parse_numbers_by_rules(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 _DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d/%m/%Y",
-                 "%Y-%m-%dT%H:%M:%S", "%d.%m.%y", "%Y/%m/%d", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M")
+                 "%Y-%m-%dT%H:%M:%S", "%d.%m.%y", "%Y/%m/%d", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M",
+                 "%d/%m/%Y %H:%M:%S")
+
+#: The orders ``mapping.yaml`` can state for a table's dates whose day and month are both up to 12
+#: (``dates: {sales: month_first}``): ``DD/MM/YYYY`` and ``DD.MM.YYYY``, or ``MM/DD/YYYY`` and ``MM.DD.YYYY``.
+DATE_ORDERS = ("day_first", "month_first")
+
+#: A cell that may be a day-month or month-day date (the formats of :data:`_DATE_FORMATS` with ``/`` or ``.``).
+_DM_CELL = r"^[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{2,4}(?: [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?$"
+_DM_PARTS = re.compile(r"(\d{1,2})([/.])(\d{1,2})\2(\d{4}|\d{2})$")
+_DM_START = r"^[\s\pZ\x{0b}\x{1c}-\x{1f}\x{85}]*[0-9]{1,2}[/.]"  # after what str.strip removes
+_DM_KINDS = ("", "/day", "/month", "/either", ".day", ".month", ".either")
 
 
-def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Dates as ``YYYY-MM-DD``, ``DD.MM.YYYY`` (with or without time) or Excel serial numbers.
+def _date_formats(orders: tuple[str, str]) -> tuple[str, ...]:
+    """:data:`_DATE_FORMATS` with the slash and the dot formats in the ``(slash, dot)`` orders."""
+    slash, dot = orders
+
+    def turn(fmt: str) -> str:
+        sep = "/" if "/%m/" in fmt else "." if ".%m." in fmt else None
+        if sep is None or (slash if sep == "/" else dot) == "day_first":
+            return fmt
+        return fmt.replace(f"%d{sep}%m", f"%m{sep}%d")
+    return tuple(turn(f) for f in _DATE_FORMATS)
+
+
+def _dm_kind(text: str) -> str | None:
+    """How a date written ``A/B/YYYY`` or ``A.B.YYYY`` reads: separator + ``day`` (a date only day first),
+    ``month`` (only month first) or ``either`` (two different dates); None when the order does not matter.
+
+    >>> _dm_kind("13/02/2024"), _dm_kind("02/13/2024"), _dm_kind("10.02.2024"), _dm_kind("05/05/2024")
+    ('/day', '/month', '.either', None)
+    """
+    m = _DM_PARTS.match(text)
+    if m is None or (m[2] == "/" and len(m[4]) != 4):
+        return None
+    a, b, y = int(m[1]), int(m[3]), int(m[4])
+    if len(m[4]) == 2:
+        y += 2000 if y < 69 else 1900  # as %y reads it
+
+    def real(month: int, day: int) -> bool:
+        return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(max(y, 1), month)[1]
+    day_first, month_first = real(b, a), real(a, b)
+    if day_first and month_first:
+        return m[2] + "either" if a != b else None
+    return m[2] + "day" if day_first else m[2] + "month" if month_first else None
+
+
+def _date_evidence(s: pd.Series, rows: np.ndarray) -> dict[str, tuple[int, str]]:
+    """The first cell (row, text) of each :func:`_dm_kind` in a column, judged once per distinct date.
+
+    >>> _date_evidence(pd.Series(["10/02/2023", "10/13/2023", "x", "10/14/2023"]), np.array([2, 3, 4, 5]))
+    {'/either': (2, '10/02/2023'), '/month': (3, '10/13/2023')}
+    """
+    if len(s) == 0 or pd.api.types.is_numeric_dtype(s) or pd.api.types.is_datetime64_any_dtype(s):
+        return {}
+    a = _arrow_text(s)
+    a = a if a is not None else arrow_strings(_strings(s))
+    if not pc.any(pc.match_substring_regex(a, _DM_START)).as_py():
+        return {}  # ISO dates, serials: one scan
+    cells = pc.dictionary_encode(a.combine_chunks())  # the rules below run once per distinct text, then date
+    texts = pc.utf8_trim_whitespace(cells.dictionary)
+    hit = pc.fill_null(pc.match_substring_regex(texts, _DM_CELL), False)
+    days = pc.dictionary_encode(pc.replace_substring_regex(texts.filter(hit), pattern=" .*$", replacement=""))
+    codes = np.array([_DM_KINDS.index(_dm_kind(x) or "") for x in days.dictionary.to_pylist()], dtype=np.int8)
+    of_text = np.zeros(len(texts) + 1, dtype=np.int8)  # the last: missing cells
+    of_text[np.flatnonzero(hit.to_numpy(zero_copy_only=False))] = codes[days.indices.to_numpy(zero_copy_only=False)]
+    per_cell = of_text[pc.fill_null(cells.indices, len(texts)).to_numpy(zero_copy_only=False)]
+    first = {k: int(np.argmax(per_cell == k)) for k in np.unique(codes) if k}
+    return {_DM_KINDS[k]: (int(rows[i]), texts[cells.indices[i].as_py()].as_py())
+            for k, i in sorted(first.items(), key=lambda kv: kv[1])}
+
+
+class _DatesUndecided(Exception):
+    """The lines streamed so far cannot tell day-first from month-first dates: the whole file's are needed."""
+
+
+@dataclass
+class DateOrders:
+    """The order of the day-month dates of a table's date columns, decided for each whole column.
+
+    ``stated`` is the order ``mapping.yaml`` states for the table (``day_first`` / ``month_first``), else
+    None: then the column's unambiguous dates decide (:meth:`decide`). ``final`` is False while a file
+    is streamed and more lines may come: a column the lines so far cannot decide raises
+    :class:`_DatesUndecided` instead of an error. ``seen`` keeps each column's first cell of each kind.
+
+    >>> o = DateOrders("sales", "sales.csv")
+    >>> o.decide("date", pd.Series(["10/02/2023", "10/13/2023"]), np.array([2, 3]))
+    ('month_first', 'day_first')
+    """
+
+    table: str
+    where: str
+    stated: str | None = None
+    final: bool = True
+    seen: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
+
+    def look(self, column: str, s: pd.Series, rows: np.ndarray) -> dict[str, tuple[int, str]]:
+        """Add the cells of ``s`` (spreadsheet ``rows``) to what is known of ``column``; return it."""
+        ev = self.seen.setdefault(column, {})
+        for k, v in _date_evidence(s, rows).items():
+            ev.setdefault(k, v)
+        return ev
+
+    def decide(self, column: str, s: pd.Series, rows: np.ndarray) -> tuple[str, str]:
+        """The ``(slash, dot)`` orders of ``column`` given its cells ``s`` (and the lines before them)."""
+        ev = self.look(column, s, rows)
+        if self.stated is not None:
+            return self.stated, self.stated
+        slash = self._order(column, ev, "/")
+        dot = self._order(column, ev, ".")
+        if slash is None or dot is None:
+            raise _DatesUndecided(column)
+        return slash, dot
+
+    def _order(self, column: str, ev: dict, sep: str) -> str | None:
+        day, month, either = ev.get(sep + "day"), ev.get(sep + "month"), ev.get(sep + "either")
+        if sep == "." and not month:  # DD.MM.YYYY, as Russian exports write it
+            return "day_first"
+        if day and month:
+            if sep == ".":
+                return "day_first"  # a few MM.DD among DD.MM dates: typos, rejected as they are
+            raise UserError(self._message(column, f"slash dates are written both day first (row {day[0]}: "
+                                                  f"{day[1]!r}) and month first (row {month[0]}: {month[1]!r})"))
+        if day or month:
+            if sep == "." and not self.final:
+                return None  # a later DD.MM date may show these are typos
+            if sep == ".":
+                raise UserError(self._message(column, f"dot dates are read day first (DD.MM.YYYY), but row "
+                                                      f"{month[0]}: {month[1]!r} is a date only month first "
+                                                      "and no dot date is one only day first"))
+            return "day_first" if day else "month_first"
+        if either:
+            if not self.final:
+                return None
+            raise UserError(self._message(column, f"every slash date has a day and a month up to 12, so each "
+                                                  f"reads two ways (row {either[0]}: {either[1]!r})"))
+        return "day_first"
+
+    def _message(self, column: str, what: str) -> str:
+        where = f"{self.where}: " if self.where else ""
+        return (f"{where}column {column}: {what}; kbanalysis does not guess the order: state it in "
+                f"mapping.yaml as 'dates: {{{self.table}: month_first}}' (MM/DD/YYYY) or "
+                f"'dates: {{{self.table}: day_first}}' (DD/MM/YYYY); dates that do not fit it are then "
+                "rejected rows")
+
+
+def parse_dates(s: pd.Series, orders: tuple[str, str] | None = None) -> tuple[pd.Series, pd.Series]:
+    """Dates as ``YYYY-MM-DD``, ``DD.MM.YYYY``, ``DD/MM/YYYY`` or ``MM/DD/YYYY`` (with or without time)
+    or Excel serial numbers -> (dates, mask of unreadable non-empty cells).
+
+    ``orders`` is ``(slash, dot)``: the order (:data:`DATE_ORDERS`) of dates written with ``/`` and with
+    ``.``; by default it is decided on the whole of ``s`` (:class:`DateOrders`: a
+    :class:`~kbanalysis.errors.UserError` when the column does not tell).
 
     >>> v, bad = parse_dates(pd.Series(["2024-02-05", "05.02.2024", "45327", "31.02.2024", ""]))
     >>> [str(x.date()) if not pd.isna(x) else None for x in v], bad.tolist()
     (['2024-02-05', '2024-02-05', '2024-02-05', None, None], [False, False, False, True, False])
+    >>> v, _ = parse_dates(pd.Series(["10/02/2023", "10/13/2023"]))
+    >>> [str(x.date()) for x in v]
+    ['2023-10-02', '2023-10-13']
     """
     if pd.api.types.is_datetime64_any_dtype(s):
         v = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
         return v.astype("datetime64[ns]").dt.normalize(), pd.Series(False, index=s.index)
+    if orders is None:
+        orders = DateOrders("TABLE", "").decide("date", s, np.arange(len(s)) + 1)
     distinct = _distinct(s)
     if distinct is not None:  # long columns repeat their dates: each distinct text is parsed once
         values, index = distinct
-        v, bad = _parse_dates_by_rules(values)
+        v, bad = _parse_dates_by_rules(values, orders)
         return (pd.Series(v.to_numpy()[index], index=s.index),
                 pd.Series(bad.to_numpy()[index], index=s.index))
-    return _parse_dates_by_rules(s)
+    return _parse_dates_by_rules(s, orders)
 
 
 _NS_MIN, _NS_MAX = pd.Timestamp.min.ceil("D"), pd.Timestamp.max.floor("D")
 
 
-def _parse_dates_by_rules(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _parse_dates_by_rules(s: pd.Series, orders: tuple[str, str]) -> tuple[pd.Series, pd.Series]:
     """:func:`parse_dates` cell by cell kind: datetimes from xlsx, the formats in turn, Excel serials."""
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
     if s.dtype == object:  # xlsx cells: datetime objects and numbers mixed with text; parquet date32
@@ -1081,7 +1236,7 @@ def _parse_dates_by_rules(s: pd.Series) -> tuple[pd.Series, pd.Series]:
                 out[is_dt] = pd.to_datetime(s[is_dt], errors="coerce").astype("datetime64[ns]")
     raw = _strings(s)
     todo = out.isna() & (raw != "")
-    for fmt in _DATE_FORMATS:
+    for fmt in _date_formats(orders):
         if not todo.any():
             break
         got = pd.to_datetime(raw[todo], format=fmt, errors="coerce")
@@ -1103,8 +1258,9 @@ _RU_MONTHS = {"январ": 1, "феврал": 2, "март": 3, "апрел": 4
               "сентябр": 9, "октябр": 10, "ноябр": 11, "декабр": 12}
 
 
-def parse_months(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Months as ``YYYY-MM``, ``MM.YYYY``, a date, or ``март 2025`` -> the 1st of the month.
+def parse_months(s: pd.Series, orders: tuple[str, str] | None = None) -> tuple[pd.Series, pd.Series]:
+    """Months as ``YYYY-MM``, ``MM.YYYY``, a date, or ``март 2025`` -> the 1st of the month (``orders``:
+    those of the dates, see :func:`parse_dates`).
 
     >>> v, bad = parse_months(pd.Series(["2025-03", "03.2025", "2025-03-15", "март 2025", "x"]))
     >>> [str(x.date()) if not pd.isna(x) else None for x in v], bad.tolist()
@@ -1138,7 +1294,7 @@ def parse_months(s: pd.Series) -> tuple[pd.Series, pd.Series]:
             out[got.index[ok]] = pd.to_datetime(got[ok]).astype("datetime64[ns]")
         todo = out.isna() & (raw != "")
     if todo.any():
-        d, _ = parse_dates(s[todo])
+        d, _ = parse_dates(s[todo], orders)
         out[d.index[d.notna()]] = d[d.notna()]
     bad = out.isna() & (raw != "")
     return out.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]"), bad.astype(bool)
@@ -1197,7 +1353,8 @@ def _normalise_choice(s: pd.Series, choices: dict[str, tuple[str, ...]]) -> tupl
 def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
                 drivers_wanted: list[str] | None = None,
                 bad_rows: list[tuple[int, str]] | None = None, *,
-                consume: bool = False, today: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+                consume: bool = False, today: pd.Timestamp | None = None,
+                dates: DateOrders | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     """Parse a mapped raw frame into the canonical table; return (usable rows, findings, rows read).
 
     Entirely blank lines are not rows of data: they are neither read nor rejected. ``bad_rows``
@@ -1205,14 +1362,18 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
     count as read and rejected. ``consume=True`` drops each raw column from ``df`` once it is
     parsed, so a large file's text is freed column by column (the caller must hold no other
     reference to the raw frame). ``today`` (default: the current date) is the limit of future dates.
+    ``dates`` holds the order of the table's day-month dates (default: decided on each date column,
+    :class:`DateOrders`; ``mapping.yaml`` may state it).
 
     Every rule is cell by cell, except two that look at a whole column: a ``prob`` column is read
     as percent when most of its values are above 1, and an unknown client-card column is kept as
     a driver when nearly all its cells are numbers. A table without them (:func:`row_by_row`:
-    sales) parses to the same rows and findings in batches of lines as at once, given one ``today``.
+    sales) parses to the same rows and findings in batches of lines as at once, given one ``today``
+    and one ``dates`` for all the batches (the order of day-month dates is decided for the whole
+    column, :class:`DateOrders`: :func:`stream_table` makes the batches agree with the whole file).
     """
     good, parts, n_read = _parse_table_parts(df, rows, table, where, drivers_wanted, bad_rows, consume=consume,
-                                             today=today)
+                                             today=today, dates=dates)
     found = pd.concat([f for _, f in parts], ignore_index=True) if parts else empty_issues()
     return good, found, n_read
 
@@ -1220,7 +1381,8 @@ def parse_table(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
 def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: str,
                        drivers_wanted: list[str] | None = None,
                        bad_rows: list[tuple[int, str]] | None = None, *, consume: bool = False,
-                       today: pd.Timestamp | None = None) -> tuple[pd.DataFrame, list, int]:
+                       today: pd.Timestamp | None = None,
+                       dates: DateOrders | None = None) -> tuple[pd.DataFrame, list, int]:
     """:func:`parse_table` with its findings as a list of ``(key, frame)``: the keys increase in the
     order the frames come (by column, then by check), so that findings of several batches sorted
     stably by key come in the order one call on all the lines gives them."""
@@ -1241,6 +1403,7 @@ def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: 
         if blank.any():
             blank[blank] = (_strings(df.loc[blank, c]) == "").to_numpy()
     today = pd.Timestamp.today().normalize() if today is None else today
+    dates = DateOrders(name, where) if dates is None else dates
 
     for ci, col in enumerate(table.columns):
         if col.name not in df.columns:
@@ -1273,25 +1436,14 @@ def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: 
                                            for x in _strings(src)[wrong]]))
                 reject |= wrong
         elif col.kind == "date":
-            v, bad = parse_dates(src)
-            early = v.notna() & (v < EARLIEST)
-            late = v.notna() & (v > today + pd.Timedelta(days=1))
-            fate = "the row is left out" if col.required else "the value is ignored"
-            if early.any():
-                note((ci, 1), issue_frame(name, rows[early.to_numpy()], None, "bad_date",
-                                          [f"{col.name} \"{x}\" is before 1990: check the year; {fate}"
-                                           for x in _strings(src)[early]]))
-            if late.any():
-                note((ci, 2), issue_frame(name, rows[late.to_numpy()], None, "future_date",
-                                          [f"{col.name} \"{x}\" is in the future (after {today.date()}): check the "
-                                           f"year; {fate}" for x in _strings(src)[late]]))
-            wrong = early | late
-            if wrong.any():
-                if col.required:
-                    reject |= wrong
-                v = v.mask(wrong)
+            v, bad = parse_dates(src, dates.decide(col.name, src, rows))
+            v, wrong, found = _dates_in_range(src, v, col, name, rows, today)
+            for check, frame in found:
+                note((ci, check), frame)
+            if wrong.any() and col.required:
+                reject |= wrong
         else:  # month
-            v, bad = parse_months(src)
+            v, bad = parse_months(src, dates.decide(col.name, src, rows))
         if bad.any():
             code = {"number": "bad_number", "prob": "bad_number"}.get(col.kind, "bad_date")
             kind = {"number": "a number", "prob": "a number", "date": "a date", "month": "a month (YYYY-MM)"}.get(
@@ -1345,6 +1497,26 @@ def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: 
                  for key, f in parts]
     good.attrs["drivers"], good.attrs["ignored_numeric"] = drivers, ignored
     return good, parts, int((~blank).sum()) + len(bad_rows)
+
+
+def _dates_in_range(src: pd.Series, v: pd.Series, col, name: str, rows: np.ndarray,
+                    today: pd.Timestamp) -> tuple[pd.Series, pd.Series, list[tuple[int, pd.DataFrame]]]:
+    """Dates ``v`` of column ``col`` (raw cells ``src``) before 1990 or in the future: (``v`` without them,
+    their mask, ``(check, findings)`` to note)."""
+    early = v.notna() & (v < EARLIEST)
+    late = v.notna() & (v > today + pd.Timedelta(days=1))
+    fate = "the row is left out" if col.required else "the value is ignored"
+    found = []
+    if early.any():
+        found.append((1, issue_frame(name, rows[early.to_numpy()], None, "bad_date",
+                                     [f"{col.name} \"{x}\" is before 1990: check the year; {fate}"
+                                      for x in _strings(src)[early]])))
+    if late.any():
+        found.append((2, issue_frame(name, rows[late.to_numpy()], None, "future_date",
+                                     [f"{col.name} \"{x}\" is in the future (after {today.date()}): check the "
+                                      f"year; {fate}" for x in _strings(src)[late]])))
+    wrong = early | late
+    return (v.mask(wrong) if wrong.any() else v), wrong, found
 
 
 #: Key of the lines a reader could not split (they come after every column's findings).
@@ -1419,13 +1591,24 @@ def _finish_table(name: str, df: pd.DataFrame, where: str) -> tuple[pd.DataFrame
 # the case
 # --------------------------------------------------------------------------------------------
 def read_mapping(case_dir: Path) -> dict:
-    """``mapping.yaml``: ``{table: {source header: canonical column}}`` (optional)."""
+    """``mapping.yaml``: ``{table: {source header: canonical column}}`` (optional), and under the key
+    ``dates`` the order of each table's day-month dates, ``{table: day_first | month_first}`` (optional:
+    returned as ``"dates"`` when given).
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "mapping.yaml").write_text("sales: {Дата: date}\\ndates: {sales: month_first}\\n",
+    ...                                     encoding="utf-8")
+    >>> read_mapping(d)
+    {'sales': {'Дата': 'date'}, 'dates': {'sales': 'month_first'}}
+    """
     p = case_dir / "mapping.yaml"
     if not p.exists():
         p = case_dir / "mapping.yml"
         if not p.exists():
             return {}
     m = read_yaml_mapping(p, "column mapping")
+    dates = _date_orders_stated(m.pop("dates", None), p.name) if "dates" in m else None
     if not all(isinstance(v, dict) for v in m.values()):
         raise UserError(f"{p.name}: expected {{table: {{source column: canonical column}}}}")
     unknown = [t for t in m if t not in TABLES]
@@ -1437,7 +1620,26 @@ def read_mapping(case_dir: Path) -> dict:
             if dst not in TABLES[t].names and not TABLES[t].extra_numeric:
                 raise UserError(f"{p.name}: {t}: {src!r} is mapped to {dst!r}, which is not a column of {t} "
                                 f"(columns: {', '.join(TABLES[t].names)})")
+    if dates is not None:
+        out["dates"] = dates
     return out
+
+
+def _date_orders_stated(dates, where: str) -> dict[str, str]:
+    """``mapping.yaml``'s ``dates``: ``{table: order}`` for tables with a date or month column, each order
+    one of :data:`DATE_ORDERS`."""
+    with_dates = [t for t, tb in TABLES.items() if any(c.kind in ("date", "month") for c in tb.columns)]
+    example = f"e.g. 'dates: {{sales: month_first}}' (MM/DD/YYYY) or 'dates: {{sales: day_first}}' (DD/MM/YYYY)"
+    if not isinstance(dates, dict):
+        raise UserError(f"{where}: dates: expected {{table: {' or '.join(DATE_ORDERS)}}}, {example}")
+    for t, order in dates.items():
+        if t not in with_dates:
+            raise UserError(f"{where}: dates: {t!r} is not a table with dates; tables with dates are "
+                            f"{', '.join(with_dates)}")
+        if order not in DATE_ORDERS:
+            raise UserError(f"{where}: dates: {t}: {order!r} is not an order of dates; write "
+                            f"{' or '.join(DATE_ORDERS)}, {example}")
+    return {str(t): str(o) for t, o in dates.items()}
 
 
 def file_hash(path: Path) -> str:
@@ -1449,15 +1651,17 @@ def file_hash(path: Path) -> str:
 
 
 def load_table(path: Path, name: str, mapping: dict | None = None,
-               drivers: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Load one table file: (usable canonical rows, findings, rows read)."""
+               drivers: list[str] | None = None, dates: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Load one table file: (usable canonical rows, findings, rows read); ``dates``: the order of its
+    day-month dates that ``mapping.yaml`` states (:data:`DATE_ORDERS`), else decided on each column."""
     table = TABLES[name]
     mapping = mapping or {}
     raw, rows, info = read_raw(path, table, mapping)
     sample = _text_sample({c: raw[c].head(200).tolist() for c in raw.columns[:30]}) if info.garbled else ""
     mapped = map_headers(raw, table, mapping, path.name, info)
     del raw  # parse_table frees the raw text column by column (the peak of a large load)
-    good, issues, n_read = parse_table(mapped, rows, table, path.name, drivers, info.bad_rows, consume=True)
+    good, issues, n_read = parse_table(mapped, rows, table, path.name, drivers, info.bad_rows, consume=True,
+                                       dates=DateOrders(name, path.name, dates))
     del mapped
     good, more = _finish_table(name, good, path.name)
     parts = [x for x in (issues, more, *_file_notes(name, path.name, info, sample)) if len(x)]
@@ -1538,6 +1742,7 @@ def load_case(case_dir, drivers: list[str] | None = None, *, sales_to: Path | st
 def _load_case(case_dir: Path, drivers: list[str] | None, sales_to: Path | None, batch_rows: int) -> Case:
     """:func:`load_case` of an existing folder, the sales table streamed to ``sales_to`` when given."""
     mapping = read_mapping(case_dir)
+    stated = mapping.get("dates", {})
     tables: dict[str, pd.DataFrame] = {}
     issues: list[pd.DataFrame] = []
     counts: dict[str, dict[str, int]] = {}
@@ -1554,10 +1759,10 @@ def _load_case(case_dir: Path, drivers: list[str] | None, sales_to: Path | None,
             continue
         if name == "sales" and sales_to is not None:  # the client cards are loaded: TABLES has them first
             streamed = stream_table(path, table, mapping.get(name), tables["clients"]["client_id"],
-                                    files["clients"], sales_to, batch_rows)
+                                    files["clients"], sales_to, batch_rows, stated.get(name))
             n_read, n_used, found = streamed.n_read, streamed.usable, streamed.found
         else:
-            df, found, n_read = load_table(path, name, mapping.get(name), drivers)
+            df, found, n_read = load_table(path, name, mapping.get(name), drivers, stated.get(name))
             n_used, tables[name] = len(df), df
             if name == "clients":
                 found_drivers = df.attrs.get("drivers", [])
@@ -1678,7 +1883,7 @@ class _ReadFailed(Exception):
 
 
 def stream_table(path: Path, table: Table, mapping: dict | None, clients: pd.Series, clients_file: str,
-                 target: Path, batch_rows: int) -> StreamedTable:
+                 target: Path, batch_rows: int, dates: str | None = None) -> StreamedTable:
     """Load a table file to the Parquet file ``target`` batch by batch, without holding it in memory.
 
     Parameters
@@ -1697,6 +1902,11 @@ def stream_table(path: Path, table: Table, mapping: dict | None, clients: pd.Ser
         The Parquet file to write (replaced).
     batch_rows : int
         Lines per batch.
+    dates : str, optional
+        The order of the day-month dates ``mapping.yaml`` states (:data:`DATE_ORDERS`). Without it each
+        date column's order is decided by the lines read so far; when they cannot tell (only dates
+        such as ``10/02/2023`` so far), the date cells of the whole file are read first, so the
+        order is the one the whole-file load decides.
 
     Returns
     -------
@@ -1707,13 +1917,15 @@ def stream_table(path: Path, table: Table, mapping: dict | None, clients: pd.Ser
     if not row_by_row(table) or "client_id" not in table.names:
         raise ValueError(f"table {table.name} has rules over whole columns or rows, or no client_id: it is not "
                          "streamed")
-    loader = _BatchLoader(path, table, mapping or {}, target, clients, clients_file)
-    suffix = path.suffix.lower()
+    loader = _BatchLoader(path, table, mapping or {}, target, clients, clients_file, dates)
     try:
-        if suffix == ".parquet":
-            return _stream_parquet(path, loader, batch_rows)
-        if suffix != ".xlsx":
-            return _stream_csv(path, loader, batch_rows)
+        try:
+            return _stream_file(path, loader, batch_rows)
+        except _DatesUndecided:  # read the date cells of the whole file, then the file with their orders
+            loader.dates_only = True
+            _stream_file(path, loader, batch_rows)
+            loader.dates_only, loader.dates.final = False, True
+            return _stream_file(path, loader, batch_rows)
     except _NotStreamable:
         pass  # one of the rare malformed files that only the whole-file path reads as it does: see the raise
     finally:
@@ -1721,14 +1933,26 @@ def stream_table(path: Path, table: Table, mapping: dict | None, clients: pd.Ser
     return _load_whole(path, loader, batch_rows)
 
 
+def _stream_file(path: Path, loader: _BatchLoader, batch_rows: int) -> StreamedTable:
+    """One pass of ``loader`` over a CSV or Parquet file (an xlsx file is :class:`_NotStreamable`)."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _stream_parquet(path, loader, batch_rows)
+    if suffix != ".xlsx":
+        return _stream_csv(path, loader, batch_rows)
+    raise _NotStreamable("an xlsx file is read whole")
+
+
 class _BatchLoader:
     """Parses a table batch by batch: usable rows of known clients go to a Parquet file; findings and
     counts stay in memory."""
 
     def __init__(self, path: Path, table: Table, mapping: dict, target: Path, clients: pd.Series,
-                 clients_file: str):
+                 clients_file: str, dates: str | None = None):
         self.path, self.where, self.table, self.mapping = path, path.name, table, mapping
         self.target, self.clients, self.clients_file = target, clients, clients_file
+        self.dates = DateOrders(table.name, path.name, dates, final=False)
+        self.dates_only = False  # a pass that only looks at the date cells (DateOrders.look)
         self.today = pd.Timestamp.today().normalize()  # one date for every batch
         self.writer = None
         self.begin(RawInfo())
@@ -1737,6 +1961,8 @@ class _BatchLoader:
         """Start (again) from the top of the file: an empty Parquet file, no rows, no findings."""
         self.close()
         self.info = info
+        if not self.dates.final:  # what the lines of an earlier pass showed is seen again
+            self.dates.seen.clear()
         self.parts: dict[tuple[int, int], list[pd.DataFrame]] = {}  # parsing findings by key
         self.more: list[pd.DataFrame] = []  # findings of _finish_table
         self.unknown: list[pd.DataFrame] = []
@@ -1765,8 +1991,13 @@ class _BatchLoader:
             return
         for c in list(raw.columns):
             del raw[c]
+        if self.dates_only:
+            for col in self.table.columns:
+                if col.kind in ("date", "month") and col.name in mapped.columns:
+                    self.dates.look(col.name, mapped[col.name], rows)
+            return
         good, parts, n_read = _parse_table_parts(mapped, rows, self.table, self.where, None, bad, consume=True,
-                                                 today=self.today)
+                                                 today=self.today, dates=self.dates)
         del mapped
         self.n_read += n_read
         for key, frame in parts:
@@ -1842,7 +2073,7 @@ def _load_whole(path: Path, loader: _BatchLoader, batch_rows: int) -> StreamedTa
     with :func:`load_table`, checked and written in batches."""
     loader.begin(RawInfo())
     try:
-        good, found, n_read = load_table(path, loader.table.name, loader.mapping)
+        good, found, n_read = load_table(path, loader.table.name, loader.mapping, dates=loader.dates.stated)
         for start in range(0, len(good), batch_rows):
             loader.add_usable(good.iloc[start:start + batch_rows])
         return loader.result(n_read, found)

@@ -12,7 +12,7 @@ happened next. The functions here compare what the workbook said at the cut with
 * :func:`ranking_quality` — how the reactivation priority ranks the lost clients who did return
   (share of returners in the top decile against overall, rank correlation, AUC);
 * :func:`online_retail_backtest` — all of it at once, straight from the package functions
-  (:func:`kbanalysis.io.case.load_case`, :func:`kbanalysis.audit.structure.audit_table`,
+  (:func:`kbanalysis.io.case.load_case`, :func:`kbanalysis.audit.core.audit_table`,
   :func:`kbanalysis.forecast.model.forecast_table`) or from the files of a finished run folder.
 
 Nothing here writes into the repository; real data is only read (see ``data/real/README.md``).
@@ -337,7 +337,7 @@ def online_retail_backtest(real_data=None, *, as_of=AS_OF, end=END, run_dir=None
     """Backtest the workbook on the UCI Online Retail case cut at ``as_of`` against ``as_of`` … ``end``.
 
     Without ``run_dir`` the calls are computed here with the package functions
-    (:func:`kbanalysis.io.case.load_case`, :func:`kbanalysis.audit.structure.audit_table` and
+    (:func:`kbanalysis.io.case.load_case`, :func:`kbanalysis.audit.core.audit_table` and
     :func:`kbanalysis.forecast.model.forecast_table`, run parameters ``params`` over the defaults); with
     ``run_dir`` they are read from that run's ``clients.csv``, ``lost_clients.csv`` and
     ``forecast.csv`` (a ``kbanalysis run`` of the same case with ``-p as_of=…``).
@@ -405,7 +405,7 @@ def online_retail_backtest(real_data=None, *, as_of=AS_OF, end=END, run_dir=None
 
 def _calls_from_package(clients, sales, as_of, p: dict, timing: dict):
     """The workbook's calls at the cut computed with the package: (base per client, reactivation list, forecast)."""
-    from kbanalysis.audit.structure import audit_table
+    from kbanalysis.audit.core import audit_table
     from kbanalysis.forecast.core import forecast_table
 
     t = time.perf_counter()

@@ -807,7 +807,7 @@ def prospects(df: pd.DataFrame, wallet: str = "wallet_month", profit: str = "mar
     """Clients without sales in the 12 months but with a wallet: the cluster ``-1``.
 
     Closed cards (``base == "closed"``) and duplicate cards merged into another one
-    (``merged_into`` set, see :func:`kbanalysis.audit.structure.audit_table`) are not prospects.
+    (``merged_into`` set, see :func:`kbanalysis.audit.core.audit_table`) are not prospects.
 
     >>> import pandas as pd
     >>> prospects(pd.DataFrame({"revenue_12m": [0.0, 0.0, 5.0, 0.0], "wallet_month": [9.0, 9.0, 9.0, None],
