@@ -11,7 +11,7 @@ export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup report test test-fast test-notebooks bench bench-forecast sample clean
+.PHONY: help setup report test test-fast test-property test-notebooks bench bench-forecast sample clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  make %-15s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ test: $(STAMP) ## run every test: package, doctests, notebooks (nbval)
 
 test-fast: $(STAMP) ## the package tests only
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+test-property: $(STAMP) ## the slow property set: 250 damaged cases through validate, 5 through run (a few minutes)
+	KB_PROPERTY_SLOW=1 $(BIN)/python -m pytest -n 2 -q -m property_slow tests/test_damage_property.py
 
 bench: $(STAMP) ## benchmark on large generated cases (figures into reports/bench/)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

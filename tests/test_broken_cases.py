@@ -442,3 +442,41 @@ def test_infinite_amounts_are_rejected_rows(tmp_path, value):
     hit = q.loc[(q["table"] == "sales") & (q["row"].astype(str) == "6")]
     assert len(hit) == 1 and hit["issue"].iloc[0] == "bad_number", hit
     assert np.isfinite(case.tables["sales"]["amount"]).all()
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e308", "999999999999999999999"])
+def test_amounts_beyond_1e15_are_rejected_rows(tmp_path, value):
+    """#21 (found by tests/test_damage_property.py): a finite but absurd amount (1e308) was used, and two of them
+    summed to infinity (05-summary failed); now the row is rejected, a cost that large is ignored."""
+    sales = SALES + f"2024-03-06,3,paint,{value},1\n2024-03-07,3,paint,7,{value}\n"
+    case = load_case(make_case(tmp_path, sales__csv=sales))
+    assert case.counts["sales"] == {"read": 6, "used": 5, "rejected": 1}
+    bad = issues_of(case, "sales", "bad_number")
+    assert bad["row"].tolist() == [6, 7]
+    assert f'amount "{value}" is beyond ±1,000,000,000,000,000' in bad["detail"].iloc[0]
+    assert "the row is left out" in bad["detail"].iloc[0] and "the value is ignored" in bad["detail"].iloc[1]
+    s = case.tables["sales"]
+    assert s.loc[s["_row"] == 7, "amount"].tolist() == [7.0] and s.loc[s["_row"] == 7, "cost"].isna().all()
+    assert_accounting(case)
+
+
+def test_amount_of_1e15_is_still_used(tmp_path):
+    case = load_case(make_case(tmp_path, sales__csv=SALES + "2024-03-06,3,paint,1e15,1\n"))
+    assert case.counts["sales"]["used"] == 5 and case.tables["sales"]["amount"].max() == 1e15
+
+
+def test_a_10000_character_header_is_cut_short_in_the_message(tmp_path):
+    """#21 (found by tests/test_damage_property.py): a 10,000-character header made a 10,000-character error line."""
+    d = make_case(tmp_path, clients__csv="x" * 10_000 + CLIENTS[len("client_id"):])
+    msg = stops(d, "clients.csv", "'client_id' is missing", "(10,000 characters)")
+    assert len(msg) < 400
+
+
+def test_a_10000_character_cell_is_cut_short_in_the_finding(tmp_path):
+    sales = "date,client_id,product_group,amount\n" + "2024-01-15,1,tools,5\n" + "2024-01-16,1,tools," + "9" * 50 \
+        + "н" * 9_950 + "\n"
+    case = load_case(make_case(tmp_path, sales__csv=sales))
+    bad = issues_of(case, "sales", "bad_number")
+    d = bad["detail"].iloc[0]
+    assert bad["row"].tolist() == [3] and d.startswith('amount "999') and d.endswith(" is not a number (10,025 characters)")
+    assert len(d) < 400

@@ -64,6 +64,9 @@ from kbanalysis.schema import (CLIENT_STATUS, DEAL_STATUS, DRIVER_ALIASES, DRIVE
 FORMATS = (".csv", ".xlsx", ".parquet")
 ISSUE_COLUMNS = ["table", "row", "client_id", "issue", "detail"]
 EARLIEST = pd.Timestamp("1990-01-01")
+#: the largest magnitude a number of a case may have: no amount, cost or stock is larger, and sums of values
+#: beyond it (``1e308``) overflow to infinity
+LARGEST = 1e15
 
 
 @dataclass
@@ -168,18 +171,44 @@ def issue_frame(table: str, rows, client_ids, issue, details) -> pd.DataFrame:
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: longest detail or quoted text in a message; a longer one keeps its start and end (a cell of 10,000 characters)
+DETAIL_CHARS = 300
+
+
+def clip(text: str, most: int = 60) -> str:
+    """``text`` cut in the middle to about ``most`` characters, saying how long it was (for messages that
+    quote a cell or a header).
+
+    >>> clip("short")
+    'short'
+    >>> clip("a" * 10 + "b" * 980 + "c" * 10, 20)
+    'aaaaaaaaaabbb…ccccccc (1,000 characters)'
+    """
+    text = str(text)
+    if len(text) <= most:
+        return text
+    head = most * 2 // 3
+    return f"{text[:head]}…{text[len(text) - (most - head):]} ({len(text):,} characters)"
 
 
 def one_line(details: pd.Series) -> pd.Series:
     """Details that quote raw cells, made printable on one line: control characters (a line break
-    inside a quoted cell) are shown escaped.
+    inside a quoted cell) are shown escaped, and a detail longer than :data:`DETAIL_CHARS` is cut
+    in the middle (:func:`clip`: the column at its start and the reason at its end are kept).
 
     >>> one_line(pd.Series(['date "a\\nb" is not a date'], dtype="string")).tolist()
     ['date "a\\\\nb" is not a date']
+    >>> d = one_line(pd.Series(['amount "' + "x" * 10_000 + '" is not a number'], dtype="string"))[0]
+    >>> len(d), d[:12], d[-40:]
+    (321, 'amount "xxxx', 'xxx" is not a number (10,025 characters)')
     """
-    if not details.str.contains(_CONTROL, regex=True).fillna(False).any():
-        return details
-    return details.str.replace(_CONTROL, lambda m: repr(m.group(0))[1:-1], regex=True)
+    if details.str.contains(_CONTROL, regex=True).fillna(False).any():
+        details = details.str.replace(_CONTROL, lambda m: repr(m.group(0))[1:-1], regex=True)
+    long = details.str.len().fillna(0) > DETAIL_CHARS
+    if long.any():
+        details = details.copy()
+        details[long] = details[long].map(lambda d: clip(d, DETAIL_CHARS))
+    return details
 
 
 def empty_issues() -> pd.DataFrame:
@@ -674,7 +703,7 @@ def _encoding_hint(info: RawInfo, headers) -> str:
     if not (info.garbled or shown):
         return ""
     name = _ENCODING_NAMES.get(info.encoding, info.encoding)
-    ex = f" (e.g. {', '.join(repr(w) for w in shown)})" if shown else ""
+    ex = f" (e.g. {', '.join(repr(clip(w)) for w in shown)})" if shown else ""
     return (f". The text looks garbled{ex}: the file was read as {name}, but it is probably in another encoding; "
             "open it in Excel and save it as CSV UTF-8")
 
@@ -852,7 +881,7 @@ def map_headers(df: pd.DataFrame, table: Table, mapping: dict, where: str,
     missing = [c for c in table.required if c not in taken]
     if missing:
         found = [str(c) for c in df.columns]
-        shown = ", ".join(repr(c) for c in found[:20]) + (" …" if len(found) > 20 else "")
+        shown = ", ".join(repr(clip(c)) for c in found[:20]) + (" …" if len(found) > 20 else "")
         what = (f"required column {missing[0]!r} is missing" if len(missing) == 1 else
                 f"required columns {', '.join(repr(m) for m in missing)} are missing")
         hint = _encoding_hint(info, found) if info is not None and info.encoding else ""
@@ -1421,6 +1450,9 @@ def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: 
             bad = pd.Series(False, index=df.index)
         elif col.kind == "number":
             v, bad = parse_numbers(src)
+            v, wrong = _too_large(v, src, rows, name, col, note, (ci, 0))
+            if col.required:
+                reject |= wrong
         elif col.kind == "prob":
             v, bad = parse_numbers(src)
             pct = _strings(src).str.endswith("%") if not pd.api.types.is_numeric_dtype(src) else \
@@ -1521,6 +1553,20 @@ def _dates_in_range(src: pd.Series, v: pd.Series, col, name: str, rows: np.ndarr
 
 #: Key of the lines a reader could not split (they come after every column's findings).
 _BAD_LINES_KEY = (1 << 30, 0)
+
+
+def _too_large(v: pd.Series, src: pd.Series, rows: np.ndarray, name: str, col, note,
+               key) -> tuple[pd.Series, pd.Series]:
+    """Numbers beyond ±:data:`LARGEST` of column ``col``: noted as ``bad_number`` (the row left out when the
+    column is required, else the value ignored); returns the values without them and their mask."""
+    wrong = v.abs() > LARGEST
+    if not wrong.any():
+        return v, wrong
+    fate = "the row is left out" if col.required else "the value is ignored"
+    note(key, issue_frame(name, rows[wrong.to_numpy()], None, "bad_number",
+                          [f"{col.name} \"{x}\" is beyond ±{LARGEST:,.0f}: no figure is that large; {fate}"
+                           for x in _strings(src)[wrong]]))
+    return v.mask(wrong), wrong
 
 
 def row_by_row(table: Table) -> bool:
@@ -1796,8 +1842,8 @@ def _load_case(case_dir: Path, drivers: list[str] | None, sales_to: Path | None,
             counts[name]["rejected"] += len(unknown)
             if name == "sales" and counts[name]["used"] == 0:
                 raise UserError(f"{files[name]}: none of the {len(unknown)} usable sales rows names a client of "
-                                f"{files['clients']} (e.g. client_id {example!r}, while the cards have e.g. "
-                                f"{tables['clients']['client_id'].iloc[0]!r}); check that both files use the same "
+                                f"{files['clients']} (e.g. client_id {clip(example)!r}, while the cards have e.g. "
+                                f"{clip(tables['clients']['client_id'].iloc[0])!r}); check that both files use the same "
                                 "client code")
     if len(tables["clients"]) < 2:
         raise UserError(f"{files['clients']}: only {len(tables['clients'])} usable client card "
