@@ -15,7 +15,7 @@ synth = pytest.importorskip("kbanalysis.synth.case")
 if not hasattr(synth, "generate_case"):  # pragma: no cover - the generator is being written
     pytest.skip("kbanalysis.synth.case.generate_case is not there yet", allow_module_level=True)
 
-from kbanalysis.audit import structure as audit  # noqa: E402
+from kbanalysis.audit import core as audit  # noqa: E402
 
 SEEDS = (0, 1, 2)
 N_CLIENTS = 1500
