@@ -242,7 +242,7 @@ OUTPUT_EXTRAS: dict[str, tuple[str, ...]] = {
 }
 
 #: Money totals of ``summary.json`` (``totals``), per month unless named otherwise.
-SUMMARY_TOTALS = ("revenue_12m", "margin_12m", "wallet_month", "upsell_month", "crosssell_month", "plan_month",
+SUMMARY_TOTALS = ("revenue_12m", "margin_12m", "wallet_month", "share_of_wallet", "upsell_month", "crosssell_month", "plan_month",
                   "current_month", "achievable_month", "ceiling_month", "reactivation_month", "acquisition_month",
                   "forecast_reconciled", "stock_gap")
 
@@ -250,5 +250,22 @@ BASES = ("active", "sleeping", "lost", "potential", "closed")
 #: the bases that buy now: their achievable money is the plans' uplift over current sales
 BUYING = ("active", "sleeping")
 LOYALTY = ("indifferent", "secondary", "main")
+#: wallet sources that rest on look-alike clients alone (no survey, managers' estimates or drivers of the
+#: client's own): shares and loyalty made from them are upper bounds, not measurements
+LOOKALIKE_SOURCES = ("lookalike", "extrapolated")
+
+
+def wallet_evidence_of(counts) -> str:
+    """How firm a run's wallets are, from the number of clients per ``wallet_source``: ``lookalike`` when
+    every estimate rests on :data:`LOOKALIKE_SOURCES` alone, ``firm`` when some rest on evidence of the
+    client's own (survey, manager, drivers), ``unknown`` without estimates.
+
+    >>> wallet_evidence_of({"lookalike": 30, "extrapolated": 4, "no_estimate": 2}), wallet_evidence_of({"survey": 1})
+    ('lookalike', 'firm')
+    """
+    used = {str(k) for k, v in dict(counts if counts is not None else {}).items() if v and k not in ("no_estimate", None)}
+    if not used:
+        return "unknown"
+    return "lookalike" if used <= set(LOOKALIKE_SOURCES) else "firm"
 KEY_ACCOUNT = ("none", "key", "critical", "mono")
 ABCDE = ("A", "B", "C", "D", "E")

@@ -48,13 +48,18 @@ def test_counts_and_totals_by_hand():
                        "stock_gap": [np.nan, np.nan, 2.0, 7.0, 1.0]})
     tot = sm.money_totals(t, fc)
     # a (active) buys 120 a year: current 10 a month; c (lost): its plan is reactivation, apart
-    assert tot == {"revenue_12m": 120.0, "margin_12m": 30.0, "wallet_month": 150.0, "upsell_month": 25.0,
+    # our share: a's 10 a month (c buys nothing) over the wallets 100 + 50
+    assert tot == {"revenue_12m": 120.0, "margin_12m": 30.0, "wallet_month": 150.0, "share_of_wallet": 0.066667,
+                   "upsell_month": 25.0,
                    "crosssell_month": 4.0, "plan_month": 14.0, "current_month": 10.0, "achievable_month": 2.0,
                    "ceiling_month": 23.0, "reactivation_month": 2.0, "acquisition_month": 0.0,
                    "forecast_reconciled": 15.0, "stock_gap": 8.0}
     from kbanalysis.schema import SUMMARY_TOTALS
     assert tuple(tot) == SUMMARY_TOTALS
     assert sm.money_totals(t, fc.assign(stock_gap=np.nan))["stock_gap"] is None  # no stock table
+    # a client whose returns exceed its sales buys nothing now (as its plan counts it): current 0, not -1
+    returns = t.assign(revenue_12m=np.where(t["client_id"] == "a", -12.0, t["revenue_12m"]))
+    assert sm.money_totals(returns, fc)["current_month"] == 0.0 and sm.money_totals(returns, fc)["share_of_wallet"] == 0.0
 
 
 def test_summary_data_reads_the_run_folder(tmp_path):

@@ -163,14 +163,44 @@ def issue_counts(issues: pd.DataFrame) -> pd.DataFrame:
         "count", ascending=False, kind="mergesort", ignore_index=True)
 
 
-def issue_facts(issues: pd.DataFrame) -> dict:
-    """The numbers the audit's text on data quality quotes: findings, invalid INNs, invalid phones.
+def issue_facts(issues: pd.DataFrame, clients: pd.DataFrame | None = None, lang: str = "ru") -> dict:
+    """The numbers the audit's text on data quality quotes: findings, invalid INNs, invalid phones, and
+    ``checks``, the phrase naming the INN and phone counts for the fields the client cards have (empty
+    when they have neither: a case without INNs is not said to have 0 invalid ones).
 
-    >>> issue_facts(pd.DataFrame({"issue": ["invalid_inn", "invalid_phone", "invalid_inn"]}))
-    {'n_issues': 3, 'n_invalid_inn': 2, 'n_invalid_phone': 1}
+    >>> f = issue_facts(pd.DataFrame({"issue": ["invalid_inn", "invalid_phone", "invalid_inn"]}), lang="en")
+    >>> f["n_issues"], f["n_invalid_inn"], f["n_invalid_phone"], f["checks"]
+    (3, 2, 1, ': 2 invalid INNs and 1 invalid phone numbers')
+    >>> issue_facts(pd.DataFrame({"issue": ["bad_date"]}), pd.DataFrame({"name": ["A"]}), "en")["checks"]
+    ''
     """
-    return {"n_issues": len(issues), "n_invalid_inn": int((issues["issue"] == "invalid_inn").sum()),
-            "n_invalid_phone": int((issues["issue"] == "invalid_phone").sum())}
+    facts = {"n_issues": len(issues), "n_invalid_inn": int((issues["issue"] == "invalid_inn").sum()),
+             "n_invalid_phone": int((issues["issue"] == "invalid_phone").sum())}
+    parts = [t(f"audit.check.{k}", lang, n=facts[f"n_invalid_{k}"]) for k in ("inn", "phone")
+             if clients is None or has_values(clients, k)]
+    facts["checks"] = (t("audit.check.lead", lang) + t("audit.check.and", lang).join(parts)) if parts else ""
+    return facts
+
+
+def has_values(df: pd.DataFrame | None, column: str) -> bool:
+    """Whether table ``df`` has ``column`` with at least one value (an export may lack a field, or carry it empty).
+
+    >>> has_values(pd.DataFrame({"manager": [None, "Иванов"]}), "manager"), has_values(pd.DataFrame({"a": [1]}), "manager")
+    (True, False)
+    """
+    return df is not None and column in df and bool(df[column].notna().any())
+
+
+def duplicate_facts(clients: pd.DataFrame, duplicates: pd.DataFrame, lang: str = "ru") -> dict:
+    """What the text on duplicate cards quotes: the pairs found (``n_dups``) and the fields the cards were
+    compared on (``compared``: INN, phone and name, only those the cards carry).
+
+    >>> duplicate_facts(pd.DataFrame({"name": ["A"], "phone": [None]}), pd.DataFrame({"client_id": []}), "en")
+    {'n_dups': 0, 'compared': 'name (also spelt differently)'}
+    """
+    fields = [t(f"audit.compared.{k}", lang) for k in ("inn", "phone", "name") if has_values(clients, k)]
+    compared = (", ".join(fields[:-1]) + t("audit.check.and", lang) + fields[-1]) if len(fields) > 1 else "".join(fields)
+    return {"n_dups": len(duplicates), "compared": compared}
 
 
 def inn_is_valid(inn) -> bool:

@@ -219,8 +219,10 @@ def reactivation_top(lost: pd.DataFrame, names=None, top: int = 15, lang: str = 
 
     >>> lost = pd.DataFrame({"client_id": ["a", "b"], "avg_month_revenue": [200_000.0, 50_000.0],
     ...                      "priority": [1, 2], "months_since": [5.0, 9.0]})
-    >>> reactivation_top(lost, lang="en").get_title()
-    'Call first: 2 lost regular clients used to bring RUB 250.0k a month'
+    >>> reactivation_top(lost, lang="en").get_title().replace(chr(10), " ")
+    'Call first: 2 regular clients that left used to bring RUB 250.0k a month'
+    >>> reactivation_top(lost, top=1, lang="en").get_title().replace(chr(10), " ")
+    'Call first: the first 1 of 2 regular clients that left used to bring RUB 200.0k a month (all 2: RUB 250.0k)'
     """
     ax = _ax(ax)
     if lost is None or lost.empty:
@@ -240,6 +242,9 @@ def reactivation_top(lost: pd.DataFrame, names=None, top: int = 15, lang: str = 
     ax.xaxis.set_major_locator(MaxNLocator(4))
     _money_axis(ax.xaxis, lang, currency)
     ax.set_xlabel(t("audit.axis.avg_month_revenue", lang))
-    _title(ax, t("audit.title.reactivation", lang, n=fmt_int(len(d), lang),
-                 revenue=money_short(float(np.nansum(v)), lang, currency)))
+    total = pd.to_numeric(lost["avg_month_revenue"], errors="coerce")
+    key = "audit.title.reactivation" if len(d) == len(lost) else "audit.title.reactivation_part"
+    _title(ax, t(key, lang, n=fmt_int(len(d), lang), total=fmt_int(len(lost), lang),
+                 revenue=money_short(float(np.nansum(v)), lang, currency),
+                 all_revenue=money_short(float(total.sum()), lang, currency)))
     return ax

@@ -393,16 +393,39 @@ def concentration_facts(revenue: pd.Series, key_account: pd.Series, *, target: f
 
 
 def lost_facts(lost: pd.DataFrame, per_client: pd.DataFrame) -> dict:
-    """The numbers the text on the reactivation list quotes: lost clients, how many of them bought
-    regularly and what those brought a month.
+    """The numbers the text on the reactivation list quotes: lost clients, how many of the listed ones bought
+    regularly and what those brought a month, and that split by the client's base: ``n_regular_lost`` /
+    ``money_regular_lost`` (lost clients) and ``n_regular_silent`` / ``money_regular_silent`` (clients
+    silent beyond the rule's threshold that the backtest expects back: in the base they are sleeping).
 
-    >>> lf = lost_facts(pd.DataFrame({"avg_month_revenue": [10.0, 5.0]}),
-    ...                 pd.DataFrame({"merged_into": [None] * 3, "base": ["lost"] * 3}))
-    >>> lf["n_lost"], lf["n_lost_regular"], lf["lost_money"]
-    (3, 2, 15.0)
+    >>> lf = lost_facts(pd.DataFrame({"client_id": ["a", "b"], "avg_month_revenue": [10.0, 5.0]}),
+    ...                 pd.DataFrame({"client_id": ["a", "b", "c"], "merged_into": [None] * 3,
+    ...                               "base": ["lost", "sleeping", "lost"]}))
+    >>> lf["n_lost"], lf["n_lost_regular"], lf["lost_money"], lf["n_regular_silent"], lf["money_regular_lost"]
+    (2, 2, 15.0, 1, 10.0)
     """
+    money = pd.to_numeric(lost["avg_month_revenue"], errors="coerce") if len(lost) else pd.Series(dtype=float)
+    masters = per_client.loc[per_client["merged_into"].isna()]
+    if "client_id" in lost and "client_id" in masters:
+        bases = masters.set_index(masters["client_id"].astype(str))["base"]
+        is_lost = (lost["client_id"].astype(str).map(bases) == "lost").to_numpy(dtype=bool)
+    else:
+        is_lost = np.ones(len(lost), dtype=bool)
     return {"n_lost": base_facts(per_client)["n_lost"], "n_lost_regular": len(lost),
-            "lost_money": float(lost["avg_month_revenue"].sum()) if len(lost) else 0.0}
+            "lost_money": float(money.sum()) if len(lost) else 0.0,
+            "n_regular_lost": int(is_lost.sum()), "money_regular_lost": float(money[is_lost].sum()),
+            "n_regular_silent": int((~is_lost).sum()), "money_regular_silent": float(money[~is_lost].sum())}
+
+
+def lost_text_key(facts: dict) -> str:
+    """Which text tells the reactivation list of :func:`lost_facts`: lost clients only, silent ones only, or both.
+
+    >>> lost_text_key({"n_regular_lost": 2, "n_regular_silent": 0}), lost_text_key({"n_regular_lost": 0, "n_regular_silent": 3})
+    ('nb.audit.lost_only', 'nb.audit.lost_silent')
+    """
+    if not facts["n_regular_silent"]:
+        return "nb.audit.lost_only"
+    return "nb.audit.lost" if facts["n_regular_lost"] else "nb.audit.lost_silent"
 
 
 # ------------------------------------------------------------------------------------------

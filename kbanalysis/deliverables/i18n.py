@@ -173,16 +173,19 @@ def fmt_date(x, lang: str = "ru") -> str:
     return pd.Timestamp(x).strftime("%d.%m.%Y" if lang == "ru" else "%Y-%m-%d")
 
 
-def money_short(x, lang: str = "ru", currency: str = "RUB") -> str:
-    """Compact money for chart axes: ``1,2 млн ₽`` / ``RUB 1.2M``.
+def money_short(x, lang: str = "ru", currency: str = "RUB", decimals: int = 1) -> str:
+    """Compact money for chart axes: ``1,2 млн ₽`` / ``RUB 1.2M`` (``decimals`` after the mark of thousands,
+    millions, billions).
 
     >>> money_short(1_250_000, "ru"), money_short(0.1, "en", "GBP"), money_short(1, "en", "GBP")
     ('1,2 млн ₽', 'GBP 0.10', 'GBP 1')
+    >>> money_short(9_512_000, "en", "GBP", decimals=2)
+    'GBP 9.51M'
     """
     v = float(x)
     for div, ru, en in ((1e9, "млрд", "B"), (1e6, "млн", "M"), (1e3, "тыс.", "k")):
         if abs(v) >= div:
-            body = _group(v / div, lang, 1)
+            body = _group(v / div, lang, decimals)
             return f"{body} {ru} {_SYMBOL.get(currency, currency)}" if lang == "ru" else f"{currency} {body}{en}"
     # small amounts (log axes): enough decimals that 0.1 is not shown as 0
     decimals = 0 if abs(v) >= 10 or float(v).is_integer() else (1 if abs(v) >= 1 else 2)

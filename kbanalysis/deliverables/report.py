@@ -562,10 +562,10 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
 
     rows = []
 
-    def add(code: str, n, amount, ceiling=None, **kw):
+    def add(code: str, n, amount, ceiling=None, text_key=None, **kw):
         amount = float(amount) if amount is not None and not pd.isna(amount) else float("nan")
         ceiling = float(ceiling) if ceiling is not None and not pd.isna(ceiling) else float("nan")
-        text = i18n.t(f"finding.{code}", lang, n=i18n.fmt_int(n, lang), money=money(amount),
+        text = i18n.t(f"finding.{text_key or code}", lang, n=i18n.fmt_int(n, lang), money=money(amount),
                       ceiling=money(ceiling), **kw)
         rows.append({"code": code, "finding": text, "n": int(n), "money_at_stake": amount, "ceiling_month": ceiling})
 
@@ -574,12 +574,19 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
     clients = cards[cards["merged_into"].isna()] if "merged_into" in cards.columns else cards
     base = clients["base"].astype("string")
     rev_m = _num(clients, "revenue_12m") / 12
+    bought = rev_m.fillna(0.0).clip(lower=0.0)  # current sales as summary.json counts them (net returns: 0)
     steps = []
 
     def lost():
         lc = read_output(run_dir, "lost_clients.csv")
-        if len(lc):
-            add("lost", len(lc), _num(lc, "avg_month_revenue").sum(min_count=1))
+        if len(lc):  # the list holds lost clients and ones silent past the rule's threshold (sleeping in the base)
+            money_lc = _num(lc, "avg_month_revenue")
+            silent = (lc["client_id"].astype("string").map(dict(zip(clients["client_id"].astype("string"), base)))
+                      != "lost").fillna(True).to_numpy(dtype=bool)
+            text_key = "lost" if not silent.any() else "lost_split" if (~silent).any() else "lost_silent"
+            add("lost", len(lc), money_lc.sum(min_count=1), text_key=text_key,
+                n_lost=i18n.fmt_int(int((~silent).sum()), lang), n_silent=i18n.fmt_int(int(silent.sum()), lang),
+                money_lost=money(money_lc[~silent].sum()), money_silent=money(money_lc[silent].sum()))
 
     def sleeping():
         m = (base == "sleeping").fillna(False).astype(bool)
@@ -592,7 +599,7 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
         m = base.isin(["active", "sleeping"]).fillna(False).to_numpy(dtype=bool) & gain.notna().to_numpy()
         if m.any() and gain[m].sum() > 0:  # the same clients as summary.json's achievable and ceiling totals
             room = _num(clients, "upsell_month").fillna(0) + _num(clients, "crosssell_month").fillna(0)
-            cur = rev_m[m].sum()
+            cur = bought[m].sum()
             add("growth", int(m.sum()), gain[m].sum(), room[m].sum(),
                 pct=i18n.fmt_pct(gain[m].sum() / cur if cur > 0 else float("nan"), lang))
 
@@ -885,9 +892,9 @@ def narrative(summary: Mapping, lang: str = "ru", currency: str | None = None) -
         lines.append(i18n.t("summary.say.acquisition", lang, n=i18n.fmt_int(by["potential"], lang),
                             money=money(num("acquisition_month"))))
     if wallet_evidence(summary) == "lookalike":
-        rev, wallet = num("revenue_12m"), num("wallet_month")
-        share = i18n.fmt_pct(rev / 12 / wallet, lang) if rev is not None and wallet else "—"
-        lines.append(i18n.t("summary.say.evidence", lang, share=share))
+        rev, wallet, sow = num("revenue_12m"), num("wallet_month"), num("share_of_wallet")
+        sow = sow if sow is not None else (rev / 12 / wallet if rev is not None and wallet else None)
+        lines.append(i18n.t("summary.say.evidence", lang, share=i18n.fmt_pct(sow, lang) if sow is not None else "—"))
     if num("forecast_reconciled"):
         lines.append(i18n.t("summary.say.forecast", lang, horizon=i18n.fmt_int(par.get("horizon"), lang),
                             forecast=money(num("forecast_reconciled"))))
@@ -902,17 +909,16 @@ def narrative(summary: Mapping, lang: str = "ru", currency: str | None = None) -
 
 def wallet_evidence(summary: Mapping) -> str:
     """How firm the wallets of a run are: ``lookalike`` when every estimate rests on look-alike clients alone
-    (no drivers, survey or managers' estimates), ``firm`` when some rest on evidence of their own, ``unknown``.
+    (:data:`kbanalysis.schema.LOOKALIKE_SOURCES`: look-alikes, and their extrapolation above the biggest clients;
+    no drivers, survey or managers' estimates), ``firm`` when some rest on evidence of their own, ``unknown``.
 
-    >>> wallet_evidence({"wallet_sources": {"lookalike": 30}}), wallet_evidence({"wallet_sources": {"survey": 2,
-    ...     "lookalike": 30}}), wallet_evidence({})
+    >>> wallet_evidence({"wallet_sources": {"lookalike": 30, "extrapolated": 4}}), wallet_evidence(
+    ...     {"wallet_sources": {"survey": 2, "lookalike": 30}}), wallet_evidence({})
     ('lookalike', 'firm', 'unknown')
     """
-    src = summary.get("wallet_sources") if isinstance(summary, Mapping) else None
-    if not src:
-        return "unknown"
-    used = {k for k, v in src.items() if v and k != "no_estimate"}
-    return "lookalike" if used <= {"lookalike"} else "firm"
+    from kbanalysis.schema import wallet_evidence_of
+
+    return wallet_evidence_of(summary.get("wallet_sources") if isinstance(summary, Mapping) else None)
 
 
 def _find_currency(summary: Mapping) -> str | None:

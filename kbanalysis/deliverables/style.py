@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import Formatter, FuncFormatter
 
 from kbanalysis.deliverables import i18n
 
@@ -72,7 +72,7 @@ def _set(ax, axis: str, fmt: FuncFormatter) -> None:
 
 def money_axis(ax, axis: str = "y", lang: str = "ru", currency: str = "RUB") -> None:
     """Ticks of ``axis`` as compact money: ``1,2 млн ₽`` / ``RUB 1.2M`` (:func:`kbanalysis.deliverables.i18n.money_short`)."""
-    _set(ax, axis, FuncFormatter(lambda v, _pos: i18n.money_short(v, lang, currency)))
+    _set(ax, axis, MoneyTicks(lang, currency, negatives=True))
 
 
 def pct_axis(ax, axis: str = "y", lang: str = "ru", decimals: int = 0) -> None:
@@ -135,6 +135,34 @@ def wrapped_title(ax, text: str, width: int = 70) -> None:
     ax.set_title(textwrap.fill(text, width))
 
 
+class MoneyTicks(Formatter):
+    """Compact money ticks (:func:`kbanalysis.deliverables.i18n.money_short`; zero — and below, unless
+    ``negatives`` — ``0``) with as many
+    decimals as it takes for neighbouring ticks to read differently: ``GBP 9.50M, GBP 9.51M``, never
+    ``GBP 9.5M, GBP 9.5M``.
+
+    >>> MoneyTicks("en", "GBP").format_ticks([9_500_000, 9_510_000, 9_520_000])
+    ['GBP 9.50M', 'GBP 9.51M', 'GBP 9.52M']
+    >>> MoneyTicks("en", "GBP").format_ticks([0, 1_000_000, 2_000_000])
+    ['0', 'GBP 1.0M', 'GBP 2.0M']
+    """
+
+    def __init__(self, lang: str = "ru", currency: str = "RUB", negatives: bool = False):
+        self.lang, self.currency, self.decimals, self.negatives = lang, currency, 1, negatives
+
+    def __call__(self, x, pos=None):
+        if x <= 0 and not (self.negatives and x < 0):
+            return "0"
+        return i18n.money_short(x, self.lang, self.currency, self.decimals)
+
+    def format_ticks(self, values):
+        for self.decimals in (1, 2, 3):
+            labels = [self(v) for v in values]
+            if len(set(labels)) == len(labels):
+                break
+        return labels
+
+
 def money_ticks(axis, lang: str = "ru", currency: str = "RUB") -> None:
-    """Compact money on one axis object (``ax.xaxis`` / ``ax.yaxis``); zero and below shown as ``0``."""
-    axis.set_major_formatter(FuncFormatter(lambda v, _: i18n.money_short(v, lang, currency) if v > 0 else "0"))
+    """Compact money on one axis object (``ax.xaxis`` / ``ax.yaxis``), neighbouring ticks distinct (:class:`MoneyTicks`)."""
+    axis.set_major_formatter(MoneyTicks(lang, currency))

@@ -93,7 +93,8 @@ def money_totals(clients: pd.DataFrame, forecast: pd.DataFrame) -> dict:
 
     ``achievable_month`` is the plans' uplift over current monthly sales of the active and sleeping
     clients (the money a plan can win, :func:`kbanalysis.wallet.model.achievable`) and ``current_month`` their
-    current monthly sales (12-month average), ``ceiling_month``
+    current monthly sales (12-month average; a client whose returns exceed its sales counts 0, as in the
+    plans), ``share_of_wallet`` our monthly sales to the clients with a wallet over their wallets, ``ceiling_month``
     their up-sale + cross-sale (the rest of their wallets: a ceiling, 100 % capture);
     ``reactivation_month`` the plans of lost clients, ``acquisition_month`` those of clients that never bought.
     The stock gap is the largest gap of each product group, summed (``None`` without stock).
@@ -119,13 +120,17 @@ def money_totals(clients: pd.DataFrame, forecast: pd.DataFrame) -> dict:
         return rounded(v[mask].sum())
 
     gaps = forecast.loc[forecast["product_group"] != "ALL"].groupby("product_group")["stock_gap"].max()
+    bought = pd.to_numeric(masters["revenue_12m"], errors="coerce").fillna(0.0).clip(lower=0.0) / 12
+    wallet = pd.to_numeric(masters["wallet_month"], errors="coerce")
     return {"revenue_12m": rounded(masters["revenue_12m"].sum()),
             "margin_12m": rounded(masters["margin_12m"].sum()) if masters["margin_12m"].notna().any() else None,
-            "wallet_month": rounded(masters["wallet_month"].sum()),
+            "wallet_month": rounded(wallet.sum()),
+            "share_of_wallet": (round(float(bought[wallet.notna()].sum() / wallet.sum()), 6)
+                                if wallet.sum() > 0 else None),
             "upsell_month": rounded(masters["upsell_month"].sum()),
             "crosssell_month": rounded(masters["crosssell_month"].sum()),
             "plan_month": rounded(masters["plan_month"].sum()),
-            "current_month": rounded(of("revenue_12m", buying) / 12),
+            "current_month": rounded(bought[buying].sum()),
             "achievable_month": rounded(pd.to_numeric(gain, errors="coerce")[buying].sum()),
             "ceiling_month": rounded(of("upsell_month", buying) + of("crosssell_month", buying)),
             "reactivation_month": of("plan_month", (base == "lost").fillna(False).to_numpy(dtype=bool)),

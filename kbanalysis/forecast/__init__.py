@@ -20,7 +20,8 @@ from kbanalysis.forecast.core import (has_rows, has_open_deals, deal_notes, deal
                                       source_backtest, reconciliation_weights, with_reconciled_backtest,
                                       source_errors, marketing_notes, reconciled, with_stock, optimistic_rows,
                                       optimism_notes, with_totals, forecast_flags, forecast_detail, forecast_output,
-                                      flagged_rows, forecast_facts, relative_errors,
+                                      flagged_rows, forecast_facts, relative_errors, QUIET_FLAGS, loud_flags, forecast_shown,
+                                      source_names, method_text,
                                       with_intervals, stock_risk, INTERVAL,
                                       DemandForecast, forecast_table)
 from kbanalysis.forecast.accuracy import peer_backtest, accuracy_table, accuracy_facts

@@ -593,32 +593,95 @@ def forecast_output(detail: pd.DataFrame) -> pd.DataFrame:
     return t[OUT_COLUMNS].reset_index(drop=True)
 
 
+#: flag codes that only say a source is absent: the notes of the run say that once, a row needs no look for it
+QUIET_FLAGS = ("no_stock_data", "no_deals", "no_marketing")
+
+
+def loud_flags(table: pd.DataFrame) -> pd.Series:
+    """The ``flag`` of each row of ``forecast.csv`` without the :data:`QUIET_FLAGS` codes ("" when none is left).
+
+    >>> loud_flags(pd.DataFrame({"flag": ["no_deals;stock_short", "no_stock_data", None]})).tolist()
+    ['stock_short', '', '']
+    """
+    codes = table["flag"].astype("string").fillna("").str.split(";")
+    return codes.map(lambda cs: ";".join(c for c in cs if c and c not in QUIET_FLAGS)).astype("string")
+
+
 def flagged_rows(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``forecast.csv`` that carry a flag a person should look at (not only "no data" codes)."""
-    quiet = {"no_stock_data", "no_deals", "no_marketing"}
-    loud = table["flag"].fillna("").map(lambda f: bool(set(filter(None, str(f).split(";"))) - quiet))
-    return table.loc[loud.to_numpy(dtype=bool)]
+    """The rows of ``forecast.csv`` that carry a flag a person should look at (not only "no data" codes),
+    with only those flags (:func:`loud_flags`)."""
+    flags = loud_flags(table)
+    return table.assign(flag=flags).loc[(flags != "").to_numpy(dtype=bool)]
+
+
+def forecast_shown(table: pd.DataFrame) -> pd.DataFrame:
+    """``forecast.csv`` as the report shows it: only the flags a person should look at (:func:`loud_flags`)
+    and no column of a source the case lacks (all empty); the file keeps every code and column.
+
+    >>> t = pd.DataFrame({"product_group": ["x"], "stock_gap": [None], "reconciled": [1.0], "flag": ["no_stock_data"]})
+    >>> forecast_shown(t).columns.tolist(), forecast_shown(t)["flag"].tolist()
+    (['product_group', 'reconciled', 'flag'], [''])
+    """
+    shown = table.assign(flag=loud_flags(table))
+    return shown[[c for c in shown.columns if c == "flag" or shown[c].notna().any()]]
 
 
 def forecast_facts(table: pd.DataFrame, *, horizon: int, deals, stock, marketing) -> dict:
     """The figures the notebook's texts quote: the horizon's totals of every source (``ALL`` rows), the
-    stock gap, the number of flagged rows and which tables the case has.
+    stock gap, the number of flagged rows, which tables the case has and which sources the forecast
+    combines (``parts``: ``pipeline``, ``calibrated``, ``history``, ``marketing``; ``n_sources`` of them).
 
     >>> t = pd.DataFrame({"month": ["2024-04"] * 2, "product_group": ["x", "ALL"], "pipeline": [1.0, 1.0],
     ...     "pipeline_calibrated": [2.0, 2.0], "history": [5.0, 5.0], "marketing": [None, None],
     ...     "reconciled": [7.0, 7.0], "stock_available": [None, None], "stock_gap": [None, None], "flag": ["", ""]})
-    >>> forecast_facts(t, horizon=1, deals=None, stock=None, marketing=None)["reconciled"]
-    7.0
+    >>> f = forecast_facts(t, horizon=1, deals=None, stock=None, marketing=None)
+    >>> f["reconciled"], f["parts"], f["n_sources"]
+    (7.0, ['history'], 1)
     """
     alls = table.loc[table["product_group"] == ALL]
     groups = table.loc[table["product_group"] != ALL]
-    return {"horizon": int(horizon), "has_deals": has_rows(deals), "has_stock": has_rows(stock),
-            "has_marketing": has_rows(marketing), "reconciled": float(alls["reconciled"].sum()),
-            "pipeline": float(alls["pipeline"].sum(min_count=1)),
-            "pipeline_calibrated": float(alls["pipeline_calibrated"].sum(min_count=1)),
-            "history": float(alls["history"].sum()), "n_flagged": int(len(flagged_rows(table))),
-            "stock_gap": float(groups.groupby("product_group")["stock_gap"].max().sum()) if has_rows(stock)
+    total = {c: float(alls[c].sum(min_count=1)) for c in ("pipeline", "pipeline_calibrated", "history",
+                                                         "marketing")}
+    has = {"deals": has_rows(deals), "stock": has_rows(stock), "marketing": has_rows(marketing)}
+    parts = [k for k, ok in (("pipeline", has["deals"] and np.isfinite(total["pipeline"])),
+                             ("calibrated", has["deals"] and np.isfinite(total["pipeline_calibrated"])),
+                             ("history", True),
+                             ("marketing", has["marketing"] and np.isfinite(total["marketing"]))) if ok]
+    return {"horizon": int(horizon), "has_deals": has["deals"], "has_stock": has["stock"],
+            "has_marketing": has["marketing"], "reconciled": float(alls["reconciled"].sum()), **total,
+            "n_flagged": int(len(flagged_rows(table))), "parts": parts, "n_sources": len(parts),
+            "stock_gap": float(groups.groupby("product_group")["stock_gap"].max().sum()) if has["stock"]
             else float("nan")}
+
+
+def source_names(*, deals, stock, marketing, lang: str = "ru") -> str:
+    """The sources a forecast of this case rests on, named in ``lang`` for the title: managers' deals,
+    statistics, stock, marketing — only those the case has.
+
+    >>> source_names(deals=None, stock=None, marketing=None, lang="en")
+    'statistics'
+    """
+    from kbanalysis.deliverables.i18n import t
+
+    names = [t(f"nb.forecast.src.{k}", lang) for k, ok in (("deals", has_rows(deals)), ("history", True),
+                                                           ("stock", has_rows(stock)),
+                                                           ("marketing", has_rows(marketing))) if ok]
+    return ", ".join(names[:-1]) + t("nb.forecast.src.and", lang) + names[-1] if len(names) > 1 else names[0]
+
+
+def method_text(facts: dict, *, lang: str = "ru", currency: str = "RUB") -> dict:
+    """The text telling how the forecast was made (``key``) and its ``method`` phrase: each source of
+    ``facts["parts"]`` (:func:`forecast_facts`) with its total, in ``lang``.
+
+    >>> f = {"parts": ["history"], "history": 5.0}
+    >>> method_text(f, lang="en", currency="GBP")["key"]
+    'nb.forecast.method_one'
+    """
+    from kbanalysis.deliverables.i18n import t
+
+    method = "; ".join(t(f"nb.forecast.part.{k}", lang, currency, **facts) for k in facts["parts"])
+    return {"key": "nb.forecast.method" if len(facts["parts"]) > 1 else "nb.forecast.method_one",
+            "method": method}
 
 
 # --------------------------------------------------------------------------------------------

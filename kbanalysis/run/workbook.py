@@ -289,12 +289,25 @@ class Workbook:
 
     def say(self, key: str, **kw):
         """Show a text (heading or paragraph in Markdown) in the run's language; text values in ``kw`` come
-        from the case and are quoted as text (:func:`kbanalysis.deliverables.report.md_escaped`)."""
+        from the case and are quoted as text (:func:`kbanalysis.deliverables.report.md_escaped`).
+
+        The figures the text quotes are recorded under ``key`` in ``work/said.json`` (:meth:`record`)."""
         from IPython.display import Markdown
 
         from kbanalysis.deliverables.report import md_escaped
 
+        self.record("texts", key, kw)
         return Markdown(self.t(key, **{k: md_escaped(v) for k, v in kw.items()}))
+
+    def record(self, kind: str, key: str, what: dict) -> None:
+        """Record what a report quotes — the facts of a text (``kind="texts"``), the title and tick labels
+        of a chart (``"charts"``) — in ``work/said.json``, per notebook stage: every figure of the prose and
+        of the chart titles can be checked against the tables it comes from. Rerunning a cell replaces
+        its record."""
+        said = self.rf.read_json("work/said.json")
+        said.setdefault(self.stage or "interactive", {}).setdefault(kind, {})[key] = _plain(what)
+        self.rf.work.mkdir(parents=True, exist_ok=True)
+        self.rf.write_json("work/said.json", said)
 
     def say_lines(self, lines) -> object:
         """Show a list of sentences (notes of an estimator) as a bulleted paragraph."""
@@ -334,10 +347,51 @@ class Workbook:
         fig.tight_layout()
         path = self.rf.chart_path(name)
         fig.savefig(path, dpi=110, bbox_inches="tight")
+        self.record("charts", name, chart_record(ax))
         plt.close(fig)
         from IPython.display import Image
 
         return Image(filename=str(path))
+
+
+def chart_record(ax) -> dict:
+    """What a drawn chart shows a reader: its ``title``, the tick labels within its view (``xticks``,
+    ``yticks``) and how many data marks it holds (``marks``: bars, points, lines, images; 0 is an empty chart).
+
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.bar([0, 1], [3, 4]); _ = ax.set_title("Two bars"); fig.canvas.draw()
+    >>> r = chart_record(ax); r["title"], r["marks"]
+    ('Two bars', 2)
+    >>> plt.close(fig)
+    """
+    def ticks(axis, lo_hi):
+        lo, hi = sorted(lo_hi)
+        return [t.get_text() for t, v in zip(axis.get_majorticklabels(), axis.get_majorticklocs())
+                if lo <= v <= hi and t.get_text()]
+
+    patches = [p for p in ax.patches if getattr(p, "get_width", None) and (p.get_width() or p.get_height())]
+    points = sum(len(c.get_offsets()) for c in ax.collections)
+    lines = [ln for ln in ax.lines if len(ln.get_xdata()) > 1]
+    return {"title": ax.get_title(), "xticks": ticks(ax.xaxis, ax.get_xlim()), "yticks": ticks(ax.yaxis, ax.get_ylim()),
+            "marks": len(patches) + points + len(lines) + len(ax.images)}
+
+
+def _plain(value):
+    """``value`` with numpy numbers, dates and other objects turned into what JSON holds (for :meth:`Workbook.record`)."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value if value is None or isinstance(value, str) else str(value)
 
 
 #: names a Jupyter kernel defines itself

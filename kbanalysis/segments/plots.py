@@ -18,10 +18,11 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 from kbanalysis.deliverables.i18n import fmt_pct, t
 from kbanalysis.schema import ABCDE
-from kbanalysis.deliverables.style import new_axes
+from kbanalysis.deliverables.style import money_ticks, new_axes
 
 ABCDE_COLORS = {"A": "#1a9850", "B": "#91cf60", "C": "#fee08b", "D": "#bdbdbd", "E": "#d73027"}
 PROSPECT_COLOR = "#9e9e9e"
@@ -52,8 +53,8 @@ def _names(model, lang: str) -> dict[int, str]:
 
 def cluster_map(df: pd.DataFrame, model=None, lang: str = "ru", cluster: str = "cluster",
                 wallet: str = "wallet_month", share: str = "share_of_wallet", revenue: str = "revenue_12m",
-                max_points: int = 20000, seed: int = 42, ax: Axes | None = None) -> Axes:
-    """Clients on wallet × share of wallet (log axes), coloured by cluster.
+                max_points: int = 20000, seed: int = 42, currency: str = "RUB", ax: Axes | None = None) -> Axes:
+    """Clients on wallet × share of wallet (log axes: the wallet as money, the share in percent), coloured by cluster.
 
     The title names the cluster with the most room (wallet not yet ours) and its share.
 
@@ -82,6 +83,8 @@ def cluster_map(df: pd.DataFrame, model=None, lang: str = "ru", cluster: str = "
                    label=names.get(c, str(c)), linewidths=0)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    money_ticks(ax.xaxis, lang, currency)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_pct(v, lang, 1 if v < 0.01 else 0)))
     ax.set_xlabel(t("segments.axis.wallet", lang))
     ax.set_ylabel(t("segments.axis.share", lang))
     for y in (0.01, 0.10):

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from kbanalysis.deliverables.i18n import fmt_int, fmt_pct, money_short, t
+from kbanalysis.deliverables.i18n import fmt_int, fmt_money, fmt_pct, money_short, t
 from kbanalysis.schema import LOYALTY
 from kbanalysis.deliverables.style import money_ticks, new_axes, wrapped_title
 
@@ -55,16 +55,22 @@ def _revenue_month(df: pd.DataFrame) -> pd.Series:
 
 
 def wallet_map(per_client: pd.DataFrame, lang: str = "ru", currency: str = "RUB", loyalty_low: float = 0.01,
-               loyalty_high: float = 0.10, max_points: int = 20000, seed: int = 42, ax: Axes | None = None) -> Axes:
+               loyalty_high: float = 0.10, max_points: int = 20000, seed: int = 42, firm: bool = True,
+               ax: Axes | None = None) -> Axes:
     """Client's wallet (x) against our monthly sales to it (y), log axes, with the share lines
     ``loyalty_low`` and ``loyalty_high``; points coloured by loyalty.
 
-    ``per_client`` needs ``wallet_month``, ``loyalty`` and ``revenue_month`` (or ``revenue_12m``).
+    ``per_client`` needs ``wallet_month``, ``loyalty`` and ``revenue_month`` (or ``revenue_12m``). With
+    ``firm=False`` (wallets from look-alikes alone) the loyalty bands are withheld: one colour, and a title
+    saying our share is an upper bound. Sales below one unit of money a month are drawn at that floor
+    (a log axis would otherwise run down to fractions of a cent).
 
     >>> df = pd.DataFrame({"wallet_month": [1e6, 2e5, 1e4], "revenue_month": [5e3, 1e4, 5e3],
     ...                    "loyalty": ["indifferent", "secondary", "main"]})
     >>> wallet_map(df, lang="en").get_title().replace(chr(10), " ")
     'For 1 of 3 clients our share of their purchases is below 1%: we are one of the others'
+    >>> wallet_map(df, lang="en", firm=False).get_title().replace(chr(10), " ")
+    'From look-alike clients alone: our share of the purchases of 3 clients is at most 1.7%, an upper bound'
     """
     ax = _ax(ax)
     d = pd.DataFrame({"w": pd.to_numeric(per_client["wallet_month"], errors="coerce"),
@@ -74,13 +80,16 @@ def wallet_map(per_client: pd.DataFrame, lang: str = "ru", currency: str = "RUB"
         _title(ax, t("wallet.title.empty", lang))
         return ax
     n, n_low, n_main = len(d), int((d["l"] == "indifferent").sum()), int((d["l"] == "main").sum())
+    share = float(d["r"].sum() / d["w"].sum())
     pts = d.sample(max_points, random_state=seed) if len(d) > max_points else d
-    for level in LOYALTY:
-        p = pts.loc[pts["l"] == level]
+    floor = 1.0
+    for level in LOYALTY if firm else (None,):
+        p = pts.loc[pts["l"] == level] if firm else pts
         if len(p):
-            ax.scatter(p["w"], p["r"], s=10, alpha=0.6, color=LOYALTY_COLORS[level], linewidths=0,
-                       label=_loyalty_label(level, lang, loyalty_low, loyalty_high))
-    lo, hi = d["w"].min() / 1.5, d["w"].max() * 1.5
+            ax.scatter(p["w"].clip(lower=floor), p["r"].clip(lower=floor), s=10, alpha=0.6, linewidths=0,
+                       color=LOYALTY_COLORS[level] if firm else "#4575b4",
+                       label=_loyalty_label(level, lang, loyalty_low, loyalty_high) if firm else None)
+    lo, hi = max(d["w"].min(), floor) / 1.5, d["w"].max() * 1.5
     xs = np.geomspace(lo, hi, 50)
     for s, style in ((loyalty_low, ":"), (loyalty_high, "--"), (1.0, "-")):
         ax.plot(xs, xs * s, style, color="#555555", lw=1)
@@ -89,12 +98,16 @@ def wallet_map(per_client: pd.DataFrame, lang: str = "ru", currency: str = "RUB"
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
+    ax.set_ylim(max(min(d["r"].min(), lo * loyalty_low), floor) / 1.5, hi * 1.1)
     _money_axis(ax.xaxis, lang, currency)
     _money_axis(ax.yaxis, lang, currency)
     ax.set_xlabel(t("wallet.axis.wallet", lang))
     ax.set_ylabel(t("wallet.axis.revenue", lang))
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
-    if n_low >= n_main:
+    if firm:
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+    if not firm:
+        _title(ax, t("wallet.title.map_bound", lang, n=fmt_int(n, lang), share=fmt_pct(share, lang)))
+    elif n_low >= n_main:
         _title(ax, t("wallet.title.map", lang, n_low=fmt_int(n_low, lang), n=fmt_int(n, lang),
                        low=fmt_pct(loyalty_low, lang, 0)))
     else:
@@ -203,38 +216,44 @@ def loyalty_bars(per_client: pd.DataFrame, lang: str = "ru", loyalty_low: float 
     return ax
 
 
-def plan_vs_current(per_client: pd.DataFrame, lang: str = "ru", currency: str = "RUB", by: str = "loyalty",
-                    loyalty_low: float = 0.01, loyalty_high: float = 0.10, ax: Axes | None = None) -> Axes:
-    """Sum of the individual monthly plans against current monthly sales, per ``by`` group
-    (loyalty level by default; any column, e.g. ``base`` or ``channel``).
+def plan_vs_current(per_client: pd.DataFrame, lang: str = "ru", currency: str = "RUB", ax: Axes | None = None) -> Axes:
+    """The monthly plans per base in the parts that add up to them (:func:`kbanalysis.wallet.tables.plan_parts`):
+    for active and sleeping clients what they buy now, the recent rise the plans keep and the achievable
+    uplift; the lost clients' reactivation; the first orders of clients that never bought. The title quotes
+    the achievable uplift and its share of current sales, as the summary does.
 
-    >>> df = pd.DataFrame({"loyalty": ["main", "secondary"], "revenue_month": [100.0, 10.0],
-    ...                    "plan_month": [105.0, 20.0]})
+    >>> df = pd.DataFrame({"base": ["active", "sleeping", "lost"], "revenue_month": [100.0, 10.0, 0.0],
+    ...                    "plan_month": [130.0, 20.0, 5.0], "achievable_month": [25.0, 10.0, 5.0]})
     >>> plan_vs_current(df, lang="en").get_title().replace(chr(10), " ")
-    'Individual plans: +13.6% over current sales, RUB 125 per month'
+    'Individual plans add RUB 35 a month (+31.8% on current sales of RUB 110); winning back lost clients RUB 5 more'
     """
+    from kbanalysis.wallet.tables import plan_parts
+
     ax = _ax(ax)
-    rev = _revenue_month(per_client).clip(lower=0).fillna(0.0)
-    plan = pd.to_numeric(per_client["plan_month"], errors="coerce")
-    ok = plan.notna()
-    if not ok.any():
+    parts = plan_parts(per_client)
+    if parts["achievable"] is None or not pd.to_numeric(per_client["plan_month"], errors="coerce").notna().any():
         _title(ax, t("wallet.title.plan_empty", lang))
         return ax
-    g = per_client[by].astype("string").fillna("_unknown")[ok]
-    d = pd.DataFrame({"g": g, "r": rev[ok], "p": plan[ok]}).groupby("g")[["r", "p"]].sum()
-    order = [x for x in LOYALTY if x in d.index] if by == "loyalty" else []
-    order += [x for x in d.index if x not in order]
-    d = d.reindex(order)
-    labels = [_wrap(_loyalty_label(x, lang, loyalty_low, loyalty_high) if by == "loyalty" and x in LOYALTY
-                    else t("wallet.loyalty.unknown", lang) if x == "_unknown" else str(x)) for x in d.index]
-    x = np.arange(len(d))
-    ax.bar(x - 0.2, d["r"], 0.4, color="#bdbdbd", label=t("wallet.bar.current", lang))
-    ax.bar(x + 0.2, d["p"], 0.4, color="#4575b4", label=t("wallet.bar.plan", lang))
-    ax.set_xticks(x, labels)
+    bars = [(b, {k: v for k, v in plan_parts(per_client.loc[per_client["base"].astype("string") == b]).items()
+                 if v}) for b in ("active", "sleeping", "lost", "potential")]
+    bars = [(b, p) for b, p in bars if p]
+    colors = {"current": "#bdbdbd", "kept": "#9ecae1", "achievable": "#4575b4", "reactivation": "#e9a23b",
+              "acquisition": "#1a9850"}
+    x = np.arange(len(bars))
+    for part, color in colors.items():
+        below = np.array([sum(v for k, v in p.items() if list(colors).index(k) < list(colors).index(part))
+                          for _, p in bars])
+        height = np.array([p.get(part, 0.0) for _, p in bars])
+        if (height != 0).any():
+            ax.bar(x, height, 0.6, bottom=below, color=color, label=t(f"wallet.bar.{part}", lang))
+    ax.set_xticks(x, [_wrap(t(f"audit.base.{b}", lang)) for b, _ in bars])
+    ax.set_ylim(0, max([sum(v for v in p.values() if v > 0) for _, p in bars] + [1.0]) * 1.08)
     _money_axis(ax.yaxis, lang, currency)
     ax.set_ylabel(t("wallet.axis.per_month", lang))
-    ax.legend(frameon=False)
-    cur, tot = float(d["r"].sum()), float(d["p"].sum())
-    growth = tot / cur - 1 if cur > 0 else np.nan
-    _title(ax, t("wallet.title.plan", lang, growth=fmt_pct(growth, lang), plan=money_short(tot, lang, currency)))
+    ax.legend(frameon=False, fontsize=8)
+    money = lambda v: fmt_money(v, lang, currency)  # noqa: E731
+    cur, gain = parts["current"], parts["achievable"]
+    key = "wallet.title.plan" if parts["reactivation"] else "wallet.title.plan_nolost"
+    _title(ax, t(key, lang, achievable=money(gain), pct=fmt_pct(gain / cur, lang) if cur > 0 else "—",
+                 current=money(cur), reactivation=money(parts["reactivation"])))
     return ax

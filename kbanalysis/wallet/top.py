@@ -79,8 +79,8 @@ def extrapolate_top(estimates: pd.DataFrame, *, min_reference: int = MIN_REFEREN
     return out
 
 
-def extrapolated_clients(estimates: pd.DataFrame, n: int = 20) -> pd.DataFrame:
-    """The clients whose wallet was extrapolated (biggest first): ``client_id, channel, revenue_month,
+def extrapolated_clients(estimates: pd.DataFrame, n: int | None = None) -> pd.DataFrame:
+    """The clients whose wallet was extrapolated (biggest first; the first ``n``, all by default): ``client_id, channel, revenue_month,
     wallet_low, wallet_month, wallet_high``.
 
     >>> e = pd.DataFrame({"client_id": ["a", "b"], "channel": ["r", "r"], "revenue_month": [5.0, 9.0],
@@ -91,4 +91,4 @@ def extrapolated_clients(estimates: pd.DataFrame, n: int = 20) -> pd.DataFrame:
     """
     e = estimates.loc[(estimates["wallet_source"].astype("string") == "extrapolated").fillna(False).to_numpy()]
     cols = ["client_id", "channel", "revenue_month", "wallet_low", "wallet_month", "wallet_high"]
-    return e.sort_values("revenue_month", ascending=False, kind="mergesort")[cols].head(n).reset_index(drop=True)
+    return e.sort_values("revenue_month", ascending=False, kind="mergesort")[cols].head(n if n is not None else len(e)).reset_index(drop=True)
