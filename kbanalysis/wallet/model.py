@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -611,66 +612,85 @@ class WalletEstimator:
         return self
 
     def _fit(self, clients, summary, survey):
+        """The steps of the estimate, in order; each reads and adds arrays of the fit ``s`` (one per client)."""
+        s = self._inputs(clients, summary, survey)
+        self._features(s)  # 1. drivers, behaviour
+        self._manager_bias(s)  # 2. the managers' underestimate
+        self._lookalikes(s)  # 3. look-alikes (unsupervised)
+        self._models(s)  # 4. supervised models, out of fold and on all known wallets
+        self._measured_errors(s)  # 5. each source's out-of-fold error, the survey's noise
+        self._combination(s)  # 6. inverse-variance combination
+        self._intervals(s)  # 7. intervals
+        self.errors_ = self._errors_table(s)  # 8. the errors table
+        self._reference_notes(s)
+        self.estimates_ = self._estimates(s)
+        return self
+
+    def _inputs(self, clients, summary, survey) -> SimpleNamespace:
+        """The arrays every step reads: ids, integer channel codes, monthly revenue and its log, the
+        survey's and the managers' wallets and their logs, the behaviour features."""
         cl, ids, channel_names, rev_m, w_survey, rep, beh = self._prepare(clients, summary, survey)
         codes, uniq = pd.factorize(pd.Series(channel_names, dtype=object))
-        channel = codes.astype(np.int64)  # integer channel codes: fast comparisons at 100k clients
         n = len(cl)
-        nan = np.full(n, np.nan)
-        self.note_keys_ = []  # (locale key, format kwargs): the notes in plain words, see notes()
-        rng = np.random.default_rng(self.seed)
         buys = rev_m > 0
-        logrev = np.where(buys, np.log(np.where(buys, rev_m, 1.0)), np.nan)
+        self.note_keys_ = []  # (locale key, format kwargs): the notes in plain words, see notes()
         ls, lr = np.log(w_survey), np.log(rep)
-        has_s, has_r = np.isfinite(ls), np.isfinite(lr)
+        return SimpleNamespace(
+            cl=cl, ids=ids, channel_names=channel_names, uniq=uniq, n=n, nan=np.full(n, np.nan),
+            channel=codes.astype(np.int64),  # integer channel codes: fast comparisons at 100k clients
+            rng=np.random.default_rng(self.seed), rev_m=rev_m, w_survey=w_survey, beh=beh, buys=buys,
+            logrev=np.where(buys, np.log(np.where(buys, rev_m, 1.0)), np.nan), ls=ls, lr=lr,
+            has_s=np.isfinite(ls), has_r=np.isfinite(lr))
 
-        # 1. features: drivers (look-alikes, drivers model), behaviour (look-alikes without drivers),
-        #    the client's own revenue and behaviour (model for clients without drivers)
-        feats = _Design.features(cl, self.drivers_)
-        design = _Design.build(channel, feats)
-        has_drv = design.has_any(channel, feats) if feats else np.zeros(n, bool)
-        beh_design = _Design.build(channel, beh) if beh else None
-        has_beh = beh_design.has_any(channel, beh) if beh_design is not None else np.zeros(n, bool)
+    def _features(self, s) -> None:
+        """Step 1, features: drivers (look-alikes, drivers model), behaviour (look-alikes without drivers),
+        the client's own revenue and behaviour (model for clients without drivers)."""
+        s.feats = _Design.features(s.cl, self.drivers_)
+        s.design = _Design.build(s.channel, s.feats)
+        s.has_drv = s.design.has_any(s.channel, s.feats) if s.feats else np.zeros(s.n, bool)
+        s.beh_design = _Design.build(s.channel, s.beh) if s.beh else None
+        s.has_beh = s.beh_design.has_any(s.channel, s.beh) if s.beh_design is not None else np.zeros(s.n, bool)
         beh_sup = {}
-        if self.behaviour and buys.sum() >= 5:
-            beh_sup = {"b_rev": logrev, **{k: beh[k] for k in ("b_orders", "b_months", "b_groups") if k in beh}}
-        beh_sup_design = _Design.build(channel, beh_sup) if beh_sup else None
-        self.channel_drivers_ = {str(uniq[c]): [k.split(":", 1)[1] for k in design.used.get(c, [])
-                                                if k.startswith("L:")] for c in design.channels}
+        if self.behaviour and s.buys.sum() >= 5:
+            beh_sup = {"b_rev": s.logrev, **{k: s.beh[k] for k in ("b_orders", "b_months", "b_groups") if k in s.beh}}
+        s.beh_sup = beh_sup
+        s.beh_sup_design = _Design.build(s.channel, beh_sup) if beh_sup else None
+        self.channel_drivers_ = {str(s.uniq[c]): [k.split(":", 1)[1] for k in s.design.used.get(c, [])
+                                                  if k.startswith("L:")] for c in s.design.channels}
         if not any(self.channel_drivers_.values()):
             self.note_keys_.append(("wallet.note.no_drivers", {}))
 
-        # 2. the managers' underestimate
-        both = has_s & has_r
-
-        def learn_bias(mask):
-            if self.manager_bias > 0:
-                return self.manager_bias
-            return float(1 - np.exp(np.median(lr[mask] - ls[mask]))) if mask.sum() >= 5 else 0.0
-
+    def _manager_bias(self, s) -> None:
+        """Step 2, the managers' underestimate: given, learnt from clients with a survey answer and a
+        manager's estimate (>= 5), else assumed 0."""
+        s.both = s.has_s & s.has_r
         if self.manager_bias > 0:
             self.manager_bias_, self.manager_bias_source_ = self.manager_bias, "given"
-        elif both.sum() >= 5:
-            self.manager_bias_, self.manager_bias_source_ = learn_bias(both), "learnt"
+        elif s.both.sum() >= 5:
+            self.manager_bias_, self.manager_bias_source_ = _learnt_bias(s.lr, s.ls, s.both), "learnt"
         else:
             self.manager_bias_, self.manager_bias_source_ = 0.0, "assumed"
         self.manager_bias_ = float(min(self.manager_bias_, 0.95))
-        if has_r.any():
+        if s.has_r.any():
             self.note_keys_.append((f"wallet.note.bias_{self.manager_bias_source_}",
-                                    {"bias": self.manager_bias_, "n": int(both.sum())}))
+                                    {"bias": self.manager_bias_, "n": int(s.both.sum())}))
 
-        # 3. look-alikes (Perlich et al.): unsupervised, fitted once on all clients
+    def _lookalikes(self, s) -> None:
+        """Step 3, look-alikes (Perlich et al.): unsupervised, fitted once on all clients — on drivers,
+        else on behaviour, else the channel's quantile; ``la_kind`` says which."""
+        n, nan, channel, logrev, buys = s.n, s.nan, s.channel, s.logrev, s.buys
         qs = [max(self.quantile - 0.10, 0.5), self.quantile, min(self.quantile + 0.10, 0.99)]
         la, la_lo, la_hi = nan.copy(), nan.copy(), nan.copy()
         la_kind = np.full(n, "", dtype=object)
-        if has_drv.any():
-            e, lo_, hi_ = _Lookalike(design, self.quantile, self.seed, self.k).fit_predict(
-                channel, feats, logrev, has_drv)
+        if s.has_drv.any():
+            e, lo_, hi_ = _Lookalike(s.design, self.quantile, self.seed, self.k).fit_predict(
+                channel, s.feats, logrev, s.has_drv)
             la, la_lo, la_hi = e, lo_, hi_
             la_kind[np.isfinite(e)] = "drivers"
-        rest = ~np.isfinite(la) & has_beh
+        rest = ~np.isfinite(la) & s.has_beh
         if rest.any():
-            e, lo_, hi_ = _Lookalike(beh_design, self.quantile, self.seed, self.k).fit_predict(
-                channel, beh, logrev, has_beh, query=rest)
+            e, lo_, hi_ = _Lookalike(s.beh_design, self.quantile, self.seed, self.k).fit_predict(
+                channel, s.beh, logrev, s.has_beh, query=rest)
             la[rest], la_lo[rest], la_hi[rest] = e[rest], lo_[rest], hi_[rest]
             la_kind[rest & np.isfinite(e)] = "behaviour"
         rest = ~np.isfinite(la) & buys
@@ -685,113 +705,136 @@ class WalletEstimator:
                 la_lo[r], la[r], la_hi[r] = qv
             la_kind[rest] = "channel"
             self.note_keys_.append(("wallet.note.channel_quantile", {"n": int(rest.sum()), "q": self.quantile}))
-        norms = self._norms_log(cl, channel_names)
+        s.la, s.la_lo, s.la_hi, s.la_kind = la, la_lo, la_hi, la_kind
+        s.norms = self._norms_log(s.cl, s.channel_names)
 
-        # 4. the supervised models (known wallets on drivers; on behaviour) and the look-alikes' scale
-        def supervised(train, bias):
-            y = np.where(has_s, ls, lr - np.log1p(-bias))
-            mod, models = nan.copy(), {}
-            ok = train & np.isfinite(y) & has_drv
-            if feats and ok.sum() >= 3:
-                models["drivers"] = m_ = _DriversModel(design).fit(channel, feats, np.where(ok, y, np.nan),
-                                                                   ok.astype(float))
-                mod = np.where(has_drv, m_.predict(channel, feats), np.nan)
-            # clients without drivers on the card: learnt from every known wallet of a buyer, on the
-            # client's own purchases (revenue, orders, months, breadth) within its channel
-            ok = train & np.isfinite(y) & buys
-            if beh_sup_design is not None and ok.sum() >= 20 and (~has_drv & buys).any():
-                models["behaviour"] = m_ = _DriversModel(beh_sup_design).fit(
-                    channel, beh_sup, np.where(ok, y, np.nan), ok.astype(float))
-                mod = np.where(has_drv, mod, np.where(buys, m_.predict(channel, beh_sup), np.nan))
-            # look-alike calibration per kind of matching: median log ratio known / look-alike,
-            # per channel when it has >= 20 known wallets
-            off = nan.copy()
-            t = train & np.isfinite(y) & np.isfinite(la)
-            if t.sum() >= 3:
-                off[:] = np.median(y[t] - la[t])
-                for kind in pd.unique(la_kind[la_kind != ""]):
-                    tk = t & (la_kind == kind)
-                    if tk.sum() < 3:
-                        continue
-                    d = y[tk] - la[tk]
-                    off[la_kind == kind] = np.median(d)
-                    sd = pd.Series(d).groupby(channel[tk]).agg(["median", "size"])
-                    for c, row in sd.iterrows():
-                        if row["size"] >= 20:
-                            off[(channel == c) & (la_kind == kind)] = row["median"]
-            return mod, off, models, y
+    def _supervised(self, s, train, bias):
+        """The supervised models fitted on the known wallets of ``train`` (the managers' corrected by
+        ``bias``): the drivers model, the behaviour model for clients without drivers, and the look-alikes'
+        log offset per kind of matching (per channel with >= 20 known wallets). Returns ``mod, off, models, y``."""
+        nan, channel, has_drv, buys, la, la_kind = s.nan, s.channel, s.has_drv, s.buys, s.la, s.la_kind
+        y = np.where(s.has_s, s.ls, s.lr - np.log1p(-bias))
+        mod, models = nan.copy(), {}
+        ok = train & np.isfinite(y) & has_drv
+        if s.feats and ok.sum() >= 3:
+            models["drivers"] = m_ = _DriversModel(s.design).fit(channel, s.feats, np.where(ok, y, np.nan),
+                                                                 ok.astype(float))
+            mod = np.where(has_drv, m_.predict(channel, s.feats), np.nan)
+        # clients without drivers on the card: learnt from every known wallet of a buyer, on the
+        # client's own purchases (revenue, orders, months, breadth) within its channel
+        ok = train & np.isfinite(y) & buys
+        if s.beh_sup_design is not None and ok.sum() >= 20 and (~has_drv & buys).any():
+            models["behaviour"] = m_ = _DriversModel(s.beh_sup_design).fit(
+                channel, s.beh_sup, np.where(ok, y, np.nan), ok.astype(float))
+            mod = np.where(has_drv, mod, np.where(buys, m_.predict(channel, s.beh_sup), np.nan))
+        # look-alike calibration per kind of matching: median log ratio known / look-alike,
+        # per channel when it has >= 20 known wallets
+        off = nan.copy()
+        t = train & np.isfinite(y) & np.isfinite(la)
+        if t.sum() >= 3:
+            off[:] = np.median(y[t] - la[t])
+            for kind in pd.unique(la_kind[la_kind != ""]):
+                tk = t & (la_kind == kind)
+                if tk.sum() < 3:
+                    continue
+                d = y[tk] - la[tk]
+                off[la_kind == kind] = np.median(d)
+                sd = pd.Series(d).groupby(channel[tk]).agg(["median", "size"])
+                for c, row in sd.iterrows():
+                    if row["size"] >= 20:
+                        off[(channel == c) & (la_kind == kind)] = row["median"]
+        return mod, off, models, y
 
-        known = has_s | has_r
-        ref_is_survey = bool(has_s.sum() >= 5)
+    def _models(self, s) -> None:
+        """Step 4, the supervised models and the look-alikes' scale: out of fold (``n_folds`` folds of the
+        known wallets) for the errors, then on all known wallets for the estimates; each client's model
+        source ``kind``: d = drivers model, b = behaviour model (no drivers on the card), n = consultant's
+        norms, l = look-alikes."""
+        nan, known = s.nan, s.has_s | s.has_r
+        s.known, s.ref_is_survey = known, bool(s.has_s.sum() >= 5)
         mod_oof, la_oof, m_oof = nan.copy(), nan.copy(), nan.copy()
-        folds = np.full(n, -1)
+        folds = np.full(s.n, -1)
         kidx = np.flatnonzero(known)
         if len(kidx) >= 2 * self.n_folds:
-            perm = rng.permutation(kidx)
+            perm = s.rng.permutation(kidx)
             folds[perm] = np.arange(len(perm)) % self.n_folds
             for f in range(self.n_folds):
                 test = folds == f
                 train = known & ~test
-                bias = learn_bias(train & both) if self.manager_bias_source_ == "learnt" else self.manager_bias_
-                mod, off, _, _ = supervised(train, bias)
+                bias = (_learnt_bias(s.lr, s.ls, train & s.both) if self.manager_bias_source_ == "learnt"
+                        else self.manager_bias_)
+                mod, off, _, _ = self._supervised(s, train, bias)
                 mod_oof[test] = mod[test]
-                la_oof[test] = la[test] + off[test]
-                m_oof[test] = lr[test] - np.log1p(-bias)
-        mod_full, off_full, self.models_, y_known = supervised(known, self.manager_bias_)
-        la_full = la + np.where(np.isfinite(off_full), off_full, 0.0)
-        lm_full = lr - np.log1p(-self.manager_bias_)
-
-        # the model source of each client: d = drivers model, b = behaviour model (no drivers on the
-        # card), n = consultant's norms, l = look-alikes
-        kind = np.select([np.isfinite(mod_full) & has_drv, np.isfinite(mod_full), np.isfinite(norms),
+                la_oof[test] = s.la[test] + off[test]
+                m_oof[test] = s.lr[test] - np.log1p(-bias)
+        mod_full, off_full, self.models_, s.y_known = self._supervised(s, known, self.manager_bias_)
+        la_full = s.la + np.where(np.isfinite(off_full), off_full, 0.0)
+        s.lm_full = s.lr - np.log1p(-self.manager_bias_)
+        kind = np.select([np.isfinite(mod_full) & s.has_drv, np.isfinite(mod_full), np.isfinite(s.norms),
                           np.isfinite(la_full)], ["d", "b", "n", "l"], "").astype(object)
-        model_log = np.select([np.isin(kind, ["d", "b"]), kind == "n", kind == "l"], [mod_full, norms, la_full], np.nan)
-        model_oof = np.select([np.isin(kind, ["d", "b"]), kind == "n", kind == "l"], [mod_oof, norms, la_oof], np.nan)
+        pick = [np.isin(kind, ["d", "b"]), kind == "n", kind == "l"]
+        s.model_log = np.select(pick, [mod_full, s.norms, la_full], np.nan)
+        s.model_oof = np.select(pick, [mod_oof, s.norms, la_oof], np.nan)
+        s.kind, s.folds, s.mod_full, s.la_full, s.la_oof, s.m_oof = kind, folds, mod_full, la_full, la_oof, m_oof
 
-        # 5. measured errors: out-of-fold log residuals against the reference
-        if ref_is_survey:
-            ref, chk = ls, has_s
+    def _measured_errors(self, s) -> None:
+        """Step 5, measured errors: out-of-fold log residuals of each source against the reference (the
+        survey, else the corrected managers), the survey's noise (three-cornered hat) and each source's own
+        log variance (``own_log_var_``)."""
+        if s.ref_is_survey:
+            s.ref, s.chk = s.ls, s.has_s
         else:
-            ref, chk = lm_full, has_r
-        res = {"m": np.where(chk, ref - m_oof, np.nan) if ref_is_survey else nan.copy()}
+            s.ref, s.chk = s.lm_full, s.has_r
+        ref, chk, kind = s.ref, s.chk, s.kind
+        res = {"m": np.where(chk, ref - s.m_oof, np.nan) if s.ref_is_survey else s.nan.copy()}
         for k in ("d", "b", "n", "l"):
-            res[k] = np.where(chk & (kind == k), ref - model_oof, np.nan)
+            res[k] = np.where(chk & (kind == k), ref - s.model_oof, np.nan)
             if np.isfinite(res[k]).sum() < 20:  # too few on the reference: all known wallets
-                alt = np.where(known & (kind == k), y_known - model_oof, np.nan)
+                alt = np.where(s.known & (kind == k), s.y_known - s.model_oof, np.nan)
                 if np.isfinite(alt).sum() > np.isfinite(res[k]).sum():
                     res[k] = alt
-        # survey noise: three-cornered hat (survey, manager, drivers model). With a few hundred
-        # clients it is imprecise, so the survey's own interval and weight use the upper end
-        # (90 % bootstrap quantile) of what the data allow
-        s_var, s_var_hi, tri = 0.0, 0.0, np.isfinite(res["m"]) & np.isfinite(res["d"])
-        if ref_is_survey and tri.sum() >= 20:
-            a_, b_, c_ = res["m"][tri], res["d"][tri], (m_oof - model_oof)[tri]
-
-            def hat(i):
-                return (_trimmed_var(a_[i]) + _trimmed_var(b_[i]) - _trimmed_var(c_[i])) / 2.0
-
-            s_var = max(hat(np.arange(len(a_))), 0.0)
-            boot = [hat(rng.integers(0, len(a_), len(a_))) for _ in range(200)]
-            s_var_hi = max(float(np.quantile(boot, 0.9)), s_var)
-        self.survey_log_sd_ = float(np.sqrt(s_var)) if ref_is_survey else np.nan
-        self.survey_log_sd_high_ = float(np.sqrt(s_var_hi)) if ref_is_survey else np.nan
+        s.res = res
+        s.s_var, s.s_var_hi, s.tri = self._survey_noise(s)
         own = {}
         for k, r in res.items():
             v = _robust_var(r) if np.isfinite(r).sum() >= 5 else np.nan
             # weights and intervals keep the survey's noise in the other sources' variances: the
             # hat is too imprecise to subtract (errors_ shows the difference as own_log_sd)
             own[k] = max(v, _MIN_LOG_VAR) if np.isfinite(v) else np.nan
-        own["s"] = max(s_var_hi, SURVEY_MIN_LOG_SD ** 2)
-        if not ref_is_survey and np.isfinite(own["d"]):
+        own["s"] = max(s.s_var_hi, SURVEY_MIN_LOG_SD ** 2)
+        if not s.ref_is_survey and np.isfinite(own["d"]):
             # the managers are the reference: their own error cannot be told from the model's;
             # assumed to be an equal part of their disagreement
             own["m"] = own["d"] = max(own["d"] / 2.0, _MIN_LOG_VAR)
         self.own_log_var_ = {k: float(v) for k, v in own.items()}
+        s.own = own
 
-        # 6. combination on the log scale: inverse-variance weights; else precedence
-        est = {"s": ls, "m": lm_full, "model": model_log}
-        var_model = np.array([own.get(k, np.nan) if k else np.nan for k in kind], dtype=float)
-        var = {"s": np.full(n, own["s"]), "m": np.full(n, own.get("m", np.nan)), "model": var_model}
+    def _survey_noise(self, s):
+        """The survey's noise variance by the three-cornered hat (survey, manager, drivers model) and its
+        upper end: with a few hundred clients the hat is imprecise, so the survey's own interval and weight
+        use the 90 % bootstrap quantile of what the data allow. Returns ``var, var_high, rows used``."""
+        s_var, s_var_hi, tri = 0.0, 0.0, np.isfinite(s.res["m"]) & np.isfinite(s.res["d"])
+        if s.ref_is_survey and tri.sum() >= 20:
+            a_, b_, c_ = s.res["m"][tri], s.res["d"][tri], (s.m_oof - s.model_oof)[tri]
+
+            def hat(i):
+                return (_trimmed_var(a_[i]) + _trimmed_var(b_[i]) - _trimmed_var(c_[i])) / 2.0
+
+            s_var = max(hat(np.arange(len(a_))), 0.0)
+            boot = [hat(s.rng.integers(0, len(a_), len(a_))) for _ in range(200)]
+            s_var_hi = max(float(np.quantile(boot, 0.9)), s_var)
+        self.survey_log_sd_ = float(np.sqrt(s_var)) if s.ref_is_survey else np.nan
+        self.survey_log_sd_high_ = float(np.sqrt(s_var_hi)) if s.ref_is_survey else np.nan
+        return s_var, s_var_hi, tri
+
+    def _combination(self, s) -> None:
+        """Step 6, combination on the log scale: inverse-variance weights of the survey, the corrected
+        managers and the model; the ``wallet_source`` is the one with >= ``DOMINANT_WEIGHT`` of the weight,
+        else "combined"; with nothing measured, precedence survey > manager > model."""
+        n, own, kind = s.n, s.own, s.kind
+        est = {"s": s.ls, "m": s.lm_full, "model": s.model_log}
+        s.var_model = np.array([own.get(k, np.nan) if k else np.nan for k in kind], dtype=float)
+        var = {"s": np.full(n, own["s"]), "m": np.full(n, own.get("m", np.nan)), "model": s.var_model}
         W = {}
         for k in est:
             ok = np.isfinite(est[k]) & np.isfinite(var[k])
@@ -800,7 +843,7 @@ class WalletEstimator:
         has_w = wsum > 0
         comb = np.where(has_w, sum(np.where(W[k] > 0, est[k], 0.0) * W[k] for k in W) / np.where(has_w, wsum, 1.0),
                         np.nan)
-        comb_var = np.where(has_w, 1.0 / np.where(has_w, wsum, 1.0), np.nan)
+        s.comb_var = np.where(has_w, 1.0 / np.where(has_w, wsum, 1.0), np.nan)
         model_name = np.select([np.isin(kind, ["d", "n"]), np.isin(kind, ["b", "l"])], ["drivers", "lookalike"], "")
         source = np.full(n, "", dtype=object)
         for k, name in (("s", "survey"), ("m", "manager"), ("model", None)):
@@ -811,13 +854,18 @@ class WalletEstimator:
             put = ~np.isfinite(comb) & np.isfinite(est[k])
             comb[put] = est[k][put]
             source[put] = model_name[put] if name is None else name
+        s.W, s.comb, s.source = W, comb, source
 
-        # 7. intervals: the same combination of sources checked out-of-fold, conditioned on wallet >= revenue
+    def _intervals(self, s) -> None:
+        """Step 7, intervals: for each pattern of sources a client has, the same combination checked out of
+        fold (``empirical``), else the normal approximation (``normal``), else the look-alikes' spread
+        (``lookalike_spread``); conditioned on wallet >= revenue (``interval_kind_`` says which)."""
+        W, kind, own, comb, chk, ref = s.W, s.kind, s.own, s.comb, s.chk, s.ref
         pat = (np.where(W["s"] > 0, "s", "").astype(object) + np.where(W["m"] > 0, "m", "")
                + np.where(W["model"] > 0, kind, ""))
-        L = np.where(buys, logrev, -np.inf)
-        lo, mid, hi = nan.copy(), nan.copy(), nan.copy()
-        oof = {"m": m_oof, **{k: np.where(kind == k, model_oof, np.nan) for k in ("d", "b", "n", "l")}}
+        s.L = L = np.where(s.buys, s.logrev, -np.inf)
+        lo, mid, hi = s.nan.copy(), s.nan.copy(), s.nan.copy()
+        oof = {"m": s.m_oof, **{k: np.where(kind == k, s.model_oof, np.nan) for k in ("d", "b", "n", "l")}}
         self.interval_kind_ = {}
         for p in pd.unique(pat):
             rows = (pat == p) & np.isfinite(comb)
@@ -825,7 +873,7 @@ class WalletEstimator:
                 continue
             r = None
             parts = list(p)
-            if p and "s" not in p and not (not ref_is_survey and "m" in p):
+            if p and "s" not in p and not (not s.ref_is_survey and "m" in p):
                 ok = chk.copy()
                 for q in parts:
                     ok &= np.isfinite(oof[q])
@@ -839,81 +887,99 @@ class WalletEstimator:
             elif p:
                 self.interval_kind_[p] = "normal"
                 unit = stats.norm.ppf((np.arange(400) + 0.5) / 400)
-                a, b, c_ = _truncated_quantiles(comb[rows], L[rows], unit, np.sqrt(comb_var[rows]))
+                a, b, c_ = _truncated_quantiles(comb[rows], L[rows], unit, np.sqrt(s.comb_var[rows]))
             else:
                 # nothing measured: the spread of look-alikes around the estimate
                 self.interval_kind_[p] = "lookalike_spread"
-                d_lo = np.where(np.isfinite(la_lo - la), np.minimum(la_lo - la, 0.0), -np.log(2.0))[rows]
-                d_hi = np.where(np.isfinite(la_hi - la), np.maximum(la_hi - la, 0.0), np.log(2.0))[rows]
+                d_lo = np.where(np.isfinite(s.la_lo - s.la), np.minimum(s.la_lo - s.la, 0.0), -np.log(2.0))[rows]
+                d_hi = np.where(np.isfinite(s.la_hi - s.la), np.maximum(s.la_hi - s.la, 0.0), np.log(2.0))[rows]
                 b = np.maximum(comb[rows], L[rows])
                 a = np.maximum(comb[rows] + d_lo, L[rows])
                 c_ = np.maximum(comb[rows] + d_hi, b)
             lo[rows], mid[rows], hi[rows] = a, b, c_
+        s.lo, s.mid, s.hi = lo, mid, hi
 
-        # 8. the errors table
-        def row(name, r_, cov=np.nan):
-            r_ = r_[np.isfinite(r_)]
-            if not len(r_):
-                return {"source": name, "n": 0}
-            v = _robust_var(r_)
-            return {"source": name, "n": int(len(r_)),
-                    "median_abs_pct_error": float(np.median(np.abs(np.exp(-r_) - 1))),
-                    "log_sd": float(np.sqrt(v)), "own_log_sd": float(np.sqrt(max(v - s_var, 0.0))),
-                    "q10": float(np.quantile(r_, 0.1)), "q90": float(np.quantile(r_, 0.9)),
-                    "coverage": cov, "bias": float(np.exp(-np.median(r_)) - 1)}
-
+    def _errors_table(self, s) -> pd.DataFrame:
+        """Step 8, :attr:`errors_`: each source's out-of-fold error against the reference, and the
+        combination without the survey (what clients without a survey answer get)."""
+        chk, ref, own, res, folds = s.chk, s.ref, s.own, s.res, s.folds
         rows_err = []
-        if ref_is_survey:
-            rows_err.append({"source": "survey", "n": int(tri.sum()), "log_sd": self.survey_log_sd_,
+        if s.ref_is_survey:
+            rows_err.append({"source": "survey", "n": int(s.tri.sum()), "log_sd": self.survey_log_sd_,
                              "own_log_sd": float(np.sqrt(own["s"]))})
-            rows_err.append(row("manager_raw", np.where(chk, ref - lr, np.nan)))
-            rows_err.append(row("manager", res["m"], _oof_coverage(res["m"], folds)))
-        r_la = np.where(chk, ref - la_oof, np.nan)
+            rows_err.append(_error_row("manager_raw", np.where(chk, ref - s.lr, np.nan), s.s_var))
+            rows_err.append(_error_row("manager", res["m"], s.s_var, _oof_coverage(res["m"], folds)))
+        r_la = np.where(chk, ref - s.la_oof, np.nan)
         for name, r_ in (("drivers", res["d"]), ("behaviour", res["b"]), ("norms", res["n"]),
                          ("lookalike", r_la)):
             if np.isfinite(r_).any():
-                rows_err.append(row(name, r_, _oof_coverage(r_, folds)))
-        # the combination without the survey (what clients without a survey answer get)
-        wm = np.where(np.isfinite(m_oof) & ref_is_survey, 1.0 / own["m"], 0.0) if np.isfinite(
-            own.get("m", np.nan)) else np.zeros(n)
-        wd = np.where(np.isfinite(model_oof) & np.isfinite(var_model), 1.0 / np.where(np.isfinite(var_model),
-                                                                                    var_model, 1.0), 0.0)
+                rows_err.append(_error_row(name, r_, s.s_var, _oof_coverage(r_, folds)))
+        wm = np.where(np.isfinite(s.m_oof) & s.ref_is_survey, 1.0 / own["m"], 0.0) if np.isfinite(
+            own.get("m", np.nan)) else np.zeros(s.n)
+        var_model = s.var_model
+        wd = np.where(np.isfinite(s.model_oof) & np.isfinite(var_model), 1.0 / np.where(np.isfinite(var_model),
+                                                                                      var_model, 1.0), 0.0)
         cw = wm + wd
-        c_oof = np.where(cw > 0, (np.nan_to_num(m_oof) * wm + np.nan_to_num(model_oof) * wd) / np.where(
+        c_oof = np.where(cw > 0, (np.nan_to_num(s.m_oof) * wm + np.nan_to_num(s.model_oof) * wd) / np.where(
             cw > 0, cw, 1.0), np.nan)
-        rows_err.append(row("combined", np.where(chk, ref - np.maximum(c_oof, L), np.nan),
-                            _oof_coverage(np.where(chk, ref - c_oof, np.nan), folds)))
+        rows_err.append(_error_row("combined", np.where(chk, ref - np.maximum(c_oof, s.L), np.nan), s.s_var,
+                                   _oof_coverage(np.where(chk, ref - c_oof, np.nan), folds)))
         errs = pd.DataFrame(rows_err)
         for c in ("n", "median_abs_pct_error", "log_sd", "own_log_sd", "q10", "q90", "coverage", "bias"):
             if c not in errs:
                 errs[c] = np.nan
         errs["n"] = errs["n"].fillna(0).astype("int64")
-        self.errors_ = errs[["source", "n", "median_abs_pct_error", "log_sd", "own_log_sd", "q10", "q90",
-                             "coverage", "bias"]].reset_index(drop=True)
-        self.reference_ = "survey" if ref_is_survey else ("manager" if has_r.any() else "none")
-        if not known.any():
-            key = "wallet.note.no_known_norms" if np.isfinite(norms).any() else "wallet.note.no_known"
+        return errs[["source", "n", "median_abs_pct_error", "log_sd", "own_log_sd", "q10", "q90",
+                     "coverage", "bias"]].reset_index(drop=True)
+
+    def _reference_notes(self, s) -> None:
+        """What the wallets were checked against (``reference_``) and the note when it is not a survey."""
+        self.reference_ = "survey" if s.ref_is_survey else ("manager" if s.has_r.any() else "none")
+        if not s.known.any():
+            key = "wallet.note.no_known_norms" if np.isfinite(s.norms).any() else "wallet.note.no_known"
             self.note_keys_.append((key, {"q": self.quantile}))
-        elif not ref_is_survey:
+        elif not s.ref_is_survey:
             self.note_keys_.append(("wallet.note.no_survey", {}))
 
+    def _estimates(self, s) -> pd.DataFrame:
+        """:attr:`estimates_` before :func:`~kbanalysis.wallet.top.extrapolate_top`: the wallet, its interval
+        and source, and each source's estimate, per month."""
         def ex(x):
             return np.where(np.isfinite(x), np.exp(x), np.nan)
 
-        self.estimates_ = pd.DataFrame({
-            "client_id": pd.array(ids.to_numpy(), dtype="string"),
-            "channel": pd.array(channel_names, dtype="string"),
-            "revenue_month": rev_m,
-            "wallet_month": ex(mid),
-            "wallet_low": ex(lo),
-            "wallet_high": ex(hi),
-            "wallet_source": pd.array(np.where(source == "", None, source), dtype="string"),
-            "w_survey": w_survey,
-            "w_manager": ex(lm_full),
-            "w_drivers": ex(np.where(kind == "d", mod_full, np.where(kind == "n", norms, np.nan))),
-            "w_lookalike": ex(np.where(kind == "b", mod_full, la_full)),
+        kind = s.kind
+        return pd.DataFrame({
+            "client_id": pd.array(s.ids.to_numpy(), dtype="string"),
+            "channel": pd.array(s.channel_names, dtype="string"),
+            "revenue_month": s.rev_m,
+            "wallet_month": ex(s.mid),
+            "wallet_low": ex(s.lo),
+            "wallet_high": ex(s.hi),
+            "wallet_source": pd.array(np.where(s.source == "", None, s.source), dtype="string"),
+            "w_survey": s.w_survey,
+            "w_manager": ex(s.lm_full),
+            "w_drivers": ex(np.where(kind == "d", s.mod_full, np.where(kind == "n", s.norms, np.nan))),
+            "w_lookalike": ex(np.where(kind == "b", s.mod_full, s.la_full)),
         })
-        return self
+
+
+def _learnt_bias(lr: np.ndarray, ls: np.ndarray, mask: np.ndarray) -> float:
+    """The managers' underestimate learnt on ``mask`` (>= 5 clients with both): ``1 - exp(median(log
+    manager - log survey))``; 0 with fewer."""
+    return float(1 - np.exp(np.median(lr[mask] - ls[mask]))) if mask.sum() >= 5 else 0.0
+
+
+def _error_row(name: str, r_: np.ndarray, s_var: float, cov: float = np.nan) -> dict:
+    """One row of :attr:`WalletEstimator.errors_` from the log residuals ``r_`` (reference - source)."""
+    r_ = r_[np.isfinite(r_)]
+    if not len(r_):
+        return {"source": name, "n": 0}
+    v = _robust_var(r_)
+    return {"source": name, "n": int(len(r_)),
+            "median_abs_pct_error": float(np.median(np.abs(np.exp(-r_) - 1))),
+            "log_sd": float(np.sqrt(v)), "own_log_sd": float(np.sqrt(max(v - s_var, 0.0))),
+            "q10": float(np.quantile(r_, 0.1)), "q90": float(np.quantile(r_, 0.9)),
+            "coverage": cov, "bias": float(np.exp(-np.median(r_)) - 1)}
 
 
 def _truncated_quantiles(mu, L, r_sorted, scale, qs=(0.1, 0.5, 0.9)):
