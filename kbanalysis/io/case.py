@@ -1426,65 +1426,17 @@ def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: 
     out["_row"] = np.asarray(rows).astype("int64")
     rows = out["_row"].to_numpy()
     reject = pd.Series(False, index=df.index)
-    # rows that are entirely empty are not data rows (blank lines of an export)
-    blank = pd.Series(True, index=df.index)
-    for c in df.columns:  # each column only where the row is still blank (after one, hardly any row is)
-        if blank.any():
-            blank[blank] = (_strings(df.loc[blank, c]) == "").to_numpy()
+    blank = _blank_rows(df)
     today = pd.Timestamp.today().normalize() if today is None else today
     dates = DateOrders(name, where) if dates is None else dates
 
     for ci, col in enumerate(table.columns):
         if col.name not in df.columns:
-            if col.kind in ("number", "prob"):
-                out[col.name] = np.nan
-            elif col.kind in ("date", "month"):
-                out[col.name] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
-            else:
-                out[col.name] = pd.Series(pd.NA, index=df.index, dtype="string")
+            out[col.name] = _absent_column(col, df.index)
             continue
         src = df[col.name]
-        wrong = pd.Series(False, index=df.index)
-        if col.kind == "text":
-            v = parse_text(src, is_id=col.name in ("client_id", "deal_id"))
-            bad = pd.Series(False, index=df.index)
-        elif col.kind == "number":
-            v, bad = parse_numbers(src)
-            v, wrong = _too_large(v, src, rows, name, col, note, (ci, 0))
-            if col.required:
-                reject |= wrong
-        elif col.kind == "prob":
-            v, bad = parse_numbers(src)
-            pct = _strings(src).str.endswith("%") if not pd.api.types.is_numeric_dtype(src) else \
-                pd.Series(False, index=src.index)
-            # percent when a value is written with % or most values are above 1; 150 or -5 are wrong either way
-            nonzero = v.abs()[v.notna() & (v != 0)]
-            if pct.any() or (len(nonzero) and nonzero.median() > 1):
-                v = v / 100.0
-            wrong = v.notna() & ((v < 0) | (v > 1))
-            if wrong.any():
-                note((ci, 0), issue_frame(name, rows[wrong.to_numpy()], None, "bad_probability",
-                                          [f"{col.name} \"{x}\" is outside 0–100 %; the row is left out"
-                                           for x in _strings(src)[wrong]]))
-                reject |= wrong
-        elif col.kind == "date":
-            v, bad = parse_dates(src, dates.decide(col.name, src, rows))
-            v, wrong, found = _dates_in_range(src, v, col, name, rows, today)
-            for check, frame in found:
-                note((ci, check), frame)
-            if wrong.any() and col.required:
-                reject |= wrong
-        else:  # month
-            v, bad = parse_months(src, dates.decide(col.name, src, rows))
-        if bad.any():
-            code = {"number": "bad_number", "prob": "bad_number"}.get(col.kind, "bad_date")
-            kind = {"number": "a number", "prob": "a number", "date": "a date", "month": "a month (YYYY-MM)"}.get(
-                col.kind, "valid")
-            raw = _strings(src)[bad]
-            note((ci, 3), issue_frame(name, rows[bad.to_numpy()], None, code,
-                                      [f"{col.name} \"{x}\" is not {kind}" for x in raw]))
-            if col.required:
-                reject |= bad
+        v, bad, wrong, left_out = _parsed_column(src, col, ci, rows, name, note, dates, today)
+        reject |= left_out
         out[col.name] = v
         if consume:
             del df[col.name], src
@@ -1495,27 +1447,8 @@ def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: 
                                           f"required {col.name} is empty"))
                 reject |= miss
 
-    # driver columns on client cards
-    drivers: list[str] = []
-    ignored: list[str] = []
-    if table.extra_numeric:
-        for j, c in enumerate(df.columns):
-            if c in table.names or c in out.columns:
-                continue
-            v, bad = parse_numbers(df[c])
-            filled = _strings(df[c]) != ""
-            wanted = c in drivers_wanted if drivers_wanted else c in DRIVER_COLUMNS
-            numeric = filled.sum() > 0 and bad.sum() <= 0.05 * filled.sum()
-            if numeric and not wanted and not str(c).startswith("_"):
-                ignored.append(str(c))  # a row counter or a code is no potential: named, not used
-            if wanted and (drivers_wanted or numeric):
-                if bad.any():
-                    note((len(table.columns) + j, 3),
-                         issue_frame(name, rows[bad.to_numpy()], None, "bad_number",
-                                     [f"{c} \"{x}\" is not a number" for x in _strings(df[c])[bad]]))
-                out[c] = v
-                drivers.append(c)
-
+    drivers, ignored = _card_drivers(df, out, table, drivers_wanted, rows, note) if table.extra_numeric \
+        else ([], [])
     if bad_rows:
         note(_BAD_LINES_KEY, issue_frame(name, [r for r, _ in bad_rows], None, "bad_value",
                                          [d for _, d in bad_rows]))
@@ -1529,6 +1462,106 @@ def _parse_table_parts(df: pd.DataFrame, rows: np.ndarray, table: Table, where: 
                  for key, f in parts]
     good.attrs["drivers"], good.attrs["ignored_numeric"] = drivers, ignored
     return good, parts, int((~blank).sum()) + len(bad_rows)
+
+
+def _blank_rows(df: pd.DataFrame) -> pd.Series:
+    """Rows that are entirely empty: no data rows (blank lines of an export)."""
+    blank = pd.Series(True, index=df.index)
+    for c in df.columns:  # each column only where the row is still blank (after one, hardly any row is)
+        if blank.any():
+            blank[blank] = (_strings(df.loc[blank, c]) == "").to_numpy()
+    return blank
+
+
+def _absent_column(col, index: pd.Index) -> pd.Series:
+    """An empty column of ``col``'s kind for a table that lacks it."""
+    if col.kind in ("number", "prob"):
+        return pd.Series(np.nan, index=index)
+    if col.kind in ("date", "month"):
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    return pd.Series(pd.NA, index=index, dtype="string")
+
+
+def _parsed_column(src: pd.Series, col, ci: int, rows: np.ndarray, name: str, note, dates: DateOrders,
+                   today: pd.Timestamp) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """The cells ``src`` of column ``col`` (the ``ci``-th of the table) parsed by its kind: ``(values,
+    unreadable, wrong, rows to leave out)``; findings go to ``note`` under ``(ci, check)`` keys."""
+    wrong = pd.Series(False, index=src.index)
+    reject = pd.Series(False, index=src.index)
+    if col.kind == "text":
+        return (parse_text(src, is_id=col.name in ("client_id", "deal_id")), pd.Series(False, index=src.index),
+                wrong, reject)
+    if col.kind == "number":
+        v, bad = parse_numbers(src)
+        v, wrong = _too_large(v, src, rows, name, col, note, (ci, 0))
+        if col.required:
+            reject |= wrong
+    elif col.kind == "prob":
+        v, bad = parse_numbers(src)
+        v, wrong = _probabilities(v, src, rows, name, col, note, (ci, 0))
+        reject |= wrong
+    elif col.kind == "date":
+        v, bad = parse_dates(src, dates.decide(col.name, src, rows))
+        v, wrong, found = _dates_in_range(src, v, col, name, rows, today)
+        for check, frame in found:
+            note((ci, check), frame)
+        if wrong.any() and col.required:
+            reject |= wrong
+    else:  # month
+        v, bad = parse_months(src, dates.decide(col.name, src, rows))
+    if bad.any():
+        code = {"number": "bad_number", "prob": "bad_number"}.get(col.kind, "bad_date")
+        kind = {"number": "a number", "prob": "a number", "date": "a date", "month": "a month (YYYY-MM)"}.get(
+            col.kind, "valid")
+        note((ci, 3), issue_frame(name, rows[bad.to_numpy()], None, code,
+                                  [f"{col.name} \"{x}\" is not {kind}" for x in _strings(src)[bad]]))
+        if col.required:
+            reject |= bad
+    return v, bad, wrong, reject
+
+
+def _probabilities(v: pd.Series, src: pd.Series, rows: np.ndarray, name: str, col, note,
+                   key: tuple[int, int]) -> tuple[pd.Series, pd.Series]:
+    """Numbers ``v`` of a probability column as shares: percent when a value is written with % or most
+    values are above 1; values outside 0–1 after that (150 or -5 are wrong either way) are noted under
+    ``key`` and returned as the mask of rows to leave out."""
+    pct = _strings(src).str.endswith("%") if not pd.api.types.is_numeric_dtype(src) else \
+        pd.Series(False, index=src.index)
+    nonzero = v.abs()[v.notna() & (v != 0)]
+    if pct.any() or (len(nonzero) and nonzero.median() > 1):
+        v = v / 100.0
+    wrong = v.notna() & ((v < 0) | (v > 1))
+    if wrong.any():
+        note(key, issue_frame(name, rows[wrong.to_numpy()], None, "bad_probability",
+                              [f"{col.name} \"{x}\" is outside 0–100 %; the row is left out"
+                               for x in _strings(src)[wrong]]))
+    return v, wrong
+
+
+def _card_drivers(df: pd.DataFrame, out: pd.DataFrame, table: Table, drivers_wanted: list[str] | None,
+                  rows: np.ndarray, note) -> tuple[list[str], list[str]]:
+    """The driver columns of client cards, parsed into ``out``: the known drivers
+    (``DRIVER_COLUMNS``) or exactly ``drivers_wanted``. Returns ``(drivers, ignored)``: the other numeric
+    columns are named, not used (a row counter or a code is no potential)."""
+    drivers: list[str] = []
+    ignored: list[str] = []
+    for j, c in enumerate(df.columns):
+        if c in table.names or c in out.columns:
+            continue
+        v, bad = parse_numbers(df[c])
+        filled = _strings(df[c]) != ""
+        wanted = c in drivers_wanted if drivers_wanted else c in DRIVER_COLUMNS
+        numeric = filled.sum() > 0 and bad.sum() <= 0.05 * filled.sum()
+        if numeric and not wanted and not str(c).startswith("_"):
+            ignored.append(str(c))
+        if wanted and (drivers_wanted or numeric):
+            if bad.any():
+                note((len(table.columns) + j, 3),
+                     issue_frame(table.name, rows[bad.to_numpy()], None, "bad_number",
+                                 [f"{c} \"{x}\" is not a number" for x in _strings(df[c])[bad]]))
+            out[c] = v
+            drivers.append(c)
+    return drivers, ignored
 
 
 def _dates_in_range(src: pd.Series, v: pd.Series, col, name: str, rows: np.ndarray,
