@@ -10,10 +10,26 @@ privacy, texts), the four stages (``audit``, ``wallet``, ``segments``, ``forecas
 >>> sorted(kb.params.PARAMS)[:3]
 ['abcde_high', 'abcde_mid', 'actions_file']
 """
+import importlib
+
 from kbanalysis.errors import UserError
-from kbanalysis import audit, forecast, sales, segments, wallet
 from kbanalysis.run import params
 from kbanalysis.run.workbook import Workbook
 
 __version__ = "0.1.0"
-__all__ = ["Workbook", "UserError", "params", "audit", "wallet", "segments", "forecast", "sales"]
+#: the stages and the engine, imported when first used (``kb.audit`` …): a notebook loads only its own
+#: stage's libraries (scikit-learn, statsforecast), not every stage's
+_STAGES = ("audit", "wallet", "segments", "forecast", "sales")
+__all__ = ["Workbook", "UserError", "params", *_STAGES]
+
+
+def __getattr__(name: str):
+    if name in _STAGES:
+        module = importlib.import_module(f"kbanalysis.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'kbanalysis' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_STAGES))

@@ -354,3 +354,64 @@ def test_no_sentence_about_a_source_the_case_lacks(bare):
     assert flat(i18n.t("summary.say.evidence", "en", share=share)) in pages["05-summary"]
     assert_rendered(bare, "02-turnover", "nb.turnover.share_bound", "en", "GBP", texts["wallet"]["nb.turnover.share_bound"])
     assert "upper bound" in flat(charts["wallet"]["wallet_map"]["title"])
+
+
+# ------------------------------------------------------------------------------------------ one language
+class _Tables:
+    """The header and body cells of every table of an HTML page, with each body cell's header."""
+
+    def __init__(self, text: str):
+        from html.parser import HTMLParser
+
+        tables: list[list[list[tuple[str, str]]]] = []
+
+        class P(HTMLParser):
+            cell = row = None
+
+            def handle_starttag(self, tag, attrs):
+                if tag == "table":
+                    tables.append([])
+                elif tag == "tr" and tables:
+                    self.row = []
+                elif tag in ("td", "th") and self.row is not None:
+                    self.cell = (tag, "")
+
+            def handle_endtag(self, tag):
+                if tag in ("td", "th") and self.cell is not None:
+                    self.row.append((self.cell[0], self.cell[1].strip()))
+                    self.cell = None
+                elif tag == "tr" and self.row is not None:
+                    tables[-1].append(self.row)
+                    self.row = None
+
+            def handle_data(self, data):
+                if self.cell is not None:
+                    self.cell = (self.cell[0], self.cell[1] + data)
+
+        P().feed(text)
+        self.headers = [c for t in tables for r in t for tag, c in r if tag == "th" and c]
+        self.columns: dict[str, list[str]] = {}
+        for t in tables:
+            head = [c for tag, c in t[0] if tag == "th"] if t else []
+            for r in t[1:]:
+                for h, (_, c) in zip(head, r):
+                    self.columns.setdefault(h, []).append(c)
+
+
+CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+
+
+def test_a_russian_report_shows_russian_headers_and_labels(runs):
+    """Item 4: in the Russian report every table header is Russian, and the channel and group codes of the
+    sample are shown through the labels its mapping.yaml gives; the English report has no Russian header."""
+    for run, lang, _ in runs:
+        for name in ("01-audit", "02-turnover", "03-segments", "04-forecast", "05-summary"):
+            tables = _Tables(page(run, name))
+            if lang == "ru":
+                latin = [h for h in tables.headers if not CYRILLIC.search(h) and not re.fullmatch(r"[\d\s.,%—-]+", h)]
+                assert not latin, (name, latin)
+                for col in (i18n.t("col.channel", "ru"), i18n.t("col.product_group", "ru")):
+                    codes = [c for c in tables.columns.get(col, []) if c and c != "—" and not CYRILLIC.search(c)]
+                    assert not codes, (name, col, codes[:5])
+            else:
+                assert not [h for h in tables.headers if CYRILLIC.search(h)], name

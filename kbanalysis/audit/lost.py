@@ -362,9 +362,9 @@ def reactivation_backtest(lines, model: LostModel, *, min_months: int = 4, windo
     """The reactivation list as the workbook would have made it at the model's cut, against who came back
     by ``as_of`` without being called (the data hold no calls: every return was unprompted).
 
-    Rows ``list`` — ``reactivation list`` (:func:`kbanalysis.audit.structure.lost_regular_clients` at
-    the cut with ``min_months``, ``window_months`` and the model's ``lost_probability``), ``its first
-    10``, ``every client called lost`` — with ``clients``, ``came_back`` and ``came_back_share``.
+    Rows ``list`` — ``reactivation_list`` (:func:`kbanalysis.audit.structure.lost_regular_clients` at
+    the cut with ``min_months``, ``window_months`` and the model's ``lost_probability``), ``first_10``
+    (its first 10), ``called_lost`` (every client the rule called lost) — with ``clients``, ``came_back`` and ``came_back_share``.
     Empty without a backtest (``model.past_`` empty).
     """
     from kbanalysis.audit.structure import base_structure, lost_regular_clients
@@ -380,8 +380,8 @@ def reactivation_backtest(lines, model: LostModel, *, min_months: int = 4, windo
     ranked = lost_regular_clients(client_months(lines, cut), b, min_months=min_months, window_months=window_months)
     back = past["came_back"].astype(bool)
     rows = []
-    for name, ids in (("reactivation list", ranked["client_id"]), ("its first 10", ranked["client_id"].head(10)),
-                      ("every client called lost", b.loc[b["base"] == "lost", "client_id"])):
+    for name, ids in (("reactivation_list", ranked["client_id"]), ("first_10", ranked["client_id"].head(10)),
+                      ("called_lost", b.loc[b["base"] == "lost", "client_id"])):
         got = back.reindex(pd.Index(ids.astype(str))).fillna(False).astype(bool)
         rows.append({"list": name, "clients": len(got), "came_back": int(got.sum()),
                      "came_back_share": float(got.mean()) if len(got) else float("nan")})

@@ -61,7 +61,7 @@ DATE_COLUMNS = ("last_order_date", "first_order_date", "last_contact_date", "dat
                 "as_of")
 MONTH_COLUMNS = ("month", "planned_month")
 #: columns holding codes that :func:`label` translates
-CODE_COLUMNS = ("base", "loyalty", "key_account", "issue", "reason", "flag", "table", "wallet_source", "source",
+CODE_COLUMNS = ("list", "base", "loyalty", "key_account", "issue", "reason", "flag", "table", "wallet_source", "source",
                 "history_kind", "group_source", "valued", "method")
 
 _CODE_SPLIT = re.compile(r"[;,|\s]+")
@@ -126,16 +126,52 @@ def labels(values: pd.Series, lang: str = "ru") -> pd.Series:
     return out
 
 
-def translate_codes(df: pd.DataFrame, lang: str = "ru", columns: Iterable[str] = CODE_COLUMNS) -> pd.DataFrame:
-    """A copy with the code columns labelled (and the forecast's ``ALL`` product group).
+#: code columns whose labels live under their own prefix (``audit.base_reason.silent``), not ``lbl.``
+CODE_PREFIXES = {"base_reason": "audit.base_reason"}
+
+
+def value_label(code, values: Mapping, lang: str = "ru") -> str:
+    """The label ``values`` (``mapping.yaml``'s ``labels`` of one column) give ``code`` in ``lang``; the code
+    itself when they give none.
+
+    >>> value_label("dealer", {"dealer": {"ru": "Дилеры", "en": "Dealers"}}, "en"), value_label("x", {}, "ru")
+    ('Dealers', 'x')
+    """
+    text = values.get(str(code))
+    if isinstance(text, dict):
+        text = text.get(lang) or next(iter(text.values()), None)
+    return str(code) if not text else str(text)
+
+
+def _prefixed_label(code, prefix: str, lang: str) -> str:
+    key = f"{prefix}.{code}"
+    text = i18n.t(key, lang)
+    return label(code, lang) if text == key else text
+
+
+def translate_codes(df: pd.DataFrame, lang: str = "ru", columns: Iterable[str] = CODE_COLUMNS,
+                    values: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """A copy with the code columns labelled (and the forecast's ``ALL`` product group); ``values`` are the
+    case's labels of data codes (``mapping.yaml``'s ``labels``: ``{column: {code: label}}``).
 
     >>> translate_codes(pd.DataFrame({"base": ["lost"], "product_group": ["ALL"]}), "en").iloc[0].tolist()
     ['lost', 'all groups']
+    >>> translate_codes(pd.DataFrame({"channel": ["dealer"]}), "ru", values={"channel": {"dealer": "Дилеры"}})["channel"].tolist()
+    ['Дилеры']
     """
     out = df.copy()
     for c in columns:
         if c in out.columns:
             out[c] = labels(out[c], lang).astype("string")
+    for c, prefix in CODE_PREFIXES.items():
+        if c in out.columns:
+            keep = out[c].notna()
+            mapping = {v: _prefixed_label(v, prefix, lang) for v in pd.unique(out.loc[keep, c])}
+            out[c] = out[c].astype(object).where(~keep, out[c].map(mapping)).astype("string")
+    for c, codes in (values or {}).items():
+        if c in out.columns and codes:
+            keep = out[c].notna()
+            out[c] = out[c].astype(object).where(~keep, out[c].map(lambda v: value_label(v, codes, lang))).astype("string")
     if "product_group" in out.columns:
         pg = out["product_group"].astype("string")
         out["product_group"] = pg.mask(pg == "ALL", label("ALL", lang))
@@ -173,7 +209,8 @@ def _pick(given, default: Iterable[str], columns) -> list[str]:
 def people_table(df: pd.DataFrame, lang: str = "ru", currency: str = "RUB", money: Iterable[str] | None = None,
                  pct: Iterable[str] | None = None, ints: Iterable[str] | None = None,
                  dates: Iterable[str] | None = None, headers: Mapping[str, str] | None = None, codes: bool = True,
-                 styler: bool = True, pct_decimals: int = 1, mask: bool = False):
+                 styler: bool = True, pct_decimals: int = 1, mask: bool = False,
+                 values: Mapping[str, Mapping] | None = None):
     """A table formatted for people: money, percentages, thousands separators, labels, readable headers.
 
     Parameters
@@ -199,6 +236,8 @@ def people_table(df: pd.DataFrame, lang: str = "ru", currency: str = "RUB", mone
     mask : bool
         Mask phones, e-mails and INNs first (:func:`kbanalysis.deliverables.privacy.mask_frame`); pass the run's
         ``mask_pii`` parameter.
+    values : dict, optional
+        The case's labels of data codes, ``{column: {code: label}}`` (``mapping.yaml``'s ``labels``).
 
     Returns
     -------
@@ -223,7 +262,7 @@ def people_table(df: pd.DataFrame, lang: str = "ru", currency: str = "RUB", mone
     ints = _pick(ints, INT_COLUMNS, cols)
     dates = _pick(dates, DATE_COLUMNS + MONTH_COLUMNS, cols)
     dates += [c for c in cols if pd.api.types.is_datetime64_any_dtype(df[c]) and c not in dates]
-    src = translate_codes(df, lang) if codes else df
+    src = translate_codes(df, lang, values=values) if codes else df
     out = pd.DataFrame(index=df.index)
     numeric_cols = []
     for c in cols:

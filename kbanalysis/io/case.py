@@ -1672,7 +1672,8 @@ def _finish_table(name: str, df: pd.DataFrame, where: str) -> tuple[pd.DataFrame
 def read_mapping(case_dir: Path) -> dict:
     """``mapping.yaml``: ``{table: {source header: canonical column}}`` (optional), and under the key
     ``dates`` the order of each table's day-month dates, ``{table: day_first | month_first}`` (optional:
-    returned as ``"dates"`` when given).
+    returned as ``"dates"`` when given), under ``labels`` the labels of data codes for the reports
+    (:func:`_value_labels_stated`; returned as ``"labels"``).
 
     >>> import tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -1688,6 +1689,7 @@ def read_mapping(case_dir: Path) -> dict:
             return {}
     m = read_yaml_mapping(p, "column mapping")
     dates = _date_orders_stated(m.pop("dates", None), p.name) if "dates" in m else None
+    labels = _value_labels_stated(m.pop("labels", None), p.name) if "labels" in m else None
     if not all(isinstance(v, dict) for v in m.values()):
         raise UserError(f"{p.name}: expected {{table: {{source column: canonical column}}}}")
     unknown = [t for t in m if t not in TABLES]
@@ -1701,6 +1703,43 @@ def read_mapping(case_dir: Path) -> dict:
                                 f"(columns: {', '.join(TABLES[t].names)})")
     if dates is not None:
         out["dates"] = dates
+    if labels is not None:
+        out["labels"] = labels
+    return out
+
+
+#: the columns whose codes ``mapping.yaml``'s ``labels`` may name for the reports
+LABELLED_COLUMNS = ("channel", "product_group", "region", "segment")
+
+
+def _value_labels_stated(labels, where: str) -> dict[str, dict[str, dict[str, str] | str]]:
+    """``mapping.yaml``'s ``labels``: ``{column: {code: label}}`` for :data:`LABELLED_COLUMNS`, a label being
+    one text or ``{ru: text, en: text}``; the reports show the label in place of the code (the data outputs
+    keep the codes).
+
+    >>> _value_labels_stated({"channel": {"dealer": {"ru": "Дилеры", "en": "Dealers"}, "web": "Онлайн"}}, "m")
+    {'channel': {'dealer': {'ru': 'Дилеры', 'en': 'Dealers'}, 'web': 'Онлайн'}}
+    """
+    example = "e.g. 'labels: {channel: {dealer: {ru: Дилеры, en: Dealers}}}'"
+    if not isinstance(labels, dict):
+        raise UserError(f"{where}: labels: expected {{column: {{code: label}}}}, {example}")
+    out: dict[str, dict] = {}
+    for col, codes in labels.items():
+        if col not in LABELLED_COLUMNS:
+            raise UserError(f"{where}: labels: {col!r} is not a column with codes; labelled columns are "
+                            f"{', '.join(LABELLED_COLUMNS)}")
+        if not isinstance(codes, dict):
+            raise UserError(f"{where}: labels: {col}: expected {{code: label}}, {example}")
+        out[str(col)] = {}
+        for code, text in codes.items():
+            if isinstance(text, dict) and text and all(k in ("ru", "en") and isinstance(v, str) and v.strip()
+                                                       for k, v in text.items()):
+                out[str(col)][str(code)] = {str(k): str(v) for k, v in text.items()}
+            elif isinstance(text, str) and text.strip():
+                out[str(col)][str(code)] = text
+            else:
+                raise UserError(f"{where}: labels: {col}: {code!r}: expected a text or {{ru: text, en: text}}, "
+                                f"{example}")
     return out
 
 

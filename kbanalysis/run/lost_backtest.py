@@ -103,8 +103,8 @@ def _reactivation(past: pd.DataFrame, as_of, called: pd.DataFrame, later: pd.Ser
     ranked = lost_regular_clients(client_months(past, as_of), called)
     back = pd.Index(later.unique())
     rows = []
-    for name, ids in (("reactivation list", ranked["client_id"]), ("its first 10", ranked["client_id"].head(10)),
-                      ("every client called lost", called.loc[called["base"] == "lost", "client_id"])):
+    for name, ids in (("reactivation_list", ranked["client_id"]), ("first_10", ranked["client_id"].head(10)),
+                      ("called_lost", called.loc[called["base"] == "lost", "client_id"])):
         got = pd.Index(ids.astype(str)).isin(back)
         rows.append({"list": name, "clients": len(got), "came_back": int(got.sum()),
                      "came_back_share": float(got.mean()) if len(got) else float("nan")})

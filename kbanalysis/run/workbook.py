@@ -281,6 +281,12 @@ class Workbook:
     def t(self, key: str, **kw) -> str:
         return i18n.t(key, self.lang, self.currency, **kw)
 
+    def label(self, code) -> str:
+        """The readable label of a code (``lbl.<code>``) in the run's language."""
+        from kbanalysis.deliverables.report import label
+
+        return label(code, self.lang)
+
     def money(self, x) -> str:
         return i18n.fmt_money(x, self.lang, self.currency)
 
@@ -327,10 +333,19 @@ class Workbook:
             from kbanalysis.deliverables.privacy import mask_frame
 
             part = mask_frame(part, self.lang)
-        table = report.people_table(part, self.lang, self.currency, **fmt)
+        table = report.people_table(part, self.lang, self.currency, values=self.value_labels, **fmt)
         if len(df) > n and fmt.get("styler", True):  # a table that shows part says so: "15 of 28"
             table = table.set_caption(self.t("nb.shown_of", n=n, total=len(df)))
         return table
+
+    @property
+    def value_labels(self) -> dict:
+        """The case's labels of data codes (``mapping.yaml``'s ``labels``, ``{column: {code: label}}``)."""
+        if not hasattr(self, "_value_labels"):
+            from kbanalysis.io.case import read_mapping
+
+            self._value_labels = read_mapping(Path(self.params["case_dir"])).get("labels", {})
+        return self._value_labels
 
     def chart(self, name: str, plot, *args, **kw):
         """Draw ``plot(*args, ax=..., lang=..., **kw)``, save it as ``charts/NAME.png`` and show that PNG."""

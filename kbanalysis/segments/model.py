@@ -333,6 +333,20 @@ def pareto_by_class(df: pd.DataFrame, abcde: str = "abcde", revenue: str = "reve
 # --------------------------------------------------------------------------------------------------
 # Cluster features
 # --------------------------------------------------------------------------------------------------
+def features_shown(features: pd.DataFrame, lang: str = "ru") -> pd.DataFrame:
+    """The clustering features (:func:`cluster_features`) with readable headers (``segments.feature.*``) for
+    the report: the values are the features as the model sees them (logs, ratios), not money or shares.
+
+    >>> features_shown(pd.DataFrame({"log_wallet": [5.2], "share": [0.1]}), "en").columns.tolist()
+    ['Wallet (model scale)', 'Share of wallet (model scale)']
+    """
+    from kbanalysis.deliverables.i18n import t
+
+    scale = t("segments.feature.scale", lang)
+    return features.rename(columns={c: f"{t(f'segments.feature.{c}', lang)} ({scale})" for c in features.columns
+                                    if c in FEATURES})
+
+
 def cluster_features(df: pd.DataFrame, client: str = "client_id", wallet: str = "wallet_month",
                      share: str = "share_of_wallet", revenue: str = "revenue_12m", margin: str = "margin_12m",
                      upsell: str = "upsell_month", crosssell: str = "crosssell_month", orders: str = "orders",

@@ -195,6 +195,18 @@ MESSY_HEADERS = {
 }
 #: The ``mapping.yaml`` written with the messy case (a driver header that is not a built-in alias).
 MESSY_MAPPING = {"clients": {"Станки, шт": "machines"}}
+#: The labels of the case's channel and group codes for the reports (``mapping.yaml``'s ``labels``), as a
+#: consultant writes them for a client whose 1C export carries codes.
+MESSY_LABELS = {
+    "channel": {"retail": {"ru": "Розница", "en": "Retail"}, "chain": {"ru": "Сети", "en": "Chains"},
+                "wholesale": {"ru": "Опт", "en": "Wholesale"}, "online": {"ru": "Интернет-магазины", "en": "Online shops"},
+                "end_user": {"ru": "Конечные потребители", "en": "End users"},
+                "dealer": {"ru": "Дилеры", "en": "Dealers"}},
+    "product_group": {"fasteners": {"ru": "Крепёж", "en": "Fasteners"}, "tools": {"ru": "Инструмент", "en": "Tools"},
+                      "consumables": {"ru": "Расходники", "en": "Consumables"},
+                      "electrical": {"ru": "Электрика", "en": "Electrical"},
+                      "plumbing": {"ru": "Сантехника", "en": "Plumbing"}, "paint": {"ru": "Краски", "en": "Paint"},
+                      "safety": {"ru": "Средства защиты", "en": "Safety"}}}
 _DEAL_STATUS_RU = {"open": "открыта", "won": "выиграна", "lost": "проиграна"}
 _CLIENT_STATUS_RU = {"active": "активен", "closed": "закрыт"}
 _TABLE_NAMES = ("clients", "sales", "deals", "stock", "marketing", "survey", "contacts")
@@ -1716,7 +1728,10 @@ def _write_messy(case: SyntheticCase, out: Path) -> None:
     cols[H["installations"]] = _fmt_int(c["installations"].to_numpy())
     cols[H["avg_project_cost"]] = _fmt_ru(c["avg_project_cost"].to_numpy(), 2, _NBSP)
     _to_csv(_frame(cols), out / "clients.csv", ";", "cp1251")
-    (out / "mapping.yaml").write_text("clients:\n  \"Станки, шт\": machines\n", encoding="utf-8")
+    import yaml
+
+    (out / "mapping.yaml").write_text(yaml.safe_dump({**MESSY_MAPPING, "labels": MESSY_LABELS}, allow_unicode=True,
+                                                     sort_keys=False, width=120), encoding="utf-8")
 
     # sales: clean lines and the planted broken ones, in spreadsheet-row order, in chunks
     s = t["sales"]
