@@ -415,3 +415,16 @@ def test_a_russian_report_shows_russian_headers_and_labels(runs):
                     assert not codes, (name, col, codes[:5])
             else:
                 assert not [h for h in tables.headers if CYRILLIC.search(h)], name
+
+
+def test_charts_name_the_sample_channels_and_groups_by_their_labels(runs):
+    """The bundled sample's channel and group codes appear in the Russian charts by their labels."""
+    from kbanalysis.synth.case import CHANNELS, GROUPS
+
+    run = runs[0][0]
+    ticks = {name: c["xticks"] + c["yticks"] for kinds in json.loads(
+        (run / "work" / "said.json").read_text(encoding="utf-8")).values() for name, c in kinds.get("charts", {}).items()}
+    for name in ("abcde_channels", "stock_cover"):
+        shown = " ".join(ticks[name])
+        assert not [code for code in CHANNELS + GROUPS if re.search(rf"\b{code}\b", shown)], (name, shown)
+        assert CYRILLIC.search(shown), (name, shown)

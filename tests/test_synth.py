@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from kbanalysis.schema import TABLES
-from kbanalysis.synth.case import (DRIVERS, GROUPS, MESSY_HEADERS, MESSY_MAPPING, STAGE_WIN, STAGES, SyntheticCase,
+from kbanalysis.synth.case import (DRIVERS, GROUPS, MESSY_HEADERS, MESSY_LABELS, MESSY_MAPPING, STAGE_WIN, STAGES, SyntheticCase,
                               generate_case, inn_check_ok, sample_case, write_case)
 
 N = 1200
@@ -306,7 +306,7 @@ def test_broken_rows_fill_the_gaps(case):
 # ------------------------------------------------------------------------------------------
 def test_messy_files_read_back_with_pandas(case, written):
     messy, _ = written
-    assert yaml_text(messy / "mapping.yaml") == MESSY_MAPPING
+    assert yaml_text(messy / "mapping.yaml") == {**MESSY_MAPPING, "labels": MESSY_LABELS}
     cl = pd.read_csv(messy / "clients.csv", encoding="cp1251", sep=";", dtype=str, keep_default_na=False)
     assert list(cl.columns) == list(MESSY_HEADERS["clients"].values())
     assert cl["Код клиента"].tolist() == case.tables["clients"]["client_id"].tolist()
@@ -395,7 +395,7 @@ def _load(io, folder):
 # ------------------------------------------------------------------------------------------
 #: sha256 over the relative paths and bytes of every file of ``sample_case(dir, n_clients=60, seed=0)``
 #: written by the generator before the benchmark options existed (their defaults must not change a byte).
-_REF_60_0 = "83e4bb4da1303349f4c2373b5bd1ae8740dd82d3365c70f5ada24203d20db4d2"
+_REF_60_0 = "8fa7678b6351a6a48ea1a1e76b258c97f583b988d4e27ecc1f232851875dd7df"  # mapping.yaml gained labels (#23); every other file as before
 
 
 def _tree_digest(root) -> str:

@@ -143,6 +143,21 @@ def value_label(code, values: Mapping, lang: str = "ru") -> str:
     return str(code) if not text else str(text)
 
 
+def with_value_labels(df: pd.DataFrame, values: Mapping[str, Mapping] | None, lang: str = "ru") -> pd.DataFrame:
+    """``df`` with the case's codes replaced by their labels (``values``: ``mapping.yaml``'s ``labels``,
+    ``{column: {code: label}}``), for a chart or table; codes without a label and other columns stay.
+
+    >>> with_value_labels(pd.DataFrame({"channel": ["dealer", "web"]}), {"channel": {"dealer": "Дилеры"}})["channel"].tolist()
+    ['Дилеры', 'web']
+    """
+    out = df.copy()
+    for c, codes in (values or {}).items():
+        if c in out.columns and codes:
+            keep = out[c].notna()
+            out[c] = out[c].astype(object).where(~keep, out[c].map(lambda v: value_label(v, codes, lang))).astype("string")
+    return out
+
+
 def _prefixed_label(code, prefix: str, lang: str) -> str:
     key = f"{prefix}.{code}"
     text = i18n.t(key, lang)
@@ -168,10 +183,7 @@ def translate_codes(df: pd.DataFrame, lang: str = "ru", columns: Iterable[str] =
             keep = out[c].notna()
             mapping = {v: _prefixed_label(v, prefix, lang) for v in pd.unique(out.loc[keep, c])}
             out[c] = out[c].astype(object).where(~keep, out[c].map(mapping)).astype("string")
-    for c, codes in (values or {}).items():
-        if c in out.columns and codes:
-            keep = out[c].notna()
-            out[c] = out[c].astype(object).where(~keep, out[c].map(lambda v: value_label(v, codes, lang))).astype("string")
+    out = with_value_labels(out, values, lang)
     if "product_group" in out.columns:
         pg = out["product_group"].astype("string")
         out["product_group"] = pg.mask(pg == "ALL", label("ALL", lang))

@@ -905,7 +905,7 @@ def map_headers(df: pd.DataFrame, table: Table, mapping: dict, where: str,
 # --------------------------------------------------------------------------------------------
 # Patterns are plain strings (not compiled) so that pandas runs them in pyarrow (RE2) on Arrow-backed text.
 #: thousands separators: every kind of space (as Python's \\s, spelt out for RE2) and the apostrophe
-_SPACES = "[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x1c-\x1f\x85']"
+_SPACES = "[\t\n\v\f\r \u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\u2060\ufeff\x1c-\x1f\x85']"
 _CURRENCY = "(?i)(руб\\.?|р\\.|₽|rub|usd|eur|\\$|€|£)"
 _PLAIN_NUMBER = "^[-+]?(?:[0-9]+\\.?[0-9]*|\\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
 
@@ -1346,7 +1346,8 @@ def parse_text(s: pd.Series, *, is_id: bool = False) -> pd.Series:
     a = _arrow_text(s) if len(s) >= FAST_MIN_CELLS else None
     if a is not None:  # large columns of mostly distinct values: only cells that need cleaning get the rules
         a = a.combine_chunks()
-        todo = pc.match_substring_regex(a, _NEEDS_CLEANING + ("|^[0-9]+[.]0+$" if is_id else ""))
+        todo = pc.match_substring_regex(a, _NEEDS_CLEANING + ("|^[0-9]+[.]0+$|" + ID_PLACEHOLDERS[4:] if is_id else ""),
+                                        ignore_case=is_id)
         if pc.any(todo).as_py():
             fixed = _text_by_rules(s[todo.to_numpy(zero_copy_only=False)], is_id).array
             a = pc.replace_with_mask(a, todo, pa.array(fixed, type=a.type).fill_null(""))
@@ -1359,10 +1360,16 @@ def parse_text(s: pd.Series, *, is_id: bool = False) -> pd.Series:
 _NEEDS_CLEANING = "[" + _SPACES[1:-2].replace(" ", "") + "]|^ | $|  "
 
 
+#: what spreadsheets and databases write for "no value": an identifier that says it is empty
+ID_PLACEHOLDERS = "(?i)^(?:null|none|nan|n/a|#n/a|na|-|—|–|#ref!|#value!|#name\\?)$"
+
+
 def _text_by_rules(s: pd.Series, is_id: bool) -> pd.Series:
     t = _strings(s)
     if is_id:
         t = t.str.replace("^([0-9]+)[.]0+$", "\\1", regex=True)
+        t = t.str.replace(_WHITESPACE_RUN, " ", regex=True).str.strip()
+        t = t.mask(t.str.contains(ID_PLACEHOLDERS, regex=True), "")
     t = t.str.replace(_WHITESPACE_RUN, " ", regex=True)
     return t.mask(t == "", pd.NA).astype("string")
 
@@ -1645,6 +1652,13 @@ def _finish_table(name: str, df: pd.DataFrame, where: str) -> tuple[pd.DataFrame
             issues.append(issue_frame(name, df.loc[nop, "_row"], df.loc[nop, "client_id"], "missing_value",
                                       "an open deal needs a probability"))
             drop |= nop
+        neg = (df["amount"] < 0) & ~drop
+        if neg.any():
+            issues.append(issue_frame(name, df.loc[neg, "_row"], df.loc[neg, "client_id"], "bad_number",
+                                      [f"deal {d}: amount {a:g} is negative; a deal's amount is what it would "
+                                       "bring: the row is left out" for d, a in
+                                       zip(df.loc[neg, "deal_id"], df.loc[neg, "amount"])]))
+            drop |= neg
         dup = df["deal_id"].duplicated(keep="first") & ~drop
         if dup.any():
             issues.append(issue_frame(name, df.loc[dup, "_row"], df.loc[dup, "client_id"], "duplicate_id",

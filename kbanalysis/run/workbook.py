@@ -347,6 +347,13 @@ class Workbook:
             self._value_labels = read_mapping(Path(self.params["case_dir"])).get("labels", {})
         return self._value_labels
 
+    def labelled(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` with the case's channel and group codes replaced by their labels (``mapping.yaml``'s
+        ``labels``), for a chart: tables get them in :meth:`show`."""
+        from kbanalysis.deliverables.report import with_value_labels
+
+        return with_value_labels(df, self.value_labels, self.lang)
+
     def chart(self, name: str, plot, *args, **kw):
         """Draw ``plot(*args, ax=..., lang=..., **kw)``, save it as ``charts/NAME.png`` and show that PNG."""
         from kbanalysis.deliverables import style
