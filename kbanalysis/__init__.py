@@ -11,10 +11,14 @@ privacy, texts), the four stages (``audit``, ``wallet``, ``segments``, ``forecas
 ['abcde_high', 'abcde_mid', 'actions_file']
 """
 import importlib
+from typing import TYPE_CHECKING
 
 from kbanalysis.errors import UserError
 from kbanalysis.run import params
 from kbanalysis.run.workbook import Workbook
+
+if TYPE_CHECKING:  # what __getattr__ imports on first use, for readers and type checkers
+    from kbanalysis import audit, forecast, sales, segments, wallet  # noqa: F401
 
 __version__ = "0.1.0"
 #: the stages and the engine, imported when first used (``kb.audit`` …): a notebook loads only its own
