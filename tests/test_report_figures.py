@@ -428,3 +428,14 @@ def test_charts_name_the_sample_channels_and_groups_by_their_labels(runs):
         shown = " ".join(ticks[name])
         assert not [code for code in CHANNELS + GROUPS if re.search(rf"\b{code}\b", shown)], (name, shown)
         assert CYRILLIC.search(shown), (name, shown)
+
+
+def test_russian_chart_ticks_use_decimal_commas(runs):
+    """Item 4: no «0.2» on a Russian chart axis (month ticks «09.2025» are dates, not decimals)."""
+    run = runs[0][0]
+    every = json.loads((run / "work" / "said.json").read_text(encoding="utf-8"))
+    for stage, kinds in every.items():
+        for name, chart in kinds.get("charts", {}).items():
+            dotted = [x for x in chart["xticks"] + chart["yticks"] if re.search(r"\d\.\d", x)
+                      and not re.fullmatch(r"\d{2}\.\d{4}", x)]
+            assert not dotted, (name, dotted)

@@ -166,3 +166,27 @@ class MoneyTicks(Formatter):
 def money_ticks(axis, lang: str = "ru", currency: str = "RUB") -> None:
     """Compact money on one axis object (``ax.xaxis`` / ``ax.yaxis``), neighbouring ticks distinct (:class:`MoneyTicks`)."""
     axis.set_major_formatter(MoneyTicks(lang, currency))
+
+
+class NumberTicks(Formatter):
+    """Plain number ticks in the language's decimal mark (``0,25`` in Russian) with as many decimals as it
+    takes for neighbouring ticks to read differently: ``0,265, 0,270``, never ``0,27, 0,27``.
+
+    >>> NumberTicks("ru").format_ticks([0.26, 0.265, 0.27])
+    ['0,26', '0,265', '0,27']
+    >>> NumberTicks("en").format_ticks([0.0, 0.5, 1.0])
+    ['0', '0.5', '1']
+    """
+
+    def __init__(self, lang: str = "ru"):
+        self.lang, self.decimals = lang, 2
+
+    def __call__(self, x, pos=None):
+        return i18n.fmt_num(x, self.lang, self.decimals)
+
+    def format_ticks(self, values):
+        for self.decimals in (1, 2, 3, 4):
+            labels = [self(v) for v in values]
+            if len(set(labels)) == len(labels):
+                break
+        return labels

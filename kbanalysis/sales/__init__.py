@@ -7,10 +7,10 @@ from kbanalysis.sales.engine import (
     as_text_labels, before, client_days, client_groups, client_months, client_summary, group_months, groups_left_out,
     has_cost, last_sale, months_back, on_disk)
 from kbanalysis.sales.lines import (
-    LINE_COLUMNS, buyer_ids, core_lines, distinct_ids, window_groups, window_totals, with_masters)
+    LINE_COLUMNS, buyer_ids, core_lines, distinct_ids, groups_left_out_of, window_groups, window_totals, with_masters)
 from kbanalysis.sales.ondisk import SalesFile
 
 __all__ = ["as_text_labels", "before", "client_days", "client_groups", "client_months", "client_summary",
            "group_months", "groups_left_out", "has_cost", "last_sale", "months_back", "on_disk", "LINE_COLUMNS",
            "buyer_ids",
-           "core_lines", "distinct_ids", "window_groups", "window_totals", "with_masters", "SalesFile"]
+           "core_lines", "distinct_ids", "groups_left_out_of", "window_groups", "window_totals", "with_masters", "SalesFile"]

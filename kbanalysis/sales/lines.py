@@ -11,7 +11,7 @@ import pandas as pd
 
 from kbanalysis.io.case import isin
 from kbanalysis.sales.calendar import _as_ts
-from kbanalysis.sales.engine import group_months, on_disk
+from kbanalysis.sales.engine import group_months, groups_left_out, on_disk
 
 #: the columns of a sales line the stages work with (others stay in the case)
 LINE_COLUMNS = ("date", "client_id", "product_group", "amount", "cost")
@@ -183,3 +183,19 @@ def group_months_by_deal(sales, deal_lines: pd.Index, cut) -> pd.DataFrame:
     g = g.groupby(["product_group", "month"], as_index=False, observed=True)[["revenue", "deal_revenue"]].sum()
     g["product_group"] = g["product_group"].astype("string")
     return g
+
+
+def groups_left_out_of(sales, as_of, kept, **kw) -> dict | None:
+    """:func:`~kbanalysis.sales.engine.groups_left_out` of the sales lines: the product groups sold before
+    ``as_of`` but not in ``kept``. When every group the lines hold is kept, the answer is None without
+    aggregating the lines by month (about 4 s at 10M lines in memory).
+
+    >>> s = pd.DataFrame({"date": pd.to_datetime(["2020-01-05", "2024-03-01"]), "client_id": ["a", "a"],
+    ...                   "product_group": ["old", "x"], "amount": [5.0, 9.0]})
+    >>> groups_left_out_of(s, "2024-04-01", ["x"]), groups_left_out_of(s, "2024-04-01", ["x", "old"])
+    ({'n': 1, 'groups': ['old'], 'amount': 5.0, 'last': '2020-01'}, None)
+    """
+    if not on_disk(sales) and "product_group" in sales:
+        if set(distinct_ids(sales["product_group"])) <= set(pd.Index(list(kept), dtype="string").dropna()):
+            return None
+    return groups_left_out(group_months(sales, as_of), kept, **kw)

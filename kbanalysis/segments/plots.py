@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
 from kbanalysis.deliverables.i18n import fmt_pct, t
+from kbanalysis.deliverables.style import NumberTicks
 from kbanalysis.schema import ABCDE
 from kbanalysis.deliverables.style import money_ticks, new_axes
 
@@ -208,6 +209,7 @@ def abcde_channels(df: pd.DataFrame, lang: str = "ru", value: str = "revenue", a
                 ax.text(l0 + w / 2, y, f"{100 * w:.0f}", ha="center", va="center", fontsize=7)
         left += share[k].to_numpy()
     ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_pct(v, lang, 0)))
     ax.set_xlabel(t("segments.axis.revenue_share" if col == "revenue_12m" else "segments.axis.client_share", lang))
     ax.set_ylabel(t("segments.axis.channel", lang))
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False,
@@ -236,6 +238,7 @@ def k_selection(model, lang: str = "ru", ax: Axes | None = None) -> Axes:
     ax.set_xlabel(t("segments.axis.k", lang))
     ax.set_ylabel(t(f"segments.axis.{crit}", lang), color="#1f77b4")
     ax.set_xticks(list(sc.index))
+    ax.yaxis.set_major_formatter(NumberTicks(lang))
     if model.k_ in sc.index:
         ax.axvline(model.k_, color="#555555", ls="--", lw=0.8)
         ax.annotate(t("segments.legend.chosen", lang), (model.k_, sc.loc[model.k_]), textcoords="offset points",
@@ -245,6 +248,7 @@ def k_selection(model, lang: str = "ru", ax: Axes | None = None) -> Axes:
         ax2 = ax.twinx()
         ax2.plot(st.index, st.to_numpy(), marker="s", ls=":", color="#ff7f0e")
         ax2.set_ylim(0, 1.05)
+        ax2.yaxis.set_major_formatter(NumberTicks(lang))
         ax2.set_ylabel(t("segments.axis.stability", lang), color="#ff7f0e")
     stab = model.stability_
     key = "segments.title.k_fixed" if getattr(model, "n_clusters", 0) else "segments.title.k"
