@@ -206,3 +206,19 @@ def test_print_setup_and_totals_rows(run_dir, tmp_path):
         assert ws[f"{rev}{n}"].number_format == "#,##0"
         assert ws.auto_filter.ref.endswith(str(n - 1))  # the totals row stays out of the filter
         assert wb["Data quality"]["A"][-1].value != "Total"  # no money, no totals
+
+
+def test_sheets_show_the_case_labels_of_channels(tmp_path):
+    """mapping.yaml's labels reach the managers' workbook; clients.csv keeps the code (#23 item 4)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "clients.csv").write_text("client_id,base,channel,revenue_12m\n1,active,dealer,10\n2,active,web,5\n",
+                                     encoding="utf-8")
+    values = {"channel": {"dealer": {"ru": "Дилеры", "en": "Dealers"}}}
+    ws = load_workbook(write_audit_xlsx(run, values=values))["Клиенты"]
+    head = [c.value for c in ws[1]]
+    col = head.index("Канал сбыта") + 1
+    assert [ws.cell(r, col).value for r in (2, 3)] == ["Дилеры", "web"]
+    en = load_workbook(write_audit_xlsx(run, tmp_path / "en.xlsx", lang="en", values=values)).worksheets[0]
+    assert "Dealers" in [c.value for row in en.iter_rows() for c in row]
+    assert "dealer" in (run / "clients.csv").read_text(encoding="utf-8")

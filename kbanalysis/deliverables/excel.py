@@ -38,6 +38,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -188,7 +189,8 @@ def _num(df, col) -> pd.Series:
 
 
 def _build_sheets(run_dir: Path, lang: str, mask: bool, max_managers: int,
-                  growth_top: int | None = 1000, mask_contacts: bool = False) -> list[_Sheet]:
+                  growth_top: int | None = 1000, mask_contacts: bool = False,
+                  values: Mapping | None = None) -> list[_Sheet]:
     rf = RunFolder(run_dir)
     if not (run_dir / "clients.csv").exists():
         raise UserError(f"{run_dir / 'clients.csv'} is missing: the workbook is built from a finished run "
@@ -275,7 +277,7 @@ def _build_sheets(run_dir: Path, lang: str, mask: bool, max_managers: int,
             sheets.append((str(m), own.loc[own["manager"] == m, mcols]))
 
     money_sheets = {t("clients"), t("reactivation"), t("growth")} | {str(m) for m in managers}
-    return [_Sheet(title, translate_codes(df.reset_index(drop=True), lang), title in money_sheets)
+    return [_Sheet(title, translate_codes(df.reset_index(drop=True), lang, values=values), title in money_sheets)
             for title, df in sheets]
 
 
@@ -530,7 +532,7 @@ def _text_cell(ws, v: str):
 
 def write_audit_xlsx(run_dir, out_path=None, lang: str = "ru", mask: bool = True, currency: str = "RUB",
                      max_managers: int = MAX_MANAGERS, growth_top: int | None = GROWTH_TOP,
-                     engine: str = "fast", mask_contacts: bool = False) -> Path:
+                     engine: str = "fast", mask_contacts: bool = False, values: Mapping | None = None) -> Path:
     """Build ``audit.xlsx`` from a run folder's contract files.
 
     Parameters
@@ -558,6 +560,9 @@ def write_audit_xlsx(run_dir, out_path=None, lang: str = "ru", mask: bool = True
         (``None``: all with potential; every client's potential is on the client and manager sheets anyway).
     engine : {"fast", "openpyxl"}
         How data rows are serialised (see the module notes); the result is the same.
+    values : dict, optional
+        The case's labels of its codes (``mapping.yaml``'s ``labels``, ``{column: {code: label}}``): the
+        sheets show the channels and groups by them.
 
     Returns
     -------
@@ -569,7 +574,7 @@ def write_audit_xlsx(run_dir, out_path=None, lang: str = "ru", mask: bool = True
     run_dir = Path(run_dir)
     out = Path(out_path) if out_path else run_dir / "audit.xlsx"
     t0 = time.perf_counter()
-    sheets = _build_sheets(run_dir, lang, mask, max_managers, growth_top, mask_contacts)
+    sheets = _build_sheets(run_dir, lang, mask, max_managers, growth_top, mask_contacts, values)
     with tempfile.TemporaryDirectory(prefix="kb-xlsx-") as tmp:
         part = Path(tmp) / "audit.xlsx"
         _write(sheets, part, lang, currency, engine)
