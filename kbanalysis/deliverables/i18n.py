@@ -109,18 +109,6 @@ def fmt_num(x, lang: str = "ru", decimals: int = 2) -> str:
     return body.rstrip("0").rstrip(sep) if sep in body else body
 
 
-def fmt_date(x, lang: str = "ru") -> str:
-    """A date for people: ``31.01.2024`` in Russian, ``2024-01-31`` in English.
-
-    >>> fmt_date("2024-01-31", "ru")
-    '31.01.2024'
-    """
-    import pandas as pd
-
-    d = pd.Timestamp(x)
-    return d.strftime("%d.%m.%Y") if lang == "ru" else d.strftime("%Y-%m-%d")
-
-
 def _group(n: float, lang: str, decimals: int = 0) -> str:
     """``n`` with thousands separators and ``decimals``; what rounds to zero has no sign (never ``-0,0``).
 
