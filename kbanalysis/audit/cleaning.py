@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from kbanalysis.sales.calendar import _as_ts
-from kbanalysis.deliverables.i18n import t
+from kbanalysis.deliverables.i18n import listed, t
 from kbanalysis.io.case import empty_issues, isin, issue_frame
 from kbanalysis.sales.lines import window_groups, window_totals
 
@@ -178,7 +178,7 @@ def issue_facts(issues: pd.DataFrame, clients: pd.DataFrame | None = None, lang:
              "n_invalid_phone": int((issues["issue"] == "invalid_phone").sum())}
     parts = [t(f"audit.check.{k}", lang, n=facts[f"n_invalid_{k}"]) for k in ("inn", "phone")
              if clients is None or has_values(clients, k)]
-    facts["checks"] = (t("audit.check.lead", lang) + t("audit.check.and", lang).join(parts)) if parts else ""
+    facts["checks"] = (t("audit.check.lead", lang) + listed(parts, lang)) if parts else ""
     return facts
 
 
@@ -199,8 +199,7 @@ def duplicate_facts(clients: pd.DataFrame, duplicates: pd.DataFrame, lang: str =
     {'n_dups': 0, 'compared': 'name (also spelt differently)'}
     """
     fields = [t(f"audit.compared.{k}", lang) for k in ("inn", "phone", "name") if has_values(clients, k)]
-    compared = (", ".join(fields[:-1]) + t("audit.check.and", lang) + fields[-1]) if len(fields) > 1 else "".join(fields)
-    return {"n_dups": len(duplicates), "compared": compared}
+    return {"n_dups": len(duplicates), "compared": listed(fields, lang)}
 
 
 def inn_is_valid(inn) -> bool:

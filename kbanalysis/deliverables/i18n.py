@@ -98,6 +98,18 @@ def t(key: str, lang: str = "ru", currency: str = "RUB", **kw) -> str:
     return fmt_text(text, lang, currency, **kw)
 
 
+def listed(items, lang: str = "ru") -> str:
+    """Items as prose lists them: ``a, b и c`` / ``a, b and c``; one item alone; ``""`` for none.
+
+    >>> listed(["опрос", "менеджеры", "похожие клиенты"]), listed(["INN", "phone"], "en"), listed(["x"])
+    ('опрос, менеджеры и похожие клиенты', 'INN and phone', 'x')
+    """
+    items = [str(x) for x in items]
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + t("text.and", lang) + items[-1]
+
+
 def fmt_num(x, lang: str = "ru", decimals: int = 2) -> str:
     """A number without trailing zeros, with the language's decimal mark: ``1,5`` / ``1.5``.
 

@@ -661,12 +661,11 @@ def source_names(*, deals, stock, marketing, lang: str = "ru") -> str:
     >>> source_names(deals=None, stock=None, marketing=None, lang="en")
     'statistics'
     """
-    from kbanalysis.deliverables.i18n import t
+    from kbanalysis.deliverables.i18n import listed, t
 
-    names = [t(f"nb.forecast.src.{k}", lang) for k, ok in (("deals", has_rows(deals)), ("history", True),
-                                                           ("stock", has_rows(stock)),
-                                                           ("marketing", has_rows(marketing))) if ok]
-    return ", ".join(names[:-1]) + t("nb.forecast.src.and", lang) + names[-1] if len(names) > 1 else names[0]
+    return listed([t(f"nb.forecast.src.{k}", lang) for k, ok in (("deals", has_rows(deals)), ("history", True),
+                                                                 ("stock", has_rows(stock)),
+                                                                 ("marketing", has_rows(marketing))) if ok], lang)
 
 
 def method_text(facts: dict, *, lang: str = "ru", currency: str = "RUB") -> dict:

@@ -129,7 +129,7 @@ def source_facts(estimates: pd.DataFrame, bias: float | None, lang: str = "ru") 
     >>> f["n_wallet"], f["sources"], f["checked"]
     (1, 'what look-alike clients buy (a high quantile, the data-driven wallet estimate)', False)
     """
-    from kbanalysis.deliverables.i18n import fmt_pct, t
+    from kbanalysis.deliverables.i18n import fmt_pct, listed, t
 
     def has(col):
         return col in estimates and bool(pd.to_numeric(estimates[col], errors="coerce").notna().any())
@@ -140,8 +140,7 @@ def source_facts(estimates: pd.DataFrame, bias: float | None, lang: str = "ru") 
         if has(col):
             key = f"nb.turnover.src.{src}" + ("_bias" if src == "manager" and bias else "")
             parts.append(t(key, lang, bias=fmt_pct(bias, lang) if bias else ""))
-    joined = ", ".join(parts[:-1]) + (t("nb.turnover.src.and", lang) if len(parts) > 1 else "") + parts[-1] \
-        if parts else t("nb.turnover.src.none", lang)
+    joined = listed(parts, lang) if parts else t("nb.turnover.src.none", lang)
     return {"n_wallet": int(estimates["wallet_month"].notna().sum()), "sources": joined,
             "checked": has("w_survey") or has("w_manager")}
 
