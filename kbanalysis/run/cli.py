@@ -151,10 +151,6 @@ def main(argv=None) -> int:
         print(f"kbanalysis: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        import logging
-
-        # the stopped kernels' pending replies end as "Task exception was never retrieved" at exit: expected
-        logging.getLogger("asyncio").disabled = True
         out = getattr(a, "out", None)
         kept = f"; --out {out} was left as it was" if out else ""
         print(f"kbanalysis: interrupted{kept}", file=sys.stderr)

@@ -144,6 +144,15 @@ def _stop_children(grace: float = 3.0) -> None:
             pass
 
 
+def _quiet_stopped_kernels() -> None:
+    """After an interruption, the replies the stopped kernels never sent end as asyncio's "Task exception
+    was never retrieved" when the process exits: expected, so not printed after the run says it was
+    interrupted."""
+    import logging
+
+    logging.getLogger("asyncio").disabled = True
+
+
 class _Signals:
     """While a run lasts, SIGTERM (and SIGINT) raise :class:`Interrupted` in the main thread."""
 
@@ -220,8 +229,10 @@ def run_workbook(case_dir, run_dir, values: dict | None = None, *, notebooks=NOT
             _relocate_records(staged, final)
             write_run_record(staged, {**params, "run_dir": str(final)}, result)
             runfolder.publish(staged, final)
-        except (KeyboardInterrupt, UserError):
+        except (KeyboardInterrupt, UserError) as e:
             _stop_children()
+            if isinstance(e, KeyboardInterrupt):
+                _quiet_stopped_kernels()
             runfolder.discard(staged)
             raise
         except BaseException as e:
