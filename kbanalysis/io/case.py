@@ -1368,9 +1368,10 @@ def _text_by_rules(s: pd.Series, is_id: bool) -> pd.Series:
     t = _strings(s)
     if is_id:
         t = t.str.replace("^([0-9]+)[.]0+$", "\\1", regex=True)
-        t = t.str.replace(_WHITESPACE_RUN, " ", regex=True).str.strip()
-        t = t.mask(t.str.contains(ID_PLACEHOLDERS, regex=True), "")
     t = t.str.replace(_WHITESPACE_RUN, " ", regex=True)
+    if is_id:  # a BOM or zero-width space at an end is a space now; a placeholder is no id
+        t = t.str.strip()
+        t = t.mask(t.str.contains(ID_PLACEHOLDERS, regex=True), "")
     return t.mask(t == "", pd.NA).astype("string")
 
 
