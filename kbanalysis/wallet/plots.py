@@ -68,7 +68,7 @@ def wallet_map(per_client: pd.DataFrame, lang: str = "ru", currency: str = "RUB"
     >>> df = pd.DataFrame({"wallet_month": [1e6, 2e5, 1e4], "revenue_month": [5e3, 1e4, 5e3],
     ...                    "loyalty": ["indifferent", "secondary", "main"]})
     >>> wallet_map(df, lang="en").get_title().replace(chr(10), " ")
-    'For 1 of 3 clients our share of their purchases is below 1%: we are one of the others'
+    'For 1 of 3 buying clients our share of their purchases is below 1%: we are one of the others'
     >>> wallet_map(df, lang="en", firm=False).get_title().replace(chr(10), " ")
     'From look-alike clients alone: our share of the purchases of 3 clients is at most 1.7%, an upper bound'
     """
