@@ -72,7 +72,8 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
                                     "stock_available")},
         "stock_gap": _col(_NUM, pa.Check.ge(0)),
         "flag": _col(None),
-        **{c: _col(_NUM, pa.Check.ge(0), required=False) for c in ("reconciled_low", "reconciled_high")},
+        **{c: _col(_NUM, pa.Check.ge(0), required=False) for c in ("reconciled_low", "reconciled_high",
+                                                                   "history_total")},
     }),
 }
 

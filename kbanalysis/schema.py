@@ -238,7 +238,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
 #: Columns a run writes after the required ones (documented in the contract too).
 OUTPUT_EXTRAS: dict[str, tuple[str, ...]] = {
     "clients.csv": ("merged_into", "wallet_source", "achievable_month", "lost_probability"),
-    "forecast.csv": ("reconciled_low", "reconciled_high"),
+    "forecast.csv": ("reconciled_low", "reconciled_high", "history_total"),
 }
 
 #: Money totals of ``summary.json`` (``totals``), per month unless named otherwise.

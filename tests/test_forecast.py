@@ -356,7 +356,8 @@ def test_flags_and_sources():
     # marketing 160 vs 150 + deals: close enough in May/June, far off in April when the deal is big
     assert "no_marketing" not in t.loc[("2024-04", "x"), "flag"]
     # no past marketing months: the stated prior weight, uncorrected
-    assert f.weights_ == pytest.approx({"bottom_up": 1 - f.marketing_prior_weight, "marketing": f.marketing_prior_weight})
+    assert f.weights_["marketing"] == pytest.approx(f.marketing_prior_weight)
+    assert f.weights_["bottom_up"] + f.weights_["history_total"] == pytest.approx(1 - f.marketing_prior_weight)
     # stated vs calibrated: overall win rate of the closed deals is 25 %
     assert t.loc[("2024-04", "x"), "pipeline"] == pytest.approx(900.0)
     assert t.loc[("2024-04", "x"), "pipeline_calibrated"] < 400
@@ -385,12 +386,40 @@ def test_past_marketing_months_are_measured_and_weighted():
                               "amount": 165.0 + 10 * np.sin(np.arange(len(m)))})  # ≈ 1.1 × actual, noisy
     f = core.DemandForecast(horizon=3).fit(sales, deals, stock, marketing, AS_OF)
     assert f.marketing_factor_ == pytest.approx(150 / 165, rel=0.02)
-    assert 0 < f.weights_["marketing"] < 1 and f.weights_["bottom_up"] + f.weights_["marketing"] == pytest.approx(1)
+    assert 0 < f.weights_["marketing"] < 1 and sum(f.weights_.values()) == pytest.approx(1)
     e = f.source_errors().set_index("source")
     assert {"history", "pipeline", "pipeline_calibrated", "bottom_up", "marketing", "marketing_corrected",
             "reconciled"} <= set(e.index)
     assert e.loc["marketing", "bias"] == pytest.approx(0.1, abs=0.02)
     assert abs(e.loc["marketing_corrected", "bias"]) < 0.02
+
+
+def test_total_source_takes_the_weight_when_groups_hide_the_trend():
+    # two groups swing against each other at random; their sum is a clean line 200 + 4t
+    m = pd.date_range("2021-01-01", periods=36, freq="MS")
+    t = np.arange(36)
+    swing = np.random.default_rng(1).normal(0.0, 30.0, 36)
+    sales = pd.concat([pd.DataFrame({"date": m, "client_id": "a", "product_group": "x", "amount": 100 + 2 * t + swing}),
+                       pd.DataFrame({"date": m, "client_id": "b", "product_group": "y", "amount": 100 + 2 * t - swing})])
+    f = core.DemandForecast(horizon=3).fit(sales, as_of="2024-01-01")
+    # the total's backtest error is ~0 and the groups' is not: the total takes the weight up to the cap
+    e = f.source_errors().set_index("source")
+    assert e.loc["history_total", "mape"] < 0.01 < e.loc["bottom_up", "mape"]
+    assert f.weights_["history_total"] > 0.8 and f.weights_["marketing"] == 0.0
+    alls = f.detail_.loc[f.detail_["product_group"] == core.ALL, "reconciled"].to_numpy()
+    truth = 200 + 4 * np.arange(36, 39)
+    assert np.abs(alls / truth - 1).max() < 0.02
+    # the total is split over the groups ∝ bottom-up, so ALL stays the sum of the groups
+    g = f.detail_.loc[f.detail_["product_group"] != core.ALL].groupby("month")[["history_total", "reconciled"]].sum()
+    a = f.detail_.loc[f.detail_["product_group"] == core.ALL].set_index("month")
+    assert np.allclose(g["history_total"], a["history_total"]) and np.allclose(g["reconciled"], a["reconciled"])
+
+
+def test_no_backtest_of_the_total_leaves_it_out():
+    m = pd.date_range("2023-11-01", periods=4, freq="MS")
+    sales = pd.DataFrame({"date": m, "client_id": "a", "product_group": "x", "amount": 10.0})
+    f = core.DemandForecast(horizon=2).fit(sales, as_of="2024-03-01")
+    assert f.weights_ == {"bottom_up": 1.0, "history_total": 0.0, "marketing": 0.0}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -493,13 +522,15 @@ def test_deals_not_traceable_in_sales_are_not_added_twice():
     sales, deals, stock, _ = small_case()
     f = core.DemandForecast(horizon=3).fit(sales, deals, stock, None, AS_OF)
     assert f.deal_share_ == 1.0 and f.matches_["method"].eq("doc_id").all()
-    t = f.table_
-    np.testing.assert_allclose(t["reconciled"], t["history"] + t["pipeline_calibrated"])
+    d = f.detail_
+    np.testing.assert_allclose(d["bottom_up"], d["history"] + d["pipeline_calibrated"])
+    w = f.weights_
+    np.testing.assert_allclose(d["reconciled"], w["bottom_up"] * d["bottom_up"] + w["history_total"] * d["history_total"])
     bare, *_ = small_case(deal_sales=False)
     f0 = core.DemandForecast(horizon=3).fit(bare, deals, stock, None, AS_OF)
     assert f0.deal_share_ == 0.0
-    t0 = f0.table_
-    np.testing.assert_allclose(t0["reconciled"], t0["history"])
+    d0 = f0.detail_
+    np.testing.assert_allclose(d0["bottom_up"], d0["history"])
     assert any(n["code"] == "deals_partly_in_sales" for n in f0.notes_)
 
 

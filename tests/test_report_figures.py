@@ -330,9 +330,11 @@ def test_no_sentence_about_a_source_the_case_lacks(bare):
     _, dup = fact(bare, "audit", "nb.audit.duplicates", "nb.audit.duplicates_none")
     assert dup["compared"] == i18n.t("audit.compared.name", "en")  # cards without INN or phone: names only
     assert {"nb.turnover.sources_unchecked", "nb.turnover.share_bound",
-            "nb.turnover.side_by_side_unchecked", "nb.forecast.method_one"} <= set().union(*texts.values())
+            "nb.turnover.side_by_side_unchecked", "nb.forecast.method"} <= set().union(*texts.values())
+    # no deals or marketing: the forecast names only the two statistical sources it blends
+    assert texts["forecast"]["nb.forecast.method"]["parts"] == ["history", "history_total"]
     for gone in ("nb.turnover.sources", "nb.turnover.share", "nb.turnover.side_by_side", "nb.audit.completeness",
-                 "nb.forecast.method", "nb.forecast.calibration", "nb.forecast.stock", "nb.forecast.no_deals",
+                 "nb.forecast.method_one", "nb.forecast.calibration", "nb.forecast.stock", "nb.forecast.no_deals",
                  "nb.forecast.no_stock"):
         assert not any(gone in t for t in texts.values()), gone
     for gone in ("wallet_sources", "loyalty", "completeness", "calibration", "stock_cover"):

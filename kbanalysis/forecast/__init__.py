@@ -13,6 +13,7 @@ from kbanalysis.forecast.model import (month_start, forecast_months, month_text,
                                        errors_shown, flag_text)
 from kbanalysis.forecast.candidates import HistoryForecaster, model_choice
 from kbanalysis.forecast.core import (has_rows, has_open_deals, deal_notes, deal_share, history_notes, horizon_forecast,
+                                      total_history,
                                       price_per_cost, history_mix, stock_notes, forecast_groups, left_out_notes,
                                       source_grid,
                                       history_total_backtest, step_rmse, backtest_origins, monthly_revenue,

@@ -302,9 +302,10 @@ class HistoryForecaster:
         return b.loc[b["model"] == "combined"].dropna(subset=["forecast"]).reset_index(drop=True)
 
 
-def model_choice(history: HistoryForecaster) -> pd.DataFrame:
+def model_choice(history: HistoryForecaster, total: HistoryForecaster | None = None) -> pd.DataFrame:
     """Per group: the kind of history, the candidates the forecast combines (with their weights) and the
-    backtest WAPE of that combination beside Naive's (the last month repeated).
+    backtest WAPE of that combination beside Naive's (the last month repeated); with ``total`` (the
+    forecaster of the total of all sales) its row last.
 
     >>> m = pd.date_range("2021-01-01", periods=30, freq="MS")
     >>> f = HistoryForecaster(horizon=2).fit(pd.DataFrame({"product_group": "x", "month": m, "recurring": 100.0}))
@@ -326,4 +327,6 @@ def model_choice(history: HistoryForecaster) -> pd.DataFrame:
     out["history_kind"] = out["product_group"].map(history.kind_)
     key = lambda m: [wape.get((g, m), np.nan) for g in out["product_group"]]  # noqa: E731
     out["wape"], out["wape_naive"] = key("combined"), key("Naive")
+    if total is not None and len(total.weights_):
+        out = pd.concat([out[cols], model_choice(total)], ignore_index=True)
     return out[cols]

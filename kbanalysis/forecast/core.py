@@ -34,7 +34,8 @@ from kbanalysis.sales.lines import costed_group_totals
 #: what each source of :func:`source_errors` is compared against in the backtest
 TARGETS = {"history": "recurring sales", "pipeline": "won amount of those deals",
            "pipeline_calibrated": "won amount of those deals", "bottom_up": "all sales",
-           "marketing": "all sales", "marketing_corrected": "all sales", "reconciled": "all sales"}
+           "history_total": "all sales", "marketing": "all sales", "marketing_corrected": "all sales",
+           "reconciled": "all sales"}
 
 _BT_COLUMNS = ["origin", "step", "month", "forecast", "actual", "source"]
 
@@ -117,6 +118,22 @@ def history_notes(series: pd.DataFrame, share: float, has_deals: bool) -> list[d
     if n_hist < 24:
         notes.append(_note("short_history", months=n_hist))
     return notes
+
+
+def total_history(series: pd.DataFrame, horizon: int, n_origins: int = 12) -> HistoryForecaster:
+    """The statistical forecast of the monthly total of all sales (one series, group ``ALL``): the same
+    candidates and backtest as each group's (:class:`HistoryForecaster`), fitted on the sum of ``revenue``
+    (deal sales included). Its forecast is the reconciliation's top-down source ``total``: a total
+    carries a trend or a season that the groups' own series are too noisy to show (column ``history_total``).
+
+    >>> m = pd.date_range("2022-01-01", periods=15, freq="MS")
+    >>> s = pd.DataFrame({"product_group": ["x", "y"] * 15, "month": m.repeat(2), "revenue": 50.0})
+    >>> total_history(s, 2).forecast_[["product_group", "forecast"]].round(6).to_dict("list")
+    {'product_group': ['ALL', 'ALL'], 'forecast': [100.0, 100.0]}
+    """
+    tot = series.groupby("month", as_index=False)["revenue"].sum().assign(product_group=ALL) if len(series) \
+        else pd.DataFrame(columns=["month", "revenue", "product_group"])
+    return HistoryForecaster(horizon=horizon, n_origins=n_origins, value="revenue").fit(tot)
 
 
 def horizon_forecast(history: HistoryForecaster, months: pd.DatetimeIndex) -> pd.DataFrame:
@@ -296,11 +313,13 @@ def _marketing_points(mb: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def source_backtest(total_backtest: pd.DataFrame, deal_bt: pd.DataFrame, marketing_bt: pd.DataFrame,
-                    series: pd.DataFrame, *, share: float, calibrable: bool) -> pd.DataFrame:
+                    series: pd.DataFrame, *, share: float, calibrable: bool,
+                    history_total: HistoryForecaster | None = None) -> pd.DataFrame:
     """Total-level backtest points of every source on the same past months: ``origin, step, month, forecast,
     actual, source`` with sources ``history`` (vs recurring sales), ``pipeline`` / ``pipeline_calibrated``
     (past pipelines vs the won amount of those deals), ``bottom_up`` (history + ``share`` × calibrated
-    pipeline vs all sales), ``marketing`` / ``marketing_corrected`` (vs all sales)."""
+    pipeline vs all sales), ``history_total`` (the statistical forecast of the total, :func:`total_history`, vs all
+    sales), ``marketing`` / ``marketing_corrected`` (vs all sales)."""
     pts = [total_backtest.assign(source="history")] if len(total_backtest) else []
     pts += _deal_points(deal_bt, calibrable)
     if len(total_backtest):
@@ -312,6 +331,9 @@ def source_backtest(total_backtest: pd.DataFrame, deal_bt: pd.DataFrame, marketi
         revenue = series.groupby("month")["revenue"].sum()
         bu["actual"] = bu["month"].map(revenue).to_numpy()
         pts.append(bu.assign(source="bottom_up"))
+    tb = history_total.chosen_backtest() if history_total is not None else pd.DataFrame()
+    if len(tb):
+        pts.append(tb[["origin", "step", "month", "forecast", "actual"]].assign(source="history_total"))
     pts += _marketing_points(marketing_bt)
     pts = [p for p in pts if len(p)]
     bt = pd.concat(pts, ignore_index=True)[_BT_COLUMNS] if pts else pd.DataFrame(columns=_BT_COLUMNS)
@@ -319,42 +341,62 @@ def source_backtest(total_backtest: pd.DataFrame, deal_bt: pd.DataFrame, marketi
     return bt
 
 
+#: the backtest source of each reconciliation weight
+WEIGHTED = {"bottom_up": "bottom_up", "history_total": "history_total", "marketing": "marketing_corrected"}
+
+
+def _mse(backtest: pd.DataFrame, source: str) -> float:
+    x = backtest.loc[backtest["source"] == source]
+    return error_stats(x["forecast"], x["actual"])["mse"] if len(x) else np.nan
+
+
 def reconciliation_weights(backtest: pd.DataFrame, *, prior_weight: float, has_marketing: bool) -> dict:
-    """Weights ``{"bottom_up": w, "marketing": 1 − w}`` from the backtest MSE of the bottom-up figure and
-    of the corrected marketing estimate on the same months, shrunk toward equal when those months are few
-    (:class:`~kbanalysis.forecast.reconcile.ShrunkInverseMSE`; no marketing: all on bottom-up).
+    """Weights ``{"bottom_up", "history_total", "marketing"}`` (summing to 1) from the backtest MSE of the
+    bottom-up figure, of the statistical total (:func:`total_history`) and of the corrected marketing
+    estimate, shrunk toward equal when the backtest is short, none above the cap while another is measured
+    (:class:`~kbanalysis.forecast.reconcile.ShrunkInverseMSE`). A marketing estimate with no past months
+    gets ``prior_weight``; a source the case lacks gets 0 (no marketing, or a history too short for a
+    backtest of the total).
 
     >>> bt = pd.DataFrame({"source": ["bottom_up"], "forecast": [1.0], "actual": [1.0]})
     >>> reconciliation_weights(bt, prior_weight=0.2, has_marketing=False)
-    {'bottom_up': 1.0, 'marketing': 0.0}
+    {'bottom_up': 1.0, 'history_total': 0.0, 'marketing': 0.0}
     """
-    if not has_marketing:
-        return {"bottom_up": 1.0, "marketing": 0.0}
-    mse = {}
-    for src in ("bottom_up", "marketing_corrected"):
-        x = backtest.loc[backtest["source"] == src]
-        mse[src] = error_stats(x["forecast"], x["actual"])["mse"] if len(x) else np.nan
+    mse = {"bottom_up": _mse(backtest, "bottom_up")}
     if np.isnan(mse["bottom_up"]):
-        x = backtest.loc[backtest["source"] == "history"]
-        mse["bottom_up"] = error_stats(x["forecast"], x["actual"])["mse"] if len(x) else np.nan
-    n_points = int((backtest["source"] == "marketing_corrected").sum())
-    return ShrunkInverseMSE(prior_weight=prior_weight).weights(
-        {"bottom_up": mse["bottom_up"], "marketing": mse["marketing_corrected"]}, n=n_points)
+        mse["bottom_up"] = _mse(backtest, "history")
+    if (backtest["source"] == "history_total").any():
+        mse["history_total"] = _mse(backtest, "history_total")
+    if has_marketing:
+        mse["marketing"] = _mse(backtest, "marketing_corrected")
+    counts = backtest["source"].value_counts()
+    n = [int(counts.get(WEIGHTED[k], 0)) for k, v in mse.items() if np.isfinite(v)]
+    w = ShrunkInverseMSE(prior_weight=prior_weight).weights(mse, n=min(n) if n else 0) if len(mse) > 1 \
+        else {"bottom_up": 1.0}
+    return {k: float(w.get(k, 0.0)) for k in WEIGHTED}
 
 
 def with_reconciled_backtest(backtest: pd.DataFrame, weights: dict) -> pd.DataFrame:
-    """The backtest with the ``reconciled`` points: the blend with the final ``weights`` on the months where
-    both bottom-up and marketing were measured (in-sample weights: the report says so)."""
-    b = backtest.loc[backtest["source"] == "bottom_up"]
-    m = backtest.loc[backtest["source"] == "marketing_corrected", ["month", "forecast"]].rename(
-        columns={"forecast": "mk"})
-    if len(b) and len(m):
-        r = b.merge(m, on="month")
-        r["forecast"] = weights["bottom_up"] * r["forecast"] + weights["marketing"] * r["mk"]
-        return pd.concat([backtest, r.drop(columns="mk").assign(source="reconciled")], ignore_index=True)
-    if len(b):
-        return pd.concat([backtest, b.assign(source="reconciled")], ignore_index=True)
-    return backtest
+    """The backtest with the ``reconciled`` points: the blend of the sources with the final ``weights``
+    (renormalised over the weighted sources that have backtest points) on the past months where all of
+    them were measured (in-sample weights: the report says so)."""
+    parts = []
+    for key, src in WEIGHTED.items():
+        x = backtest.loc[backtest["source"] == src]
+        if weights.get(key, 0.0) > 0 and len(x):
+            parts.append((key, x))
+    if not parts:
+        return backtest
+    on = ["origin", "step", "month"]
+    r = parts[0][1][on + ["actual"]].copy()
+    for key, x in parts:
+        # marketing is checked month by month (no origin): it joins on the month alone
+        cols = ["month"] if key == "marketing" else on
+        r = r.merge(x[cols + ["forecast"]].rename(columns={"forecast": key}), on=cols)
+    tot_w = sum(weights[k] for k, _ in parts)
+    r["forecast"] = sum(weights[k] * r[k] for k, _ in parts) / tot_w
+    r = r.drop(columns=[k for k, _ in parts]).assign(source="reconciled")[_BT_COLUMNS]
+    return pd.concat([backtest, r], ignore_index=True)
 
 
 def source_errors(backtest: pd.DataFrame, weights: dict) -> pd.DataFrame:
@@ -366,7 +408,7 @@ def source_errors(backtest: pd.DataFrame, weights: dict) -> pd.DataFrame:
           source  mape  weight
     0  bottom_up   0.1     1.0
     """
-    weight = {"bottom_up": weights["bottom_up"], "marketing_corrected": weights["marketing"], "reconciled": 1.0}
+    weight = {WEIGHTED[k]: v for k, v in weights.items() if k in WEIGHTED} | {"reconciled": 1.0}
     rows = []
     for src, target in TARGETS.items():
         x = backtest.loc[backtest["source"] == src]
@@ -392,26 +434,48 @@ def marketing_notes(marketing: pd.DataFrame | None, marketing_bt: pd.DataFrame, 
 # --------------------------------------------------------------------------------------------
 # 5. reconciled demand, totals, flags
 # --------------------------------------------------------------------------------------------
-def reconciled(grid: pd.DataFrame, weights: dict, *, factor: float, share: float) -> pd.DataFrame:
+def reconciled(grid: pd.DataFrame, weights: dict, *, factor: float, share: float,
+               history_total: pd.DataFrame | None = None) -> pd.DataFrame:
     """The grid with ``bottom_up`` = history + ``share`` × calibrated pipeline (the stated one when there is
-    no calibration) and ``reconciled`` = w × bottom_up + (1 − w) × ``factor`` × marketing.
+    no calibration), ``history_total`` = the statistical forecast of the month's total (``history_total``:
+    ``month, forecast``, :func:`total_history`) split over the groups in proportion to ``bottom_up``, and
+    ``reconciled`` = w_b × bottom_up + w_t × history_total + w_m × ``factor`` × marketing (the weights of
+    :func:`reconciliation_weights`, renormalised over the sources a row has).
 
-    >>> g = pd.DataFrame({"history": [100.0], "pipeline": [20.0], "pipeline_calibrated": [10.0],
-    ...                   "marketing": [150.0]})
-    >>> reconciled(g, {"bottom_up": 0.8, "marketing": 0.2}, factor=1.0, share=1.0)[["bottom_up", "reconciled"]]
+    >>> g = pd.DataFrame({"month": pd.Timestamp("2024-04-01"), "history": [100.0], "pipeline": [20.0],
+    ...                   "pipeline_calibrated": [10.0], "marketing": [150.0]})
+    >>> w = {"bottom_up": 0.8, "history_total": 0.0, "marketing": 0.2}
+    >>> reconciled(g, w, factor=1.0, share=1.0)[["bottom_up", "reconciled"]]
        bottom_up  reconciled
     0      110.0       118.0
+    >>> t = pd.DataFrame({"month": [pd.Timestamp("2024-04-01")], "forecast": [130.0]})
+    >>> reconciled(g, {"bottom_up": 0.5, "history_total": 0.5, "marketing": 0.0}, factor=1.0, share=1.0,
+    ...            history_total=t)[["bottom_up", "history_total", "reconciled"]]
+       bottom_up  history_total  reconciled
+    0      110.0          130.0       120.0
     """
     d = grid.copy()
     deal_part = d["pipeline_calibrated"].where(d["pipeline_calibrated"].notna(), d["pipeline"])
     d["bottom_up"] = d["history"].fillna(0.0) + share * deal_part.fillna(0.0)
     d.loc[d["history"].isna() & deal_part.isna(), "bottom_up"] = np.nan
-    mk = d["marketing"] * factor
-    wb, wm = weights["bottom_up"], weights["marketing"]
-    both = d["bottom_up"].notna() & mk.notna()
-    d["reconciled"] = np.where(both, wb * d["bottom_up"] + wm * mk, d["bottom_up"].fillna(mk))
-    d["reconciled"] = d["reconciled"].astype("float64")
+    d["history_total"] = _split_total(d, history_total)
+    values = {"bottom_up": d["bottom_up"], "history_total": d["history_total"],
+              "marketing": d["marketing"] * factor}
+    num = sum(weights.get(k, 0.0) * v.fillna(0.0) for k, v in values.items())
+    den = sum(weights.get(k, 0.0) * v.notna() for k, v in values.items())
+    fallback = d["bottom_up"].fillna(values["marketing"])
+    d["reconciled"] = np.where(den > 0, num / den.where(den > 0, 1.0), fallback).astype("float64")
     return d
+
+
+def _split_total(d: pd.DataFrame, total: pd.DataFrame | None) -> pd.Series:
+    """The month's statistical total split over the rows of that month ∝ ``bottom_up`` (NaN without it)."""
+    if total is None or not len(total):
+        return pd.Series(np.nan, index=d.index, dtype="float64")
+    t = d["month"].map(total.set_index("month")["forecast"]).astype("float64")
+    bu = d["bottom_up"].clip(lower=0)
+    mix = bu / bu.groupby(d["month"]).transform("sum")
+    return (t * mix).where(mix.notna() & np.isfinite(mix))
 
 
 def with_stock(d: pd.DataFrame, stock_groups: pd.DataFrame, *, overstock_months: float) -> pd.DataFrame:
@@ -444,7 +508,7 @@ def with_totals(d: pd.DataFrame, months: pd.DatetimeIndex, total_rmse: pd.Series
     errors of the total, ``total_rmse`` per step, since group errors partly cancel) and a helper column
     ``_all`` (1 on the ``ALL`` rows)."""
     num = ["pipeline", "pipeline_calibrated", "history", "history_low", "history_high", "marketing",
-           "bottom_up", "reconciled", "stock_available", "stock_gap"]
+           "bottom_up", "history_total", "reconciled", "stock_available", "stock_gap"]
     tot = d.groupby("month")[num].sum(min_count=1).reindex(pd.DatetimeIndex(months, name="month")).reset_index()
     rmse = total_rmse.to_numpy()[:len(tot)]
     if np.isfinite(rmse).all():
@@ -629,7 +693,8 @@ def forecast_shown(table: pd.DataFrame) -> pd.DataFrame:
 def forecast_facts(table: pd.DataFrame, *, horizon: int, deals, stock, marketing) -> dict:
     """The figures the notebook's texts quote: the horizon's totals of every source (``ALL`` rows), the
     stock gap, the number of flagged rows, which tables the case has and which sources the forecast
-    combines (``parts``: ``pipeline``, ``calibrated``, ``history``, ``marketing``; ``n_sources`` of them).
+    combines (``parts``: ``pipeline``, ``calibrated``, ``history``, ``history_total``, ``marketing``;
+    ``n_sources`` of them).
 
     >>> t = pd.DataFrame({"month": ["2024-04"] * 2, "product_group": ["x", "ALL"], "pipeline": [1.0, 1.0],
     ...     "pipeline_calibrated": [2.0, 2.0], "history": [5.0, 5.0], "marketing": [None, None],
@@ -640,12 +705,13 @@ def forecast_facts(table: pd.DataFrame, *, horizon: int, deals, stock, marketing
     """
     alls = table.loc[table["product_group"] == ALL]
     groups = table.loc[table["product_group"] != ALL]
-    total = {c: float(alls[c].sum(min_count=1)) for c in ("pipeline", "pipeline_calibrated", "history",
-                                                         "marketing")}
+    total = {c: float(alls[c].sum(min_count=1)) if c in alls else float("nan")
+             for c in ("pipeline", "pipeline_calibrated", "history", "history_total", "marketing")}
     has = {"deals": has_rows(deals), "stock": has_rows(stock), "marketing": has_rows(marketing)}
     parts = [k for k, ok in (("pipeline", has["deals"] and np.isfinite(total["pipeline"])),
                              ("calibrated", has["deals"] and np.isfinite(total["pipeline_calibrated"])),
                              ("history", True),
+                             ("history_total", np.isfinite(total["history_total"])),
                              ("marketing", has["marketing"] and np.isfinite(total["marketing"]))) if ok]
     return {"horizon": int(horizon), "has_deals": has["deals"], "has_stock": has["stock"],
             "has_marketing": has["marketing"], "reconciled": float(alls["reconciled"].sum()), **total,
@@ -702,6 +768,7 @@ class DemandForecast:
     rates_, deals_, matches_, series_ : the deal and history tables (:func:`stage_win_rates`,
                               :func:`pipeline_deals`, :func:`match_won_deals`, :func:`split_group_months`)
     history_ : HistoryForecaster
+    total_ : HistoryForecaster  :func:`total_history` (the statistical forecast of the total)
     deal_share_ : float       :func:`deal_share`
     deal_backtest_, marketing_backtest_ : DataFrame
     backtest_ : DataFrame     :func:`source_backtest` with the ``reconciled`` points
@@ -720,7 +787,7 @@ class DemandForecast:
     >>> fc.table_["flag"].iloc[0]
     'no_stock_data;no_deals;no_marketing'
     >>> fc.weights_
-    {'bottom_up': 1.0, 'marketing': 0.0}
+    {'bottom_up': 0.5, 'history_total': 0.5, 'marketing': 0.0}
     """
 
     def __init__(self, horizon: int = 3, win_rate_prior: float = 10.0, disagreement: float = 0.25,
@@ -753,6 +820,7 @@ class DemandForecast:
         self.series_ = split_group_months(sales, deals, as_of, matches=self.matches_)
         self.deal_share_ = deal_share(deals, self.matches_, self.series_, months)
         self.history_ = HistoryForecaster(horizon=h, n_origins=self.n_origins).fit(self.series_)
+        self.total_ = total_history(self.series_, h, self.n_origins)
         hf = horizon_forecast(self.history_, months)
         self.stock_ = stock_by_group(stock, valued_at=self.stock_valued_at, price_per_cost=price_per_cost(sales, as_of))
         self.marketing_groups_ = marketing_by_group(marketing, months, history_mix(hf, self.series_))
@@ -761,7 +829,8 @@ class DemandForecast:
         grid = source_grid(months, groups, hf, self.deals_, self.marketing_groups_, has_deals=has_deals,
                            calibrable=calibrable)
         self._fit_weights(deals, marketing, as_of, calibrable)
-        d = reconciled(grid, self.weights_, factor=self.marketing_factor_, share=self.deal_share_)
+        d = reconciled(grid, self.weights_, factor=self.marketing_factor_, share=self.deal_share_,
+                       history_total=horizon_forecast(self.total_, months))
         d = with_stock(d, self.stock_, overstock_months=self.overstock_months)
         self.optimism_ = manager_optimism(deals, as_of, h, ratio=self.optimism_ratio, alloc=self.deals_) \
             if has_deals else manager_optimism(None, as_of, h)
@@ -795,7 +864,8 @@ class DemandForecast:
         self.marketing_backtest_ = marketing_backtest(marketing, monthly_revenue(self.series_), as_of)
         self.marketing_factor_ = marketing_factor(self.marketing_backtest_)
         bt = source_backtest(total, self.deal_backtest_, self.marketing_backtest_, self.series_,
-                             share=self.deal_share_, calibrable=calibrable)
+                             share=self.deal_share_, calibrable=calibrable,
+                             history_total=self.total_)
         self.weights_ = reconciliation_weights(bt, prior_weight=self.marketing_prior_weight,
                                                has_marketing=not _empty(marketing))
         self.backtest_ = with_reconciled_backtest(bt, self.weights_)

@@ -93,7 +93,7 @@ DEAL_COLUMNS = dict(deal_id="deal_id", client_id="client_id", amount="amount", p
                     product_group="product_group", created_date="created_date", closed_date="closed_date")
 
 OUT_COLUMNS = ["month", "product_group", "pipeline", "pipeline_calibrated", "history", "marketing", "reconciled",
-               "stock_available", "stock_gap", "flag", "reconciled_low", "reconciled_high"]
+               "stock_available", "stock_gap", "flag", "reconciled_low", "reconciled_high", "history_total"]
 
 
 # --------------------------------------------------------------------------------------------
