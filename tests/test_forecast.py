@@ -348,10 +348,14 @@ def test_flags_and_sources():
     # manager ann states 900 for April in x: far above 10/month of her won deals
     assert "manager_optimistic" in t.loc[("2024-04", "x"), "flag"]
     assert "manager_optimistic" in t.loc[("2024-04", "ALL"), "flag"]
-    # x: 100/month recurring + calibrated deal against 200 of stock -> short by June at the latest
-    assert "stock_short" in t.loc[("2024-06", "x"), "flag"] and t.loc[("2024-06", "x"), "stock_gap"] > 0
-    # y: 5000 of stock for 50/month -> overstock, never short
-    assert all("overstock" in t.loc[(m, "y"), "flag"] for m in ("2024-04", "2024-05", "2024-06"))
+    # x: 100/month recurring + calibrated deal against 200 of stock -> short by June at the latest, flagged
+    # once, in the first month short (the cumulative gap stays in stock_gap)
+    x = t.xs("x", level="product_group")
+    short = [m for m in x.index if "stock_short" in x.loc[m, "flag"]]
+    assert len(short) == 1 and short[0] <= "2024-06" and t.loc[("2024-06", "x"), "stock_gap"] > 0
+    assert (x.loc[x.index >= short[0], "stock_gap"] > 0).all()
+    # y: 5000 of stock for 50/month -> overstock (said in the first month), never short
+    assert ["overstock" in t.loc[(m, "y"), "flag"] for m in ("2024-04", "2024-05", "2024-06")] == [True, False, False]
     assert (t.xs("y", level="product_group")["stock_gap"] == 0).all()
     # marketing 160 vs 150 + deals: close enough in May/June, far off in April when the deal is big
     assert "no_marketing" not in t.loc[("2024-04", "x"), "flag"]
@@ -574,7 +578,27 @@ def test_stock_risk_is_milder_than_stock_short():
     risky = base.assign(reconciled=[40.0, 40.0], reconciled_high=[55.0, 55.0], stock_gap=[0.0, 0.0])
     short = base.assign(reconciled=[60.0, 60.0], reconciled_high=[70.0, 70.0], stock_gap=[0.0, 20.0])
     kw = dict(has_deals=False, open_deals=False, disagreement=0.25)
-    f1 = core.forecast_flags(risky, pd.DataFrame(), set(), **kw).tolist()
-    f2 = core.forecast_flags(short, pd.DataFrame(), set(), **kw).tolist()
+    f1 = core.forecast_flags(risky, pd.DataFrame(), None, **kw).tolist()
+    f2 = core.forecast_flags(short, pd.DataFrame(), None, **kw).tolist()
     assert "stock_risk" not in f1[0] and "stock_risk" in f1[1] and "stock_short" not in f1[1]
     assert "stock_short" in f2[1] and "stock_risk" not in f2[1]
+
+
+def test_flags_only_where_the_money_matters():
+    """flag_share 5 %: a row of 1000 is flagged for a shortage of 50 but not of 49, for an optimistic
+    manager's overstatement of 50 but not of 10; ALL (2000) sums the groups': 60 of overstatement and a
+    shortage of 99 stay under its 100."""
+    d = pd.DataFrame({"month": [1, 1, 1], "product_group": ["x", "y", "ALL"], "_all": [0, 0, 1],
+                      "reconciled": [1000.0, 1000.0, 2000.0], "reconciled_high": [1000.0, 1000.0, 2000.0],
+                      "stock_available": [951.0, 950.0, 1901.0], "stock_gap": [49.0, 50.0, 99.0],
+                      "overstock": False, "marketing": [1000.0, 1000.0, 2000.0],
+                      "bottom_up": [1000.0, 1000.0, 2000.0]})
+    over = pd.Series({(1, "x"): 10.0, (1, "y"): 50.0})
+    kw = dict(has_deals=True, open_deals=True, disagreement=0.25)
+    alloc = pd.DataFrame({"product_group": ["x", "y"]})
+    f = core.forecast_flags(d, alloc, over, flag_share=0.05, **kw).tolist()
+    assert "stock_short" not in f[0] and "manager_optimistic" not in f[0]
+    assert "stock_short" in f[1] and "manager_optimistic" in f[1]
+    assert f[2] == ""
+    f0 = core.forecast_flags(d, alloc, over, flag_share=0.0, **kw).tolist()
+    assert all("stock_short" in x and "manager_optimistic" in x for x in f0)

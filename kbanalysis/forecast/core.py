@@ -484,15 +484,29 @@ def with_stock(d: pd.DataFrame, stock_groups: pd.DataFrame, *, overstock_months:
     return d.merge(sg, on=["product_group", "month"], how="left")
 
 
-def optimistic_rows(optimism: pd.DataFrame, alloc: pd.DataFrame) -> set:
-    """``(month, product_group)`` pairs that hold a deal of a manager flagged optimistic that month."""
+def optimistic_rows(optimism: pd.DataFrame, alloc: pd.DataFrame) -> pd.Series:
+    """By ``(month, product_group)``: how far the stated pipeline of the deals of managers flagged optimistic
+    that month is above the calibrated one (``expected − expected_calibrated``; the whole stated amount
+    when there is no calibration). Empty when no manager is flagged.
+
+    >>> o = pd.DataFrame({"manager": ["ann"], "month": [1], "optimistic": [True]})
+    >>> a = pd.DataFrame({"manager": ["ann", "bob"], "month": [1, 1], "product_group": ["x", "x"],
+    ...                   "expected": [90.0, 50.0], "expected_calibrated": [30.0, 40.0]})
+    >>> optimistic_rows(o, a).to_dict()
+    {(1, 'x'): 60.0}
+    """
+    empty = pd.Series(dtype="float64", index=pd.MultiIndex.from_tuples([], names=["month", "product_group"]))
     if not len(optimism) or not optimism["optimistic"].any():
-        return set()
+        return empty
     bad = optimism.loc[optimism["optimistic"], ["manager", "month"]]
     a = alloc.assign(manager=alloc["manager"].astype("string").fillna("—"))
-    hit = a.merge(bad, on=["manager", "month"])
+    hit = a.merge(bad.assign(manager=bad["manager"].astype("string")), on=["manager", "month"])
     hit = hit.loc[hit["expected"] > 0]
-    return set(zip(hit["month"], hit["product_group"]))
+    if not len(hit):
+        return empty
+    cal = hit["expected_calibrated"] if "expected_calibrated" in hit else pd.Series(np.nan, index=hit.index)
+    over = (hit["expected"] - cal.fillna(0.0)).clip(lower=0.0)
+    return over.groupby([hit["month"], hit["product_group"]]).sum().rename_axis(["month", "product_group"])
 
 
 def optimism_notes(optimism: pd.DataFrame) -> list[dict]:
@@ -588,48 +602,100 @@ def with_intervals(d: pd.DataFrame, errors: pd.DataFrame, *, level: float = INTE
     return out
 
 
-def stock_risk(d: pd.DataFrame) -> pd.Series:
-    """Rows where the stock covers the reconciled demand but not the interval's upper end: the cumulative
-    ``reconciled_high`` of the group from the first month through this month exceeds ``stock_available``.
+#: share of a row's reconciled forecast the money behind a shortage, a shortage risk or an optimistic
+#: manager's deals must reach for the row to be flagged (run parameter ``flag_share``)
+FLAG_SHARE = 0.05
 
-    >>> d = pd.DataFrame({"product_group": ["x", "x"], "month": [1, 2], "reconciled_high": [60.0, 60.0],
-    ...                   "stock_available": [100.0, 100.0], "stock_gap": [0.0, 0.0]})
-    >>> stock_risk(d).tolist()
-    [False, True]
+
+def material(amount: pd.Series, reconciled: pd.Series, share: float) -> pd.Series:
+    """Whether ``amount`` is at least ``share`` of the row's ``reconciled`` forecast (any positive amount when
+    the forecast is 0).
+
+    >>> material(pd.Series([4.0, 5.0, 1.0, 0.0]), pd.Series([100.0, 100.0, 0.0, 0.0]), 0.05).tolist()
+    [False, True, True, False]
+    """
+    ref = reconciled.clip(lower=0.0).fillna(0.0)
+    a = amount.fillna(0.0)
+    return ((a > 0) & (a >= share * ref)).astype(bool)
+
+
+def stock_risk(d: pd.DataFrame, flag_share: float = FLAG_SHARE) -> pd.Series:
+    """Rows where the stock covers the reconciled demand but not the interval's upper end: the cumulative
+    ``reconciled_high`` of the group from the first month through this month exceeds ``stock_available``
+    by at least ``flag_share`` of the row's ``reconciled`` (:func:`material`).
+
+    >>> d = pd.DataFrame({"product_group": ["x", "x"], "month": [1, 2], "reconciled": [50.0, 50.0],
+    ...                   "reconciled_high": [60.0, 60.0], "stock_available": [100.0, 100.0], "stock_gap": [0.0, 0.0]})
+    >>> stock_risk(d).tolist(), stock_risk(d, flag_share=0.5).tolist()
+    ([False, True], [False, False])
     """
     high = d.sort_values("month").groupby("product_group", sort=False)["reconciled_high"].cumsum().reindex(d.index)
-    risky = (high > d["stock_available"]) & ~(d["stock_gap"].fillna(0.0) > 0)
+    above = material(high - d["stock_available"], d["reconciled"], flag_share)
+    risky = above & ~(d["stock_gap"].fillna(0.0) > 0)
     return risky.fillna(False).astype(bool)
 
 
-def forecast_flags(d: pd.DataFrame, alloc: pd.DataFrame, opt_rows: set, *, has_deals: bool, open_deals: bool,
-                   disagreement: float) -> pd.Series:
-    """The ``flag`` codes of every row (:data:`~kbanalysis.forecast.model.FLAGS`), joined by ``;``."""
+def first_month(mask: pd.Series, d: pd.DataFrame) -> pd.Series:
+    """``mask`` kept only in the first month it holds for each ``product_group`` of ``d``.
+
+    >>> d = pd.DataFrame({"product_group": ["x", "x", "y", "y"], "month": [2, 1, 1, 2]})
+    >>> first_month(pd.Series([True, True, False, True]), d).tolist()
+    [False, True, False, True]
+    """
+    m = mask.astype(bool)
+    hit = d.loc[m.to_numpy(), ["product_group", "month"]]
+    first = hit.groupby("product_group")["month"].transform("min")
+    out = pd.Series(False, index=d.index)
+    out.loc[first.index[(hit["month"] == first).to_numpy()]] = True
+    return out
+
+
+def forecast_flags(d: pd.DataFrame, alloc: pd.DataFrame, opt_rows: pd.Series | None, *, has_deals: bool,
+                   open_deals: bool, disagreement: float, flag_share: float = FLAG_SHARE) -> pd.Series:
+    """The ``flag`` codes of every row (:data:`~kbanalysis.forecast.model.FLAGS`), joined by ``;``.
+
+    A shortage (``stock_gap``), a shortage risk (the cumulative ``reconciled_high`` above the stock) and an
+    optimistic manager's deals (``opt_rows``, :func:`optimistic_rows`; on ``ALL`` summed over the month's
+    groups) flag a row only when their money is at least ``flag_share`` of the row's reconciled forecast
+    (:func:`material`): a 45 450 pipeline under a 3.9 M forecast needs nobody's look. A group's shortage,
+    shortage risk (only for a group that does not run short) and overstock are flagged in the first month
+    they appear (:func:`first_month`); the later months' ``stock_gap`` still shows the cumulative gap.
+    """
     codes = []
     is_all = d["_all"] == 1
     grp_no_deals = set()
     if has_deals:
         deal_groups = set(alloc["product_group"].dropna()) if len(alloc) else set()
         grp_no_deals = set(d.loc[~is_all, "product_group"]) - deal_groups
-    opt_months = {m for m, _ in opt_rows}
+    over = opt_rows if opt_rows is not None and len(opt_rows) else pd.Series(dtype="float64")
+    by_month = over.groupby(level=0).sum() if len(over) else pd.Series(dtype="float64")
+    keys = list(zip(d["month"], d["product_group"]))
+    over_row = pd.Series([by_month.get(m, 0.0) if a else over.get((m, g), 0.0)
+                          for (m, g), a in zip(keys, is_all)], index=d.index, dtype="float64")
+    optimistic = material(over_row, d["reconciled"], flag_share)
+    short = material(d["stock_gap"], d["reconciled"], flag_share)
+    ever_short = short.groupby(d["product_group"]).transform("any")
     # an ALL row whose sum misses some group's stock / marketing says so
     grp = d.loc[~is_all]
     part_stock = set(grp.loc[grp["stock_available"].isna(), "month"])
     part_mk = set(grp.loc[grp["marketing"].isna(), "month"])
     ref = d["reconciled"].where(d["reconciled"] > 0)
     disagree = ((d["bottom_up"] - d["marketing"]).abs() / ref > disagreement).fillna(False)
-    risk = stock_risk(d) if "reconciled_high" in d else pd.Series(False, index=d.index)
+    risk = stock_risk(d, flag_share=flag_share) if "reconciled_high" in d else pd.Series(False, index=d.index)
+    # a group's shortage (the gap is cumulative), risk and overstock are said once, in the first month
+    short, risk = first_month(short, d), first_month(risk & ~ever_short, d)
+    overstock = first_month(d["overstock"].fillna(False).astype(bool), d)
     for i, r in enumerate(d.itertuples(index=False)):
         c = []
         if disagree.iat[i]:
             c.append("sources_disagree")
-        if pd.notna(r.stock_gap) and r.stock_gap > 0:
+        if short.iat[i]:
             c.append("stock_short")
         elif risk.iat[i]:
             c.append("stock_risk")
-        if r.overstock:
+        if overstock.iat[i]:
             c.append("overstock")
-        if (r.month, r.product_group) in opt_rows or (is_all.iat[i] and r.month in opt_months):
+        if optimistic.iat[i]:
             c.append("manager_optimistic")
         if pd.isna(r.stock_available) or (is_all.iat[i] and r.month in part_stock):
             c.append("no_stock_data")
@@ -792,8 +858,10 @@ class DemandForecast:
 
     def __init__(self, horizon: int = 3, win_rate_prior: float = 10.0, disagreement: float = 0.25,
                  overstock_months: float = 6.0, stock_valued_at: str = "price", n_origins: int = 12,
-                 optimism_ratio: float = OPTIMISM_RATIO, marketing_prior_weight: float = 0.2):
+                 optimism_ratio: float = OPTIMISM_RATIO, marketing_prior_weight: float = 0.2,
+                 flag_share: float = FLAG_SHARE):
         self.horizon = horizon
+        self.flag_share = flag_share
         self.marketing_prior_weight = marketing_prior_weight
         self.win_rate_prior = win_rate_prior
         self.disagreement = disagreement
@@ -807,7 +875,7 @@ class DemandForecast:
         """Build from the run parameters (unknown keys ignored)."""
         p = params or {}
         keys = ("horizon", "win_rate_prior", "disagreement", "overstock_months", "stock_valued_at",
-                "marketing_prior_weight")
+                "marketing_prior_weight", "flag_share")
         return cls(**{k: p[k] for k in keys if k in p})
 
     def fit(self, sales: pd.DataFrame, deals: pd.DataFrame | None = None, stock: pd.DataFrame | None = None,
@@ -837,7 +905,8 @@ class DemandForecast:
         d = with_totals(d, months, self.history_total_rmse_, overstock_months=self.overstock_months)
         d = with_intervals(d, relative_errors(self.history_, self.backtest_))
         flags = forecast_flags(d, self.deals_, optimistic_rows(self.optimism_, self.deals_), has_deals=has_deals,
-                               open_deals=has_open_deals(deals), disagreement=self.disagreement)
+                               open_deals=has_open_deals(deals), disagreement=self.disagreement,
+                               flag_share=self.flag_share)
         self.detail_ = forecast_detail(d, flags)
         self.table_ = forecast_output(self.detail_)
         self.notes_ = (self.notes_ + history_notes(self.series_, self.deal_share_, has_deals)

@@ -98,6 +98,7 @@ _BY_STAGE: dict[str, list[Param]] = {
         Param("overstock_months", 6.0, float, "flag a group overstocked when stock covers more than this many months", bounds=(0.0, 120.0)),
         Param("stock_valued_at", "price", str, "stock on_hand is valued at sales price or at cost", ("price", "cost")),
         Param("marketing_prior_weight", 0.2, float, "weight of a marketing estimate that has no past months to check it on"),
+        Param("flag_share", 0.05, float, "flag a shortage, a shortage risk or an optimistic manager's deals only when their money is at least this share of the row's forecast", bounds=(0.0, 1.0)),
     ],
 }
 _P = [replace(p, stage=stage) for stage, ps in _BY_STAGE.items() for p in ps]
@@ -112,7 +113,7 @@ def for_stage(stage: str) -> list[str]:
     """The parameters a stage's notebook takes: the general ones, then the stage's own.
 
     >>> for_stage("forecast")[-4:]
-    ['disagreement', 'overstock_months', 'stock_valued_at', 'marketing_prior_weight']
+    ['overstock_months', 'stock_valued_at', 'marketing_prior_weight', 'flag_share']
     """
     return [p.name for p in _P if p.stage in ("general", stage)]
 
