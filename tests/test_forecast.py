@@ -554,19 +554,31 @@ def test_shrunk_weights_short_backtest_near_equal_and_no_source_takes_all():
 
 
 def test_interval_from_the_groups_own_past_errors_and_pooled_when_few():
-    """Hand-checked: group x has 10 past errors -0.3..0.15 (its own quantiles), group y only 2 (pooled over
-    x and y), ALL the reconciled total's."""
+    """Hand-checked: group x has 10 past errors -0.30, -0.25 .. 0.15 (its own finite-sample quantiles: the
+    ⌊11 × 0.1⌋ = 1st and the ⌈11 × 0.9⌉ = 10th smallest, -0.30 and 0.15), group y only 2 (pooled over x and y,
+    12 errors: the 1st and the ⌈13 × 0.9⌉ = 12th, -0.30 and 0.50), ALL the reconciled total's (all 0)."""
     e = pd.DataFrame({"product_group": ["x"] * 10 + ["y"] * 2 + ["ALL"] * 10,
                       "error": list(np.linspace(-0.3, 0.15, 10)) + [0.5, 0.5] + [0.0] * 10})
     d = pd.DataFrame({"product_group": ["x", "y", "ALL"], "reconciled": [100.0, 100.0, 200.0]})
     out = core.with_intervals(d, e).set_index("product_group")
-    qx = np.quantile(np.linspace(-0.3, 0.15, 10), [0.1, 0.9])
-    qp = np.quantile(list(np.linspace(-0.3, 0.15, 10)) + [0.5, 0.5], [0.1, 0.9])
-    assert out.loc["x", "reconciled_low"] == pytest.approx(100 * (1 + qx[0]))
-    assert out.loc["x", "reconciled_high"] == pytest.approx(100 * (1 + qx[1]))
-    assert out.loc["y", "reconciled_low"] == pytest.approx(100 * (1 + qp[0]))
-    assert out.loc["y", "reconciled_high"] == pytest.approx(100 * (1 + qp[1]))
+    assert out.loc["x", "reconciled_low"] == pytest.approx(70.0)
+    assert out.loc["x", "reconciled_high"] == pytest.approx(115.0)
+    assert out.loc["y", "reconciled_low"] == pytest.approx(70.0)
+    assert out.loc["y", "reconciled_high"] == pytest.approx(150.0)
     assert out.loc["ALL", ["reconciled_low", "reconciled_high"]].tolist() == [200.0, 200.0]
+
+
+def test_conformal_quantile_covers_on_a_short_backtest():
+    """Property: on exchangeable errors, a new error falls inside [q(0.1), q(0.9)] at least ~80 % of the time
+    even when only 12 past errors are known (the plain empirical quantiles cover about 73 %)."""
+    rng = np.random.default_rng(0)
+    hits = plain = 0
+    for _ in range(4000):
+        past, new = rng.normal(size=12), rng.normal()
+        hits += core.conformal_quantile(past, 0.1) <= new <= core.conformal_quantile(past, 0.9)
+        lo, hi = np.quantile(past, [0.1, 0.9])
+        plain += lo <= new <= hi
+    assert hits / 4000 >= 0.79 and plain / 4000 < 0.76
 
 
 def test_stock_risk_is_milder_than_stock_short():
