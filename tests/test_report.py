@@ -230,3 +230,11 @@ def test_chart_height_follows_the_number_of_bars(tmp_path):
     h_one = PILImage.open(wb.rf.chart_path("one")).size[1]
     h_many = PILImage.open(wb.rf.chart_path("many")).size[1]
     assert h_one < 0.6 * h_many
+
+
+def test_every_money_column_of_forecast_csv_is_formatted_as_money():
+    from kbanalysis.deliverables import report
+    from kbanalysis.forecast.model import OUT_COLUMNS
+
+    money = [c for c in OUT_COLUMNS if c not in ("month", "product_group", "flag")]
+    assert [c for c in money if c not in report.MONEY_COLUMNS] == []

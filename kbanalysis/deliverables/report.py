@@ -41,7 +41,8 @@ __all__ = ["header", "label", "labels", "translate_codes", "people_table", "note
 #: money columns (formatted ``1 234 567 ₽``)
 MONEY_COLUMNS = ("revenue_12m", "margin_12m", "wallet_month", "wallet_low", "wallet_high", "upsell_month",
                  "crosssell_month", "plan_month", "avg_month_revenue", "pipeline", "pipeline_calibrated", "history",
-                 "marketing", "reconciled", "stock_available", "stock_gap", "reported_turnover", "revenue_month",
+                 "marketing", "reconciled", "reconciled_low", "reconciled_high", "history_total", "stock_available",
+                 "stock_gap", "reported_turnover", "revenue_month",
                  "potential_month", "money_at_stake", "revenue", "margin", "amount", "cost", "on_hand", "incoming",
                  "total_purchases", "avg_project_cost", "at_stake_month", "avg_month_margin", "our_month",
                  "revenue_last_3m", "revenue_last_6m", "revenue_prev_6m", "usual_3m_revenue", "revenue_total",
