@@ -238,3 +238,4 @@ def test_every_money_column_of_forecast_csv_is_formatted_as_money():
 
     money = [c for c in OUT_COLUMNS if c not in ("month", "product_group", "flag")]
     assert [c for c in money if c not in report.MONEY_COLUMNS] == []
+    assert "rmse" in report.MONEY_COLUMNS  # forecast_errors.csv: the root-mean-square error in money
