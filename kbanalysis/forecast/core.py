@@ -123,8 +123,8 @@ def history_notes(series: pd.DataFrame, share: float, has_deals: bool) -> list[d
 def total_history(series: pd.DataFrame, horizon: int, n_origins: int = 12) -> HistoryForecaster:
     """The statistical forecast of the monthly total of all sales (one series, group ``ALL``): the same
     candidates and backtest as each group's (:class:`HistoryForecaster`), fitted on the sum of ``revenue``
-    (deal sales included). Its forecast is the reconciliation's top-down source ``total``: a total
-    carries a trend or a season that the groups' own series are too noisy to show (column ``history_total``).
+    (deal sales included). Its forecast is the reconciliation's top-down source ``history_total``: a total
+    carries a trend or a season that the groups' own series are too noisy to show.
 
     >>> m = pd.date_range("2022-01-01", periods=15, freq="MS")
     >>> s = pd.DataFrame({"product_group": ["x", "y"] * 15, "month": m.repeat(2), "revenue": 50.0})
