@@ -131,7 +131,7 @@ def total_history(series: pd.DataFrame, horizon: int, n_origins: int = 12) -> Hi
     >>> total_history(s, 2).forecast_[["product_group", "forecast"]].round(6).to_dict("list")
     {'product_group': ['ALL', 'ALL'], 'forecast': [100.0, 100.0]}
     """
-    tot = series.groupby("month", as_index=False)["revenue"].sum().assign(product_group=ALL) if len(series) \
+    tot = monthly_revenue(series).assign(product_group=ALL) if len(series) \
         else pd.DataFrame(columns=["month", "revenue", "product_group"])
     return HistoryForecaster(horizon=horizon, n_origins=n_origins, value="revenue").fit(tot)
 
@@ -328,7 +328,7 @@ def source_backtest(total_backtest: pd.DataFrame, deal_bt: pd.DataFrame, marketi
             bu = bu.merge(deal_bt[["origin", "step", "calibrated"]], on=["origin", "step"], how="left")
             bu["forecast"] = bu["forecast"] + share * bu["calibrated"].fillna(0.0)
             bu = bu.drop(columns="calibrated")
-        revenue = series.groupby("month")["revenue"].sum()
+        revenue = monthly_revenue(series).set_index("month")["revenue"]
         bu["actual"] = bu["month"].map(revenue).to_numpy()
         pts.append(bu.assign(source="bottom_up"))
     tb = history_total.chosen_backtest() if history_total is not None else pd.DataFrame()

@@ -1346,7 +1346,7 @@ def parse_text(s: pd.Series, *, is_id: bool = False) -> pd.Series:
     a = _arrow_text(s) if len(s) >= FAST_MIN_CELLS else None
     if a is not None:  # large columns of mostly distinct values: only cells that need cleaning get the rules
         a = a.combine_chunks()
-        todo = pc.match_substring_regex(a, _NEEDS_CLEANING + ("|^[0-9]+[.]0+$|" + ID_PLACEHOLDERS[4:] if is_id else ""),
+        todo = pc.match_substring_regex(a, _NEEDS_CLEANING + ("|^[0-9]+[.]0+$|" + _ID_PLACEHOLDER if is_id else ""),
                                         ignore_case=is_id)
         if pc.any(todo).as_py():
             fixed = _text_by_rules(s[todo.to_numpy(zero_copy_only=False)], is_id).array
@@ -1361,7 +1361,8 @@ _NEEDS_CLEANING = "[" + _SPACES[1:-2].replace(" ", "") + "]|^ | $|  "
 
 
 #: what spreadsheets and databases write for "no value": an identifier that says it is empty
-ID_PLACEHOLDERS = "(?i)^(?:null|none|nan|n/a|#n/a|na|-|—|–|#ref!|#value!|#name\\?)$"
+_ID_PLACEHOLDER = "^(?:null|none|nan|n/a|#n/a|na|-|—|–|#ref!|#value!|#name\\?)$"  # matched ignoring case
+ID_PLACEHOLDERS = "(?i)" + _ID_PLACEHOLDER
 
 
 def _text_by_rules(s: pd.Series, is_id: bool) -> pd.Series:
