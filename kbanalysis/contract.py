@@ -46,6 +46,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "plan_month": _col(_NUM, pa.Check.ge(0)),
         "cluster": _col(None),
         "key_account": _col(None, pa.Check.isin(KEY_ACCOUNT), nullable=False),
+        "revenue_month": _col(_NUM, required=False),
     }, unique=["client_id"], checks=[
         pa.Check(lambda d: (d["wallet_low"].isna() | d["wallet_month"].isna()
                             | (d["wallet_low"] <= d["wallet_month"] * (1 + 1e-9))), name="wallet_low<=wallet"),

@@ -237,7 +237,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
 
 #: Columns a run writes after the required ones (documented in the contract too).
 OUTPUT_EXTRAS: dict[str, tuple[str, ...]] = {
-    "clients.csv": ("merged_into", "wallet_source", "achievable_month", "lost_probability"),
+    "clients.csv": ("merged_into", "wallet_source", "achievable_month", "lost_probability", "revenue_month"),
     "forecast.csv": ("reconciled_low", "reconciled_high", "history_total"),
 }
 

@@ -186,3 +186,21 @@ def test_auto_dispatch_and_unsupported_frames_fall_back():
     assert not isinstance(A.client_months(cat, "2024-02-01")["client_id"].dtype, pd.CategoricalDtype)
     with pytest.raises(ValueError):
         A.client_summary(df, "2024-02-01", engine="duck")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "fast"])
+def test_monthly_revenue_over_the_months_the_sales_cover(engine):
+    """An export that starts 3 months before ``as_of``: the 12-month sums hold 3 months, their monthly
+    average divides by 3 (by hand: 300 / 3 = 100 a month), not by 12; a full year divides by 12."""
+    short = pd.DataFrame({"client_id": ["a", "a", "b"], "product_group": ["x", "y", "x"],
+                          "date": pd.to_datetime(["2024-01-01", "2024-02-10", "2024-03-31"]),
+                          "amount": [100.0, 200.0, 60.0], "cost": [np.nan] * 3})
+    s = A.client_summary(short, "2024-04-01", engine=engine).set_index("client_id")
+    assert s["revenue_12m"].tolist() == [300.0, 60.0]
+    assert s["revenue_month"].tolist() == [100.0, 20.0]
+    g = A.client_groups(short, "2024-04-01", engine=engine)
+    assert g["revenue_month"].tolist() == [100.0 / 3, 200.0 / 3, 20.0]
+    long = pd.concat([short, short.assign(date=pd.Timestamp("2022-06-01"), amount=1.0)], ignore_index=True)
+    s = A.client_summary(long, "2024-04-01", engine=engine).set_index("client_id")
+    assert s["revenue_month"].tolist() == [25.0, 5.0]  # the same sums over 12: the export covers the year
+    assert A.revenue_per_month(s.drop(columns="revenue_month")).tolist() == [25.0, 5.0]

@@ -198,3 +198,19 @@ def test_online_retail_summary_invents_no_stock_gap(retail_run):
     summary = json.loads((retail_run / "summary.json").read_text(encoding="utf-8"))
     if summary["totals"]["stock_gap"] is not None:
         pytest.xfail("summary.json reports stock_gap 0.0 without a stock table (patch to stages.summary proposed)")
+
+
+def test_online_retail_monthly_figures_average_over_the_nine_months_it_covers(retail_run):
+    """The export starts on 2010-12-01: at as_of 2011-09-01 the "12-month" sums hold 9 months, and every
+    monthly figure divides by 9 (by 12 it was 25 % low, issue #23)."""
+    clients = pd.read_csv(retail_run / "clients.csv", dtype={"client_id": str})
+    summary = json.loads((retail_run / "summary.json").read_text(encoding="utf-8"))
+    masters = clients.loc[clients["merged_into"].isna()]
+    assert np.allclose(masters["revenue_month"], masters["revenue_12m"] / 9.0)
+    buying = masters["base"].isin(["active", "sleeping"])
+    assert summary["totals"]["current_month"] == pytest.approx(masters.loc[buying, "revenue_month"].clip(lower=0).sum(),
+                                                               abs=0.02)
+    sow = masters["revenue_month"].clip(lower=0) / masters["wallet_month"]
+    assert np.allclose(sow.dropna().clip(upper=1.0), masters["share_of_wallet"].dropna())
+    assert "the \"12 months\" before 2011-09-01 are 9 months" in (retail_run / "02-turnover.html").read_text(
+        encoding="utf-8").replace("&quot;", '"')

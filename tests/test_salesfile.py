@@ -19,6 +19,7 @@ from kbanalysis.sales import engine as A
 from kbanalysis.sales.lines import with_masters as _remap
 from kbanalysis.io.runfolder import RunFolder
 from kbanalysis.sales.ondisk import SalesFile
+from kbanalysis.sales.calendar import window_months
 
 FUNCS = ("client_summary", "client_months", "client_groups", "group_months", "client_days")
 IDS = ["a", "b", "B", "00-01", "00-1", "ё", "Я", "я", "Ёлка", "z z", "10", "9", ""]
@@ -172,8 +173,14 @@ def test_settings_are_applied(tmp_path, tiny):
 
 
 def test_aggregate_dispatches(tiny):
-    assert A.client_summary(tiny, "2024-04-01").equals(tiny.client_summary("2024-04-01"))
-    assert A.client_groups(tiny, "2024-04-01", 3).equals(tiny.client_groups("2024-04-01", 3))
+    # the dispatcher adds the monthly revenue: the window's sum over the months the sales cover
+    months = window_months(tiny.date_range()[0], "2024-04-01")
+    summary = A.client_summary(tiny, "2024-04-01")
+    assert summary.drop(columns="revenue_month").equals(tiny.client_summary("2024-04-01"))
+    assert np.allclose(summary["revenue_month"], summary["revenue_12m"] / months)
+    groups = A.client_groups(tiny, "2024-04-01", 3)
+    assert groups.drop(columns="revenue_month").equals(tiny.client_groups("2024-04-01", 3))
+    assert np.allclose(groups["revenue_month"], groups["revenue"] / window_months(tiny.date_range()[0], "2024-04-01", 3))
     for func in ("client_days", "client_months", "group_months"):
         assert getattr(A, func)(tiny, "2024-04-01").equals(getattr(tiny, func)("2024-04-01"))
     assert A.has_cost(tiny)

@@ -57,8 +57,8 @@ def fitted(case):
 # share and loyalty
 # ---------------------------------------------------------------------------------------------
 def test_share_and_loyalty_thresholds_exact():
-    # revenue_12m / 12 / wallet: exactly 1 % and 10 % are the lower edges of their levels
-    share = share_of_wallet(pd.Series([11.88, 12.0, 119.88, 120.0, 2400.0]), pd.Series([100.0] * 5))
+    # monthly revenue / wallet: exactly 1 % and 10 % are the lower edges of their levels
+    share = share_of_wallet(pd.Series([0.99, 1.0, 9.99, 10.0, 200.0]), pd.Series([100.0] * 5))
     assert share.iloc[1] == 0.01 and share.iloc[3] == 0.1 and share.iloc[4] == 1.0  # clipped at 1
     assert loyalty(share).tolist() == ["indifferent", "secondary", "secondary", "main", "main"]
     assert loyalty(pd.Series([0.02]), low=0.03, high=0.2).tolist() == ["indifferent"]

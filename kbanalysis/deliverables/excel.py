@@ -49,6 +49,7 @@ from kbanalysis.deliverables.privacy import KEY_COLUMNS, mask_frame
 from kbanalysis.deliverables.report import (CODE_COLUMNS, DATE_COLUMNS, INT_COLUMNS, MONEY_COLUMNS, MONTH_COLUMNS, PCT_COLUMNS, header, read_output,
                      translate_codes)
 from kbanalysis.io.runfolder import RunFolder
+from kbanalysis.sales.engine import revenue_per_month
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ def _build_sheets(run_dir: Path, lang: str, mask: bool, max_managers: int,
         sheets.append((t("reactivation"), _order(lost, ["priority", "client_id", "name", "manager"])))
 
     g = full.copy()
-    g["revenue_month"] = _num(g, "revenue_12m") / 12
+    g["revenue_month"] = revenue_per_month(g).to_numpy()
     g["potential_month"] = _num(g, "upsell_month").fillna(0) + _num(g, "crosssell_month").fillna(0)
     # clients buying now, by the money their plans can win (the wallet's rest beside it as the ceiling);
     # closed cards are not worked, lost clients are on the win-back sheet

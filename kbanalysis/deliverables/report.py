@@ -28,6 +28,7 @@ import pandas as pd
 
 from kbanalysis.deliverables import i18n
 from kbanalysis.io.runfolder import unguarded
+from kbanalysis.sales.engine import revenue_per_month
 from kbanalysis.schema import BASES, OUTPUTS
 
 log = logging.getLogger(__name__)
@@ -588,8 +589,8 @@ def _revenue_month_of(clients: pd.DataFrame, ids: Iterable) -> float:
     ids = pd.Series(list(ids), dtype="string").dropna().unique()
     if not len(ids) or clients.empty:
         return float("nan")
-    rev = _num(clients, "revenue_12m")[clients["client_id"].isin(ids)]
-    return float(rev.sum(min_count=1) / 12) if rev.notna().any() else float("nan")
+    rev = revenue_per_month(clients)[clients["client_id"].isin(ids)]
+    return float(rev.sum(min_count=1)) if rev.notna().any() else float("nan")
 
 
 def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
@@ -625,7 +626,7 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
     # a merged duplicate card repeats its master's codes: count clients on master cards only
     clients = cards[cards["merged_into"].isna()] if "merged_into" in cards.columns else cards
     base = clients["base"].astype("string")
-    rev_m = _num(clients, "revenue_12m") / 12
+    rev_m = revenue_per_month(clients)
     bought = rev_m.fillna(0.0).clip(lower=0.0)  # current sales as summary.json counts them (net returns: 0)
     steps = []
 
@@ -765,7 +766,7 @@ def summary_figures(clients: pd.DataFrame) -> dict:
     out["clients_per_loyalty"] = counts("loyalty", LOYALTY)
     out["clients_per_key_account"] = counts("key_account", KEY_ACCOUNT)
     out["totals"] = {c: float(_num(clients, c).sum()) for c in _TOTALS if c in clients.columns}
-    rev, wallet = _num(clients, "revenue_12m") / 12, _num(clients, "wallet_month")
+    rev, wallet = revenue_per_month(clients), _num(clients, "wallet_month")
     both = rev.notna() & wallet.notna() & (wallet > 0)
     if both.any():
         out["totals"]["share_of_wallet"] = float(rev[both].sum() / wallet[both].sum())

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kbanalysis.contract import check_output
+from kbanalysis.sales.engine import revenue_per_month
 from kbanalysis.schema import BASES, BUYING, LOYALTY, OUTPUT_EXTRAS, OUTPUTS
 
 #: Wallet columns of ``clients.csv`` (from ``work/wallet.parquet``).
@@ -45,7 +46,7 @@ def clients_table(audit: pd.DataFrame, wallet: pd.DataFrame, segments: pd.DataFr
     [['a', 1.0, 'main', 'A', 'Big'], ['b', nan, 'main', 'A', 'Big']]
     """
     df = audit[["client_id", "master_id", "merged_into", "base", "revenue_12m", "margin_12m", "key_account"]
-               + [c for c in ("lost_probability",) if c in audit.columns]]
+               + [c for c in ("lost_probability", "revenue_month") if c in audit.columns]]
     wcols = ["client_id", *WALLET_COLUMNS]
     wcols = [c for c in wcols if c in wallet.columns]
     df = df.merge(wallet[wcols].rename(columns={"client_id": "master_id"}), on="master_id", how="left")
@@ -120,7 +121,7 @@ def money_totals(clients: pd.DataFrame, forecast: pd.DataFrame) -> dict:
         return rounded(v[mask].sum())
 
     gaps = forecast.loc[forecast["product_group"] != "ALL"].groupby("product_group")["stock_gap"].max()
-    bought = pd.to_numeric(masters["revenue_12m"], errors="coerce").fillna(0.0).clip(lower=0.0) / 12
+    bought = revenue_per_month(masters).fillna(0.0).clip(lower=0.0)
     wallet = pd.to_numeric(masters["wallet_month"], errors="coerce")
     return {"revenue_12m": rounded(masters["revenue_12m"].sum()),
             "margin_12m": rounded(masters["margin_12m"].sum()) if masters["margin_12m"].notna().any() else None,

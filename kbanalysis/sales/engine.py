@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from kbanalysis.io.case import arrow_strings
-from kbanalysis.sales.calendar import _as_ts, months_back
+from kbanalysis.sales.calendar import _as_ts, months_back, window_months
 from kbanalysis.sales.ondisk import SalesFile
 
 #: Tables with fewer lines are aggregated by pandas (the fixed cost of encoding dominates there).
@@ -61,6 +61,55 @@ def last_sale(sales) -> pd.Timestamp:
     Timestamp('2024-03-01 00:00:00')
     """
     return sales.date_range()[1] if on_disk(sales) else sales["date"].max()
+
+
+def first_sale(sales) -> pd.Timestamp:
+    """The date of the first sales line (of a frame or of sales kept on disk); NaT without lines.
+
+    >>> first_sale(pd.DataFrame({"date": pd.to_datetime(["2024-01-02", "2024-03-01"])}))
+    Timestamp('2024-01-02 00:00:00')
+    """
+    return sales.date_range()[0] if on_disk(sales) else sales["date"].min()
+
+
+def revenue_per_month(frame: pd.DataFrame, total: str = "revenue_12m", month: str = "revenue_month",
+                      months: int = 12) -> pd.Series:
+    """A table's monthly revenue: its ``month`` column (:func:`client_summary` and :func:`client_groups`
+    divide the window's sum by the months the sales cover, :func:`~kbanalysis.sales.calendar.window_months`),
+    else ``total`` over ``months`` (a table made without it).
+
+    >>> revenue_per_month(pd.DataFrame({"revenue_12m": [90.0], "revenue_month": [10.0]})).tolist()
+    [10.0]
+    >>> revenue_per_month(pd.DataFrame({"revenue_12m": [120.0]})).tolist()
+    [10.0]
+    """
+    if month in frame:
+        return pd.to_numeric(frame[month], errors="coerce").rename(month)
+    if total not in frame:
+        return pd.Series(np.nan, index=frame.index, name=month)
+    return (pd.to_numeric(frame[total], errors="coerce") / months).rename(month)
+
+
+def short_window(sales, as_of, months: int = 12) -> dict | None:
+    """What a sentence says when the sales start inside the ``months``-month window before ``as_of``:
+    ``first`` (the first sales line) and ``months`` (the months covered,
+    :func:`~kbanalysis.sales.calendar.window_months`, over which monthly figures average); None when
+    the sales cover the whole window.
+
+    >>> short_window(pd.DataFrame({"date": pd.to_datetime(["2010-12-01", "2011-05-01"])}), "2011-09-01")
+    {'first': Timestamp('2010-12-01 00:00:00'), 'months': 9.0, 'window': 12}
+    >>> short_window(pd.DataFrame({"date": pd.to_datetime(["2009-12-01"])}), "2011-09-01") is None
+    True
+    """
+    first = first_sale(sales)
+    covered = window_months(first, as_of, months)
+    return None if covered >= months else {"first": pd.Timestamp(first), "months": covered, "window": months}
+
+
+def _with_month(table: pd.DataFrame, total: str, first, as_of, months: int) -> pd.DataFrame:
+    """``table`` with ``revenue_month`` = ``total`` over the months of the window the sales cover."""
+    table["revenue_month"] = table[total] / window_months(first, as_of, months)
+    return table
 
 
 def before(sales: pd.DataFrame, as_of) -> pd.DataFrame:
@@ -132,11 +181,14 @@ def groups_left_out(months: pd.DataFrame, kept, *, shown: int = 5, width: int = 
 
 
 def client_groups(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str = "auto") -> pd.DataFrame:
-    """Per client and product group over the last ``months``: ``client_id, product_group, revenue``."""
+    """Per client and product group over the last ``months``: ``client_id, product_group, revenue,
+    revenue_month`` (``revenue`` over the months of the window the sales cover, :func:`revenue_per_month`)."""
     if on_disk(sales):
-        return sales.client_groups(as_of, months)
-    src = _fast_source(sales, as_of, engine, groups=True)
-    return _pd_client_groups(as_text_labels(sales), as_of, months) if src is None else src.client_groups(months)
+        out = sales.client_groups(as_of, months)
+    else:
+        src = _fast_source(sales, as_of, engine, groups=True)
+        out = _pd_client_groups(as_text_labels(sales), as_of, months) if src is None else src.client_groups(months)
+    return _with_month(out, "revenue", first_sale(sales), as_of, months)
 
 
 def client_summary(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str = "auto") -> pd.DataFrame:
@@ -144,13 +196,17 @@ def client_summary(sales: pd.DataFrame, as_of, months: int = 12, *, engine: str 
 
     Columns: ``client_id, first_date, last_date, orders, median_gap_days, revenue_total,
     revenue_12m, margin_12m, active_months_12m, groups_12m, revenue_prev_6m, revenue_last_6m,
-    revenue_last_3m``. ``last_date`` is the last order (positive day); ``median_gap_days`` is
-    the median of the gaps between consecutive orders (NaN with fewer than two orders).
+    revenue_last_3m, revenue_month``. ``last_date`` is the last order (positive day); ``median_gap_days`` is
+    the median of the gaps between consecutive orders (NaN with fewer than two orders); ``revenue_month``
+    is ``revenue_12m`` over the months of the window the case's sales cover (12 unless they start later,
+    :func:`~kbanalysis.sales.calendar.window_months`).
     """
     if on_disk(sales):
-        return sales.client_summary(as_of, months)
-    src = _fast_source(sales, as_of, engine, groups=True)
-    return _pd_client_summary(as_text_labels(sales), as_of, months) if src is None else src.client_summary(months)
+        out = sales.client_summary(as_of, months)
+    else:
+        src = _fast_source(sales, as_of, engine, groups=True)
+        out = _pd_client_summary(as_text_labels(sales), as_of, months) if src is None else src.client_summary(months)
+    return _with_month(out, "revenue_12m", first_sale(sales), as_of, months)
 
 
 # --------------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ from threadpoolctl import threadpool_limits
 
 from kbanalysis.errors import UserError, read_yaml_mapping
 from kbanalysis.deliverables.i18n import LANGS, t
+from kbanalysis.sales.engine import revenue_per_month
 from kbanalysis.schema import ABCDE
 
 #: The label of clients without sales but with a wallet (not clustered: no behaviour to cluster).
@@ -121,14 +122,15 @@ def has_sales(df: pd.DataFrame, profit: str = "margin_12m", revenue: str = "reve
 
 
 def client_potential(df: pd.DataFrame, potential: str = "wallet_month", revenue: str = "revenue_12m") -> pd.Series:
-    """The potential ABCDE ranks by: the monthly wallet, else our own monthly revenue (``revenue / 12``).
+    """The potential ABCDE ranks by: the monthly wallet, else our own monthly revenue
+    (:func:`kbanalysis.sales.engine.revenue_per_month` of ``revenue``).
 
     >>> import pandas as pd
     >>> client_potential(pd.DataFrame({"wallet_month": [50.0, None], "revenue_12m": [12.0, 24.0]})).tolist()
     [50.0, 2.0]
     """
-    rev = _num(df, revenue)
-    return _num(df, potential).fillna(rev.clip(lower=0) / 12.0).rename("potential")
+    rev = revenue_per_month(df, revenue)
+    return _num(df, potential).fillna(rev.clip(lower=0)).rename("potential")
 
 
 def client_value(df: pd.DataFrame, client: str = "client_id", channel: str = "channel",
@@ -399,7 +401,7 @@ def cluster_features(df: pd.DataFrame, client: str = "client_id", wallet: str = 
     rev = _num(df, revenue)
     sh = _num(df, share)
     if share not in df:
-        sh = (rev.clip(lower=0) / 12.0) / wal.where(wal > 0)
+        sh = revenue_per_month(df, revenue).clip(lower=0) / wal.where(wal > 0)
     mar = _num(df, margin)
     prev, last = _num(df, revenue_prev).clip(lower=0), _num(df, revenue_last).clip(lower=0)
     tot = prev + last
@@ -421,7 +423,7 @@ def cluster_features(df: pd.DataFrame, client: str = "client_id", wallet: str = 
     out = pd.DataFrame({
         "log_wallet": np.log10(1 + wal.clip(lower=0)),
         "share": np.log10(sh.clip(lower=share_floor, upper=1.0)),
-        "log_revenue": np.log10(1 + rev.clip(lower=0) / 12.0),
+        "log_revenue": np.log10(1 + revenue_per_month(df, revenue).clip(lower=0)),
         "margin_rate": (mar / rev.where(rev > 0)).clip(-1.0, 1.0),
         "growth": ((last - prev) / tot.where(tot > 0)).clip(-1.0, 1.0),
         "frequency": np.log10(1 + _num(df, orders).clip(lower=0) / tenure),
@@ -841,8 +843,8 @@ def segment_frame(audit: pd.DataFrame, wallet: pd.DataFrame, cards: pd.DataFrame
     """The per-client frame segmentation works on: audit + wallet + the card's channel, master cards only.
 
     ``audit`` is ``work/audit.parquet`` (duplicate cards, ``merged_into`` set, are dropped),
-    ``wallet`` is ``work/wallet.parquet`` (its own ``channel`` and ``base`` give way to the
-    card's and the audit's), ``cards`` the master cards with their ``channel``.
+    ``wallet`` is ``work/wallet.parquet`` (its own ``channel`` gives way to the card's and a column the audit
+    has too, ``base`` or ``revenue_month``, to the audit's), ``cards`` the master cards with their ``channel``.
 
     >>> import pandas as pd
     >>> a = pd.DataFrame({"client_id": ["a", "b"], "merged_into": [None, "a"], "base": "active"})
@@ -852,7 +854,7 @@ def segment_frame(audit: pd.DataFrame, wallet: pd.DataFrame, cards: pd.DataFrame
     0         a         NaN  active           9.0  retail
     """
     a = audit.loc[audit[merged_into].isna()]
-    w = wallet.drop(columns=[c for c in (channel, "base") if c in wallet.columns])
+    w = wallet.drop(columns=[c for c in wallet.columns if c == channel or (c != client and c in a.columns)])
     df = a.merge(w, on=client, how="left")
     return df.merge(cards[[client, channel]], on=client, how="left")
 
@@ -1111,7 +1113,7 @@ def cluster_summary(df: pd.DataFrame, model: PotentialClusters, lang: str = "ru"
                     revenue: str = "revenue_12m", wallet: str = "wallet_month", share: str = "share_of_wallet",
                     upsell: str = "upsell_month", crosssell: str = "crosssell_month",
                     achievable: str = "achievable_month") -> pd.DataFrame:
-    """Per cluster: name, clients, revenue, wallet, share of wallet (Σ revenue / 12 / Σ wallet), achievable money
+    """Per cluster: name, clients, revenue, wallet, share of wallet (Σ monthly revenue / Σ wallet), achievable money
     (``at_stake_month``) and the ceiling beside it (``ceiling_month``, Σ up-sale + cross-sale).
 
     >>> import pandas as pd
@@ -1126,15 +1128,17 @@ def cluster_summary(df: pd.DataFrame, model: PotentialClusters, lang: str = "ru"
     cl = pd.to_numeric(df[cluster], errors="coerce").astype("Int64")
     gain = _num(df, achievable).fillna(0.0) if achievable in df else pd.Series(np.nan, index=df.index)
     d = pd.DataFrame({"cluster": cl, "rev": _num(df, revenue).fillna(0.0), "wal": _num(df, wallet).fillna(0.0),
+                      "rev_m": revenue_per_month(df, revenue).fillna(0.0),
                       "stake": gain, "room": _num(df, upsell).fillna(0.0) + _num(df, crosssell).fillna(0.0)}
                      ).loc[cl.notna()]
-    g = d.groupby("cluster").agg(clients=("rev", "size"), revenue_12m=("rev", "sum"), wallet_month=("wal", "sum"),
+    g = d.groupby("cluster").agg(clients=("rev", "size"), revenue_12m=("rev", "sum"), rev_m=("rev_m", "sum"),
+                                 wallet_month=("wal", "sum"),
                                  at_stake_month=("stake", "sum"), ceiling_month=("room", "sum")).reset_index()
     if achievable not in df:
         g["at_stake_month"] = np.nan
     g["cluster"] = g["cluster"].astype("int64")
     g = g.sort_values("cluster", key=lambda s: s.where(s >= 0, 10 ** 9), ignore_index=True)
-    g["share_of_wallet"] = (g["revenue_12m"] / 12.0) / g["wallet_month"].where(g["wallet_month"] > 0)
+    g["share_of_wallet"] = g.pop("rev_m") / g["wallet_month"].where(g["wallet_month"] > 0)
     g.insert(1, "name", g["cluster"].map(lambda c: model.name(int(c), lang)).astype("string"))
     return g
 

@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter
 
 from kbanalysis.deliverables.i18n import fmt_pct, t
 from kbanalysis.deliverables.style import NumberTicks
+from kbanalysis.sales.engine import revenue_per_month
 from kbanalysis.schema import ABCDE
 from kbanalysis.deliverables.style import money_ticks, new_axes
 
@@ -70,7 +71,7 @@ def cluster_map(df: pd.DataFrame, model=None, lang: str = "ru", cluster: str = "
     d = pd.DataFrame({"c": pd.to_numeric(df[cluster], errors="coerce"),
                       "w": pd.to_numeric(df[wallet], errors="coerce"),
                       "s": pd.to_numeric(df[share], errors="coerce"),
-                      "r": pd.to_numeric(df[revenue], errors="coerce") if revenue in df else np.nan})
+                      "r": revenue_per_month(df, revenue)})  # a month
     d = d.loc[d["c"].notna() & (d["w"] > 0)]
     if d.empty:
         ax.set_title(t("segments.title.map_empty", lang))
@@ -93,13 +94,13 @@ def cluster_map(df: pd.DataFrame, model=None, lang: str = "ru", cluster: str = "
     ax.legend(fontsize=7, markerscale=2, loc="best")
     # conclusion: the cluster with the most room (wallet minus what it buys from us)
     g = d.groupby("c").agg(w=("w", "sum"), r=("r", "sum"))
-    room = g["w"] - g["r"].fillna(0) / 12.0
+    room = g["w"] - g["r"].fillna(0)
     room = room.drop(index=-1, errors="ignore")
     if room.empty:
         ax.set_title(t("segments.title.map_empty", lang))
         return ax
     best = int(room.idxmax())
-    share_best = (g.loc[best, "r"] / 12.0) / g.loc[best, "w"] if g.loc[best, "w"] > 0 else np.nan
+    share_best = g.loc[best, "r"] / g.loc[best, "w"] if g.loc[best, "w"] > 0 else np.nan
     ax.set_title(t("segments.title.map", lang, name=names.get(best, str(best)),
                    wallet_pct=fmt_pct(g.loc[best, "w"] / g["w"].sum(), lang), share=fmt_pct(share_best, lang)))
     return ax

@@ -68,7 +68,7 @@ the reference, the bias cannot be learnt (0 unless given) and the managers' own 
 as equal to the drivers model's.
 
 >>> import pandas as pd
->>> share_of_wallet(pd.Series([120.0, 12.0]), pd.Series([100.0, 10.0])).round(3).tolist()
+>>> share_of_wallet(pd.Series([10.0, 1.0]), pd.Series([100.0, 10.0])).round(3).tolist()
 [0.1, 0.1]
 >>> loyalty(pd.Series([0.0099, 0.01, 0.0999, 0.10])).tolist()
 ['indifferent', 'secondary', 'secondary', 'main']
@@ -84,6 +84,7 @@ import pandas as pd
 from scipy import stats
 
 from kbanalysis.io.case import driver_columns
+from kbanalysis.sales.engine import revenue_per_month
 from kbanalysis.wallet.top import extrapolate_top
 
 SOURCES = ("survey", "manager", "drivers", "lookalike")
@@ -100,15 +101,16 @@ SURVEY_MIN_LOG_SD = 0.05
 # ----------------------------------------------------------------------------------------------
 # small pure functions
 # ----------------------------------------------------------------------------------------------
-def share_of_wallet(revenue_12m, wallet_month) -> pd.Series:
-    """Our share in the client's purchases: ``revenue_12m / 12 / wallet_month`` clipped to 0..1.
+def share_of_wallet(revenue_month, wallet_month) -> pd.Series:
+    """Our share in the client's purchases: ``revenue_month / wallet_month`` clipped to 0..1.
 
-    NaN where the wallet is unknown or not positive.
+    ``revenue_month`` is our monthly revenue (:func:`kbanalysis.sales.engine.revenue_per_month`); NaN
+    where the wallet is unknown or not positive.
 
-    >>> share_of_wallet(pd.Series([0.0, 60.0, 1200.0, 5.0]), pd.Series([100.0, 10.0, 100.0, float("nan")])).tolist()
+    >>> share_of_wallet(pd.Series([0.0, 5.0, 100.0, 5.0]), pd.Series([100.0, 10.0, 100.0, float("nan")])).tolist()
     [0.0, 0.5, 1.0, nan]
     """
-    rev = pd.Series(revenue_12m, dtype="float64").fillna(0.0).clip(lower=0.0) / 12.0
+    rev = pd.Series(revenue_month, dtype="float64").fillna(0.0).clip(lower=0.0)
     w = pd.Series(wallet_month, dtype="float64")
     w = w.where(w > 0)
     out = (rev.to_numpy() / w.to_numpy()).clip(0.0, 1.0)
@@ -548,8 +550,8 @@ class WalletEstimator:
         s = (summary if summary is not None else pd.DataFrame(columns=["client_id"])).copy()
         s["client_id"] = s["client_id"].astype("string")
         s = s.drop_duplicates("client_id").set_index("client_id").reindex(ids.to_numpy())
-        rev12 = _f(s["revenue_12m"]) if "revenue_12m" in s else np.full(len(cl), np.nan)
-        rev_m = np.clip(np.nan_to_num(rev12, nan=0.0), 0, None) / 12.0
+        rev_m = (np.clip(np.nan_to_num(_f(revenue_per_month(s)), nan=0.0), 0, None) if "revenue_12m" in s
+                 else np.zeros(len(cl)))
         orders = _f(s["orders"]) if "orders" in s else np.full(len(cl), np.nan)
         months = _f(s["active_months_12m"]) if "active_months_12m" in s else np.full(len(cl), np.nan)
         groups = _f(s["groups_12m"]) if "groups_12m" in s else np.full(len(cl), np.nan)
@@ -1041,14 +1043,16 @@ def channel_mix(client_groups: pd.DataFrame, wallets: pd.DataFrame, survey: pd.D
     """
     w = wallets[["client_id", "channel", "wallet_month"]].copy()
     w["client_id"] = w["client_id"].astype("string")
-    cg = client_groups[["client_id", "product_group", "revenue"]].copy()
+    cg = client_groups.copy()
     cg["client_id"] = cg["client_id"].astype("string")
     cg = cg.loc[cg["revenue"] > 0]
     tot = cg.groupby("client_id")["revenue"].transform("sum")
     cg["share"] = cg["revenue"] / tot
-    per = cg.groupby("client_id").agg(revenue=("revenue", "sum"), groups=("product_group", "nunique")).reset_index()
+    cg["revenue_month"] = revenue_per_month(cg, "revenue").to_numpy()
+    per = cg.groupby("client_id").agg(revenue_month=("revenue_month", "sum"),
+                                      groups=("product_group", "nunique")).reset_index()
     per = per.merge(w, on="client_id", how="left")
-    per["sow"] = per["revenue"] / 12 / per["wallet_month"]
+    per["sow"] = per["revenue_month"] / per["wallet_month"]
     med = per.groupby("channel")["groups"].transform("median")
     per["well"] = (per["sow"] >= loyalty_high) & (per["groups"] >= med)
     cg = cg.merge(per[["client_id", "channel", "well"]], on="client_id", how="left")
@@ -1158,10 +1162,10 @@ def group_wallets(wallets: pd.DataFrame, client_groups: pd.DataFrame, survey: pd
             w = w.merge(c.drop_duplicates("client_id"), on="client_id", how="left")
     w["channel"] = w["channel"].astype("string").fillna("(none)")
     w = w.loc[w["wallet_month"].notna() & (w["wallet_month"] > 0), ["client_id", "channel", "wallet_month"]]
-    cg = client_groups[["client_id", "product_group", "revenue"]].copy()
+    cg = client_groups.copy()
     cg["client_id"] = cg["client_id"].astype("string")
     cg["product_group"] = cg["product_group"].astype("string")
-    cg["our_month"] = cg["revenue"].clip(lower=0.0) / 12.0
+    cg["our_month"] = revenue_per_month(cg, "revenue").clip(lower=0.0).to_numpy()
     cg = cg.loc[cg["client_id"].isin(w["client_id"]), ["client_id", "product_group", "our_month"]]
     mixes = []
     answered = pd.Index([], dtype="string")
@@ -1318,7 +1322,8 @@ def wallet_frame(estimates: pd.DataFrame, summary: pd.DataFrame | None, base: pd
     s["client_id"] = s["client_id"].astype("string")
     s = s.drop_duplicates("client_id").set_index("client_id").reindex(ids.to_numpy())
     rev12 = _f(s["revenue_12m"]) if "revenue_12m" in s else np.zeros(len(e))
-    e["share_of_wallet"] = share_of_wallet(pd.Series(rev12, index=e.index), e["wallet_month"]).to_numpy()
+    rev_m = (_f(revenue_per_month(s)) if "revenue_12m" in s else np.zeros(len(e)))
+    e["share_of_wallet"] = share_of_wallet(pd.Series(rev_m, index=e.index), e["wallet_month"]).to_numpy()
     e["loyalty"] = loyalty(e["share_of_wallet"], loyalty_low, loyalty_high).array
     if base is not None and len(base):
         b = base[["client_id", "base"]].copy()

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from kbanalysis.deliverables.i18n import fmt_int, fmt_money, fmt_pct, money_short, t
+from kbanalysis.sales.engine import revenue_per_month
 from kbanalysis.schema import LOYALTY
 from kbanalysis.deliverables.style import money_ticks, new_axes, wrapped_title
 
@@ -48,12 +49,6 @@ def _loyalty_label(level: str, lang: str, low: float, high: float) -> str:
     return t(f"wallet.loyalty.{level}", lang, low=fmt_pct(low, lang, 0), high=fmt_pct(high, lang, 0))
 
 
-def _revenue_month(df: pd.DataFrame) -> pd.Series:
-    if "revenue_month" in df:
-        return pd.to_numeric(df["revenue_month"], errors="coerce")
-    return pd.to_numeric(df["revenue_12m"], errors="coerce") / 12.0
-
-
 def wallet_map(per_client: pd.DataFrame, lang: str = "ru", currency: str = "RUB", loyalty_low: float = 0.01,
                loyalty_high: float = 0.10, max_points: int = 20000, seed: int = 42, firm: bool = True,
                ax: Axes | None = None) -> Axes:
@@ -74,7 +69,7 @@ def wallet_map(per_client: pd.DataFrame, lang: str = "ru", currency: str = "RUB"
     """
     ax = _ax(ax)
     d = pd.DataFrame({"w": pd.to_numeric(per_client["wallet_month"], errors="coerce"),
-                      "r": _revenue_month(per_client), "l": per_client["loyalty"].astype("string")})
+                      "r": revenue_per_month(per_client), "l": per_client["loyalty"].astype("string")})
     d = d.loc[(d["w"] > 0) & (d["r"] > 0)]
     if d.empty:
         _title(ax, t("wallet.title.empty", lang))
@@ -191,7 +186,7 @@ def loyalty_bars(per_client: pd.DataFrame, lang: str = "ru", loyalty_low: float 
     """
     ax = _ax(ax)
     lv = per_client["loyalty"].astype("string")
-    rev = _revenue_month(per_client).clip(lower=0).fillna(0.0)
+    rev = revenue_per_month(per_client).clip(lower=0).fillna(0.0)
     known = lv.notna()
     counts = lv[known].value_counts().reindex(list(LOYALTY), fill_value=0)
     revs = rev[known].groupby(lv[known]).sum().reindex(list(LOYALTY), fill_value=0.0)
