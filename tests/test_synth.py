@@ -426,7 +426,7 @@ def test_default_options_are_byte_identical_to_the_reference(tmp_path, explicit)
 
 def test_bundled_sample_is_what_make_sample_writes(tmp_path):
     data = Path(__file__).resolve().parents[1] / "data" / "sample"
-    sample_case(tmp_path, n_clients=400, seed=7)
+    sample_case(tmp_path, n_clients=400, seed=7, names=True)  # as `make sample`: names, not codes
     assert _tree_digest(tmp_path) == _tree_digest(data)
 
 
@@ -494,9 +494,30 @@ def test_cli_sample_options(tmp_path, capsys):
     want = {"months": 14, "season": 0.2, "trend": 0.01, "deals": False, "marketing": False}
     assert {k: params[k] for k in want} == want
     ref = tmp_path / "ref"
-    main(["sample", str(ref), "--clients", "60", "--seed", "0"])
+    main(["sample", str(ref), "--clients", "60", "--seed", "0", "--codes"])
     assert _tree_digest(ref) == _REF_60_0
     for bad in (["--months", "13"], ["--months", "37"], ["--season", "0.41"], ["--trend", "-0.02"]):
         assert main(["sample", str(tmp_path / "bad"), *bad]) == 2
         assert bad[0] in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_cli_sample_writes_the_names_a_1c_export_carries(tmp_path):
+    """By default the channel and group columns hold Russian names (as 1C writes them), every other byte of
+    meaning as with ``--codes``; mapping.yaml's labels then give the names' English (issue #23)."""
+    from kbanalysis.run.cli import main
+
+    named, coded = tmp_path / "named", tmp_path / "coded"
+    assert main(["sample", str(named), "--clients", "60", "--seed", "0"]) == 0
+    assert main(["sample", str(coded), "--clients", "60", "--seed", "0", "--codes"]) == 0
+    ru = {col: {code: lab["ru"] for code, lab in codes.items()} for col, codes in MESSY_LABELS.items()}
+    for table, col, key in (("clients", "Канал сбыта", "channel"), ("sales", "Товарная группа", "product_group")):
+        n = pd.read_csv(named / f"{table}.csv", sep=";", encoding="cp1251", dtype=str, keep_default_na=False)
+        c = pd.read_csv(coded / f"{table}.csv", sep=";", encoding="cp1251", dtype=str, keep_default_na=False)
+        assert n[col].isin(list(ru[key].values()) + [""]).mean() > 0.99  # the planted broken lines keep their text
+        pd.testing.assert_series_equal(n[col], c[col].map(lambda v: ru[key].get(v, v)))
+        pd.testing.assert_frame_equal(n.drop(columns=col), c.drop(columns=col))
+    labels = yaml_text(named / "mapping.yaml")["labels"]
+    assert labels["channel"]["Дилеры"] == {"ru": "Дилеры", "en": "Dealers"}
+    truth = pd.read_csv(named / "truth" / "future_sales.csv")
+    assert set(truth["product_group"]) <= set(ru["product_group"].values())

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--trend", type=float, default=None, help="monthly growth, -0.01...0.01 (default: 6 %% a year)")
     s.add_argument("--no-deals", action="store_true", help="no deals table (the same world without the CRM export)")
     s.add_argument("--no-marketing", action="store_true", help="no marketing estimate")
+    s.add_argument("--codes", action="store_true",
+                   help="channel and product group codes (dealer, tools) with their names in mapping.yaml's labels, "
+                        "instead of the Russian names a 1C export writes")
 
     sub.add_parser("params", help="list every parameter with its default and meaning")
     return p
@@ -128,7 +131,7 @@ def cmd_sample(a) -> int:
         opts["deals"] = False
     if a.no_marketing:
         opts["marketing"] = False
-    sample_case(a.out_dir, n_clients=a.clients, seed=a.seed, messy=not a.plain, **opts)
+    sample_case(a.out_dir, n_clients=a.clients, seed=a.seed, messy=not a.plain, names=not a.codes, **opts)
     print(f"synthetic case written to {Path(a.out_dir)} (ground truth in {Path(a.out_dir) / 'truth'})")
     return 0
 

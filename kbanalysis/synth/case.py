@@ -54,7 +54,7 @@ import json
 import re
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -1638,8 +1638,46 @@ def _canonical_order(name: str, df: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------------------------
-def write_case(case: SyntheticCase, out_dir, messy: bool = True) -> Path:
+def named_values(labels: dict = MESSY_LABELS, lang: str = "ru") -> dict:
+    """The label table of a case whose files carry the codes' names in ``lang`` instead of the codes (as a
+    1C export writes «Дилеры», not ``dealer``): ``{column: {name: {ru, en}}}``.
+
+    >>> named_values({"channel": {"dealer": {"ru": "Дилеры", "en": "Dealers"}}})
+    {'channel': {'Дилеры': {'ru': 'Дилеры', 'en': 'Dealers'}}}
+    """
+    return {col: {lab[lang]: dict(lab) for lab in codes.values()} for col, codes in labels.items()}
+
+
+def with_named_values(case: SyntheticCase, labels: dict = MESSY_LABELS, lang: str = "ru") -> SyntheticCase:
+    """The same case with the channel and product group codes of every table, of the truth and of the broken
+    lines replaced by their names in ``lang`` (codes without a label stay); the numbers are untouched.
+
+    >>> c = with_named_values(generate_case(n_clients=20, seed=1, months=12, horizon=2))
+    >>> sorted(c.tables["clients"]["channel"].unique())[:2], "Инструмент" in set(c.truth["future_sales"]["product_group"])
+    (['Дилеры', 'Интернет-магазины'], True)
+    """
+    names = {col: {code: lab[lang] for code, lab in codes.items()} for col, codes in labels.items()}
+
+    def renamed(df):
+        if df is None:
+            return None
+        df = df.copy()
+        for col, m in names.items():
+            if col in df.columns:
+                v = df[col]
+                df[col] = v.map(lambda x: m.get(x, x) if isinstance(x, str) else x).astype(v.dtype if v.dtype != "category" else "string")
+        return df
+
+    return replace(case, tables={k: renamed(v) for k, v in case.tables.items()},
+                   truth={k: renamed(v) for k, v in case.truth.items()}, broken_sales=renamed(case.broken_sales),
+                   params={**case.params, "values": f"names ({lang})"})
+
+
+def write_case(case: SyntheticCase, out_dir, messy: bool = True, names: bool = False) -> Path:
     """Write the case folder and ``truth/*.csv``; return the folder.
+
+    ``names=True`` writes the channel and product group names (Russian, :func:`with_named_values`) where the
+    files otherwise carry codes, and ``mapping.yaml``'s labels then give their English names.
 
     ``messy=True`` writes the files as 1C / CRM / Excel exports look (see :data:`MESSY_HEADERS`):
     ``clients.csv``, ``sales.csv`` and ``contacts.csv`` in Windows-1251 with ``;``,
@@ -1662,16 +1700,21 @@ def write_case(case: SyntheticCase, out_dir, messy: bool = True) -> Path:
         for ext in (".csv", ".xlsx", ".parquet"):
             (out / f"{name}{ext}").unlink(missing_ok=True)
     (out / "mapping.yaml").unlink(missing_ok=True)
+    labels = MESSY_LABELS
+    if names:
+        case, labels = with_named_values(case), named_values()
     if messy:
-        _write_messy(case, out)
+        _write_messy(case, out, labels)
     else:
         _write_plain(case, out)
     _write_truth(case, out / "truth")
     return out
 
 
-def sample_case(out_dir, n_clients: int = 2000, seed: int = 0, messy: bool = True, **kwargs) -> SyntheticCase:
-    """Generate a case and write it to ``out_dir`` (what ``kbanalysis sample`` does).
+def sample_case(out_dir, n_clients: int = 2000, seed: int = 0, messy: bool = True, names: bool = False,
+                **kwargs) -> SyntheticCase:
+    """Generate a case and write it to ``out_dir`` (what ``kbanalysis sample`` does; ``names``: channel and
+    group names instead of codes, :func:`write_case`).
 
     Extra keyword arguments (``as_of``, ``months``, ``horizon``, ``season``, ``trend``, ``deals``, ``marketing``)
     go to :func:`generate_case`.
@@ -1682,7 +1725,7 @@ def sample_case(out_dir, n_clients: int = 2000, seed: int = 0, messy: bool = Tru
     20
     """
     case = generate_case(n_clients=n_clients, seed=seed, **kwargs)
-    write_case(case, out_dir, messy=messy)
+    write_case(case, out_dir, messy=messy, names=names)
     return case
 
 
@@ -1709,7 +1752,7 @@ def _day_text(s: pd.Series, fmt: str = "%d.%m.%Y") -> pa.Array:
     return _fmt_dates(s.to_numpy(), fmt)
 
 
-def _write_messy(case: SyntheticCase, out: Path) -> None:
+def _write_messy(case: SyntheticCase, out: Path, labels: dict = MESSY_LABELS) -> None:
     rng = np.random.default_rng([case.seed, 20261001])
     t = case.tables
 
@@ -1730,7 +1773,7 @@ def _write_messy(case: SyntheticCase, out: Path) -> None:
     _to_csv(_frame(cols), out / "clients.csv", ";", "cp1251")
     import yaml
 
-    (out / "mapping.yaml").write_text(yaml.safe_dump({**MESSY_MAPPING, "labels": MESSY_LABELS}, allow_unicode=True,
+    (out / "mapping.yaml").write_text(yaml.safe_dump({**MESSY_MAPPING, "labels": labels}, allow_unicode=True,
                                                      sort_keys=False, width=120), encoding="utf-8")
 
     # sales: clean lines and the planted broken ones, in spreadsheet-row order, in chunks
