@@ -158,6 +158,22 @@ def _run(tmp_path):
     return run
 
 
+def test_a_sleeping_client_on_the_win_back_list_is_counted_once(tmp_path):
+    """b is sleeping and on the list (silent past the rule, expected back): its money is in the lost finding
+    (avg 30 000 a month), not again in the sleeping one, which keeps e alone (2 400 000 / 12 = 200 000)."""
+    run = _run(tmp_path)
+    c = pd.read_csv(run / "clients.csv")
+    c = pd.concat([c, c.iloc[[1]].assign(client_id="e", revenue_12m=2_400_000.0)], ignore_index=True)
+    c.to_csv(run / "clients.csv", index=False)
+    pd.DataFrame({"client_id": ["c", "b"], "last_order_date": ["2024-01-10", "2024-02-01"], "active_months": [6, 8],
+                  "avg_month_revenue": [50_000.0, 30_000.0], "priority": [1, 2]}).to_csv(run / "lost_clients.csv",
+                                                                                       index=False)
+    f = report.findings(run, "en", currency="RUB").set_index("code")
+    assert f.loc["lost", "money_at_stake"] == 80_000 and f.loc["lost", "n"] == 2
+    assert f.loc["sleeping", "money_at_stake"] == 200_000 and f.loc["sleeping", "n"] == 1
+    assert "the 1 on the win-back list are counted there" in f.loc["sleeping", "finding"]
+
+
 def test_top_findings(tmp_path):
     run = _run(tmp_path)
     f = report.findings(run, "ru")

@@ -642,9 +642,14 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
                 money_lost=money(money_lc[~silent].sum()), money_silent=money(money_lc[silent].sum()))
 
     def sleeping():
-        m = (base == "sleeping").fillna(False).astype(bool)
+        # a sleeping client on the win-back list is counted there (its money once, in the lost finding)
+        listed = read_output(run_dir, "lost_clients.csv")["client_id"]
+        asleep = (base == "sleeping").fillna(False).astype(bool)
+        m = asleep & ~clients["client_id"].astype("string").isin(listed.astype("string")).fillna(False).astype(bool)
         if m.any():
-            add("sleeping", int(m.sum()), rev_m[m].sum(min_count=1))
+            n_listed = int(asleep.sum() - m.sum())
+            add("sleeping", int(m.sum()), rev_m[m].sum(min_count=1), text_key="sleeping_rest" if n_listed else None,
+                n_listed=i18n.fmt_int(n_listed, lang))
 
     def growth():
         # the plans' uplift of the clients buying now; the rest of their wallets is the ceiling beside it
