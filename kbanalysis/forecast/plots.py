@@ -26,6 +26,7 @@ from matplotlib.ticker import FuncFormatter
 from kbanalysis.forecast.model import ALL, calibration_curve, manager_calibration, stated_vs_actual
 from kbanalysis.deliverables.i18n import fmt_pct, money_short, t
 from kbanalysis.deliverables.style import money_ticks, new_axes, wrapped_title
+from kbanalysis.sales.engine import shortened
 
 COLORS = {"revenue": "#bdbdbd", "recurring": "#4575b4", "history": "#4575b4", "fan": "#91bfdb",
           "reconciled": "#d73027", "pipeline": "#fdae61", "pipeline_calibrated": "#1a9850",
@@ -278,14 +279,13 @@ def calibration_chart(deals: pd.DataFrame, by: str | None = "stage", bins: int =
     return ax
 
 
-def _short(label, width: int = 28) -> str:
-    """A label cut to ``width`` characters with ``…`` (the data keep the whole text).
+#: the characters of a product group's name on a chart's axis
+LABEL_WIDTH = 28
 
-    >>> _short("Группа " + "ж" * 50), _short("tools")
-    ('Группа жжжжжжжжжжжжжжжжжжжж…', 'tools')
-    """
-    s = str(label)
-    return s if len(s) <= width else s[:width - 1].rstrip() + "…"
+
+def _short(label) -> str:
+    """A group's name for an axis: :func:`kbanalysis.sales.engine.shortened` to :data:`LABEL_WIDTH`."""
+    return shortened(label, LABEL_WIDTH)
 
 
 def stock_cover(table: pd.DataFrame, lang: str = "ru", currency: str = "RUB", horizon: int | None = None,

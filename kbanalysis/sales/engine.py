@@ -156,6 +156,16 @@ def group_months(sales: pd.DataFrame, as_of, *, engine: str = "auto") -> pd.Data
     return _pd_group_months(as_text_labels(sales), as_of) if src is None else src.group_months()
 
 
+def shortened(text, width: int = 60) -> str:
+    """A name cut to ``width`` characters with ``…`` for prose and chart labels (the data keep the whole text).
+
+    >>> shortened("Группа " + "ж" * 50, 28), shortened("tools")
+    ('Группа жжжжжжжжжжжжжжжжжжжж…', 'tools')
+    """
+    s = str(text)
+    return s if len(s) <= width else s[:width - 1].rstrip() + "…"
+
+
 def groups_left_out(months: pd.DataFrame, kept, *, shown: int = 5, width: int = 60) -> dict | None:
     """What a sentence says of the product groups sold before but left out of a table (``kept``: the table's
     groups), or None when none is: ``n``, ``groups``: the ``shown`` largest by revenue (names shortened to
@@ -174,8 +184,7 @@ def groups_left_out(months: pd.DataFrame, kept, *, shown: int = 5, width: int = 
     if not len(out):
         return None
     rev = out.groupby("product_group", observed=True)["revenue"].sum().sort_values(ascending=False, kind="mergesort")
-    names = [str(g) if len(str(g)) <= width else str(g)[:width - 1].rstrip() + "…"
-             for g in rev.index[:shown]] + (["…"] if len(rev) > shown else [])
+    names = [shortened(g, width) for g in rev.index[:shown]] + (["…"] if len(rev) > shown else [])
     return {"n": int(len(rev)), "groups": names, "amount": float(rev.sum()),
             "last": pd.Timestamp(out["month"].max()).strftime("%Y-%m")}
 
