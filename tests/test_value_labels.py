@@ -60,8 +60,11 @@ def test_base_reasons_and_lost_lists_are_labelled():
 
 
 def test_the_bundled_sample_labels_its_channels_and_groups():
-    from kbanalysis.synth.case import CHANNELS, GROUPS
+    from kbanalysis.synth.case import CHANNELS, GROUPS, MESSY_LABELS
 
+    # the sample carries the Russian names (as 1C writes them): the labels are keyed by them, with the English
     labels = read_mapping(Path(__file__).resolve().parent.parent / "data" / "sample")["labels"]
-    assert set(labels["channel"]) == set(CHANNELS) and set(labels["product_group"]) == set(GROUPS)
+    for col, codes in (("channel", CHANNELS), ("product_group", GROUPS)):
+        assert set(labels[col]) == {MESSY_LABELS[col][c]["ru"] for c in codes}
+        assert {v["en"] for v in labels[col].values()} == {MESSY_LABELS[col][c]["en"] for c in codes}
     assert all(set(v) == {"ru", "en"} for col in labels.values() for v in col.values())
