@@ -255,3 +255,15 @@ def test_every_money_column_of_forecast_csv_is_formatted_as_money():
     money = [c for c in OUT_COLUMNS if c not in ("month", "product_group", "flag")]
     assert [c for c in money if c not in report.MONEY_COLUMNS] == []
     assert "rmse" in report.MONEY_COLUMNS  # forecast_errors.csv: the root-mean-square error in money
+
+
+def test_every_money_column_of_the_wallet_table_is_formatted_as_money():
+    """The per-source estimates (``w_*``) are money like the wallet beside them (they showed as bare numbers)."""
+    from kbanalysis.deliverables import report
+    from kbanalysis.wallet.model import WALLET_COLUMNS
+
+    money = [c for c in WALLET_COLUMNS if c.startswith("w_") or c.endswith("_month") or c.startswith("wallet_")]
+    money = [c for c in money if c != "wallet_source"]
+    assert [c for c in money if c not in report.MONEY_COLUMNS] == []
+    shown = report.people_table(pd.DataFrame({"w_lookalike": [560.85]}), "ru", "GBP")
+    assert "561 £" in shown.to_html()

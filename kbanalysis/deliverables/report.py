@@ -48,7 +48,7 @@ MONEY_COLUMNS = ("revenue_12m", "margin_12m", "wallet_month", "wallet_low", "wal
                  "total_purchases", "avg_project_cost", "at_stake_month", "avg_month_margin", "our_month",
                  "revenue_last_3m", "revenue_last_6m", "revenue_prev_6m", "usual_3m_revenue", "revenue_total",
                  "forecast_reconciled", "ceiling_month", "achievable_month", "expected", "expected_calibrated",
-                 "deal_revenue", "recurring", "rmse")
+                 "deal_revenue", "recurring", "rmse", "w_survey", "w_manager", "w_drivers", "w_lookalike")
 #: shares 0..1 (formatted ``12,3 %``)
 PCT_COLUMNS = ("share_of_wallet", "completeness", "share", "share_of_revenue", "probability",
                "imported_machine_share", "revenue_share", "client_share", "margin_share", "cum_client_share",

@@ -94,7 +94,7 @@ def money_totals(clients: pd.DataFrame, forecast: pd.DataFrame) -> dict:
 
     ``achievable_month`` is the plans' uplift over current monthly sales of the active and sleeping
     clients (the money a plan can win, :func:`kbanalysis.wallet.model.achievable`) and ``current_month`` their
-    current monthly sales (12-month average; a client whose returns exceed its sales counts 0, as in the
+    current monthly sales (``revenue_month``; a client whose returns exceed its sales counts 0, as in the
     plans), ``share_of_wallet`` our monthly sales to the clients with a wallet over their wallets, ``ceiling_month``
     their up-sale + cross-sale (the rest of their wallets: a ceiling, 100 % capture);
     ``reactivation_month`` the plans of lost clients, ``acquisition_month`` those of clients that never bought.
