@@ -394,7 +394,7 @@ def test_action_matrix_covers_every_cluster_and_class():
         assert (short["clients"] > 0).all() and short["clients"].sum() == am["clients"].sum()
         assert short["at_stake_month"].is_monotonic_decreasing and len(short) == (am["clients"] > 0).sum()
         view = sg.action_view(short, lang)
-        assert not {"cluster", "archetype"} & set(view.columns) and sg.NO_CLASS not in set(view["abcde"])
+        assert not {"cluster", "archetype", "revenue_12m"} & set(view.columns) and sg.NO_CLASS not in set(view["abcde"])
     e = am.loc[am["abcde"] == "E", "offer"].unique()
     assert len(e) == 1  # class E gives its own offer whatever the cluster
 
@@ -523,3 +523,20 @@ def test_pareto_running_totals_stop_at_100_percent():
     assert p["cum_margin_share"].max() == pytest.approx(1.0) and np.isnan(p.loc["E", "cum_margin_share"])
     assert p.loc["E", "margin_share"] == pytest.approx(-0.2) and p.loc["A", "margin_share"] == pytest.approx(2 / 3)
     assert p["cum_revenue_share"].max() == pytest.approx(1.0)
+
+
+def test_profile_heatmap_cells_speak_the_report_language():
+    """Russian cells carry a decimal comma and a value that rounds to zero no sign (they showed «-0.0», #23)."""
+    import matplotlib.pyplot as plt
+
+    from kbanalysis.segments import plots as ps
+
+    class M:
+        profiles_ = pd.DataFrame({"log_wallet": [1.04, -0.04], "share": [-1.26, 0.0]})
+        names_ = {0: {"ru": "Крупные", "en": "Big"}, 1: {"ru": "Мелкие", "en": "Small"}}
+        sizes_ = pd.Series([1, 1])
+
+    for lang, want in (("ru", ["1,0", "-1,3", "0,0", "0,0"]), ("en", ["1.0", "-1.3", "0.0", "0.0"])):
+        ax = ps.cluster_profiles(M(), lang=lang)
+        assert [x.get_text() for x in ax.texts] == want
+        plt.close(ax.figure)

@@ -121,6 +121,18 @@ def fmt_num(x, lang: str = "ru", decimals: int = 2) -> str:
     return body.rstrip("0").rstrip(sep) if sep in body else body
 
 
+def fmt_fixed(x, lang: str = "ru", decimals: int = 1) -> str:
+    """A number with exactly ``decimals`` decimals and the language's decimal mark, never ``-0,0`` (a heatmap's
+    cells); a dash when missing.
+
+    >>> fmt_fixed(-0.04, "ru"), fmt_fixed(1.0, "ru"), fmt_fixed(-2.25, "en"), fmt_fixed(float("nan"))
+    ('0,0', '1,0', '-2.2', '—')
+    """
+    if x is None or not math.isfinite(float(x)):
+        return "—"
+    return _group(float(x), lang, decimals)
+
+
 def _group(n: float, lang: str, decimals: int = 0) -> str:
     """``n`` with thousands separators and ``decimals``; what rounds to zero has no sign (never ``-0,0``).
 

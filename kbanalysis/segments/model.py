@@ -1094,15 +1094,16 @@ def action_matrix(df: pd.DataFrame, clusters: PotentialClusters | Mapping[int, s
 
 
 def action_view(actions: pd.DataFrame, lang: str = "ru") -> pd.DataFrame:
-    """The action matrix for people: segment name, class (prospects: "no class"), clients, money, what to do —
-    no internal codes (cluster number, archetype).
+    """The action matrix for people: segment name, class (prospects: "no class"), clients, achievable money and
+    its ceiling, what to do — no internal codes (cluster number, archetype) and no 12-month revenue or wallet
+    (``actions.csv`` keeps them), so that the offer fits the page.
 
     >>> m = pd.DataFrame({"cluster": [-1], "cluster_name": ["Prospects"], "archetype": ["prospect"],
     ...                   "abcde": ["none"], "clients": [3], "at_stake_month": [5.0], "offer": ["x"]})
     >>> action_view(m, "en").to_dict("records")
     [{'segment': 'Prospects', 'abcde': 'no class', 'clients': 3, 'at_stake_month': 5.0, 'offer': 'x'}]
     """
-    out = actions.drop(columns=[c for c in ("cluster", "archetype", "wallet_month") if c in actions.columns])
+    out = actions.drop(columns=[c for c in ("cluster", "archetype", "wallet_month", "revenue_12m") if c in actions.columns])
     out = out.rename(columns={"cluster_name": "segment"})
     if "abcde" in out:
         out["abcde"] = out["abcde"].astype("string").replace({NO_CLASS: t("segments.no_class", lang)})

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
-from kbanalysis.deliverables.i18n import fmt_pct, t
+from kbanalysis.deliverables.i18n import fmt_fixed, fmt_pct, t
 from kbanalysis.deliverables.style import NumberTicks
 from kbanalysis.sales.engine import revenue_per_month
 from kbanalysis.schema import ABCDE
@@ -125,7 +125,8 @@ def cluster_profiles(model, lang: str = "ru", ax: Axes | None = None) -> Axes:
     data.index = [names.get(int(c), str(c)) for c in prof.index]
     data.columns = [t(f"segments.feature.{f}", lang) for f in prof.columns]
     lim = max(1.0, float(np.nanmax(np.abs(data.to_numpy()))) if data.size else 1.0)
-    sns.heatmap(data, ax=ax, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, annot=True, fmt=".1f",
+    cells = np.vectorize(lambda v: fmt_fixed(v, lang, 1), otypes=[object])(data.to_numpy(dtype=float))
+    sns.heatmap(data, ax=ax, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, annot=cells, fmt="",
                 annot_kws={"fontsize": 7}, cbar_kws={"label": t("segments.legend.profile", lang)})
     ax.set_ylabel("")
     ax.tick_params(axis="x", labelrotation=45)
