@@ -28,3 +28,14 @@ def test_a_group_sold_only_after_the_analysis_date_is_not_left_out():
     s = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-05-01"]), "client_id": ["a", "a"],
                       "product_group": ["x", "later"], "amount": [9.0, 5.0]})
     assert groups_left_out_of(s, "2024-04-01", ["x"]) is None
+
+
+def test_the_sentence_gives_the_last_month_in_the_report_language():
+    """«последняя продажа — 06.2021» in Russian, 2021-06 in English (the prose said 2021-06 in both, #23)."""
+    from kbanalysis.deliverables.i18n import t
+
+    facts = {"n": 1, "groups": "y", "amount": 8.0, "last": "2021-06"}
+    for key in ("nb.turnover.groups_left_out", "forecast.note.groups_not_forecast"):
+        ru = t(key, "ru", as_of=pd.Timestamp("2024-04-01"), **facts)
+        assert "06.2021" in ru and "2021-06" not in ru
+        assert "2021-06" in t(key, "en", as_of=pd.Timestamp("2024-04-01"), **facts)

@@ -14,7 +14,7 @@ each a mapping ``key: {ru: "...", en: "..."}``; keys are unique across files.
 
 Texts quote raw numbers with a format of their kind, so that a text never repeats a parameter's value:
 ``{key_share:pct0}`` (a share as a percentage without decimals), ``{x:pct}`` (one decimal),
-``{x:money}``, ``{x:int}``, ``{x:date}``, ``{x:num}`` (a number with the language's decimal mark); any other spec is Python's (``{hhi:.3f}``); a missing
+``{x:money}``, ``{x:int}``, ``{x:date}``, ``{x:month}``, ``{x:num}`` (a number with the language's decimal mark); any other spec is Python's (``{hhi:.3f}``); a missing
 value (None, NaN) is shown as a dash whatever the spec.
 
 >>> fmt_text("over {key_share:pct0} of {revenue:money}", "en", key_share=0.1, revenue=1500)
@@ -53,7 +53,7 @@ def _texts() -> dict[str, dict[str, str]]:
 
 
 class _Formatter(string.Formatter):
-    """``str.format`` with the format specs of people's numbers (``money``, ``pct``, ``pct0``, ``int``, ``date``)."""
+    """``str.format`` with the format specs of people's numbers (``money``, ``pct``, ``pct0``, ``int``, ``date``, ``month``)."""
 
     def __init__(self, lang: str, currency: str):
         super().__init__()
@@ -72,6 +72,8 @@ class _Formatter(string.Formatter):
             return fmt_date(value, self.lang)
         if format_spec == "num":
             return fmt_num(value, self.lang)
+        if format_spec == "month":
+            return fmt_month(value, self.lang)
         if not format_spec and _is_date(value):
             return fmt_date(value, self.lang)
         out = super().format_field(value, format_spec)
@@ -170,6 +172,19 @@ def fmt_pct(x, lang: str = "ru", decimals: int = 1) -> str:
         return "—"
     body = _group(100 * float(x), lang, decimals)
     return f"{body}{NBSP}%" if lang == "ru" else f"{body}%"
+
+
+def fmt_month(x, lang: str = "ru") -> str:
+    """A month for people: ``06.2021`` in Russian, ``2021-06`` in English; ``—`` when missing.
+
+    >>> fmt_month("2021-06", "ru"), fmt_month("2021-06-15", "en"), fmt_month(None)
+    ('06.2021', '2021-06', '—')
+    """
+    import pandas as pd
+
+    if x is None or x is pd.NA or (not isinstance(x, str) and pd.isna(x)) or x == "":
+        return "—"
+    return pd.Timestamp(x).strftime("%m.%Y" if lang == "ru" else "%Y-%m")
 
 
 def fmt_date(x, lang: str = "ru") -> str:
