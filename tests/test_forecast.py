@@ -614,3 +614,18 @@ def test_flags_only_where_the_money_matters():
     assert f[2] == ""
     f0 = core.forecast_flags(d, alloc, over, flag_share=0.0, **kw).tolist()
     assert all("stock_short" in x and "manager_optimistic" in x for x in f0)
+
+
+def test_month_axes_speak_the_report_language():
+    """A forecast chart's months read 10.2024 in Russian and 2024-10 in English (they read 2024-10 in both, #23)."""
+    import matplotlib.pyplot as plt
+
+    from kbanalysis.deliverables.style import month_ticks
+
+    for lang, want in (("ru", "10.2024"), ("en", "2024-10")):
+        fig, ax = plt.subplots()
+        ax.plot(pd.to_datetime(["2024-09-01", "2024-10-01", "2024-11-01"]), [1, 2, 3])
+        month_ticks(ax.xaxis, lang)
+        fig.canvas.draw()
+        assert want in [x.get_text() for x in ax.get_xticklabels()]
+        plt.close(fig)

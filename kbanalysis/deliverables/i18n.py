@@ -174,6 +174,15 @@ def fmt_pct(x, lang: str = "ru", decimals: int = 1) -> str:
     return f"{body}{NBSP}%" if lang == "ru" else f"{body}%"
 
 
+#: how a month is written, per language (prose, tables and chart axes)
+MONTH_PATTERN = {"ru": "%m.%Y", "en": "%Y-%m"}
+
+
+def month_pattern(lang: str) -> str:
+    """The strftime pattern of a month in ``lang`` (:data:`MONTH_PATTERN`; English for another language)."""
+    return MONTH_PATTERN.get(lang, MONTH_PATTERN["en"])
+
+
 def fmt_month(x, lang: str = "ru") -> str:
     """A month for people: ``06.2021`` in Russian, ``2021-06`` in English; ``—`` when missing.
 
@@ -184,7 +193,7 @@ def fmt_month(x, lang: str = "ru") -> str:
 
     if x is None or x is pd.NA or (not isinstance(x, str) and pd.isna(x)) or x == "":
         return "—"
-    return pd.Timestamp(x).strftime("%m.%Y" if lang == "ru" else "%Y-%m")
+    return pd.Timestamp(x).strftime(month_pattern(lang))
 
 
 def fmt_date(x, lang: str = "ru") -> str:

@@ -208,10 +208,7 @@ def _fmt_float(x, lang: str, decimals: int = 2) -> str:
 def _fmt_date(x, lang: str, month: bool = False) -> str:
     if x is None or x is pd.NA or pd.isna(x):
         return "—"
-    ts = pd.Timestamp(x)
-    if month:
-        return ts.strftime("%m.%Y" if lang == "ru" else "%Y-%m")
-    return ts.strftime("%d.%m.%Y" if lang == "ru" else "%Y-%m-%d")
+    return i18n.fmt_month(x, lang) if month else i18n.fmt_date(x, lang)
 
 
 def _pick(given, default: Iterable[str], columns) -> list[str]:

@@ -163,6 +163,13 @@ class MoneyTicks(Formatter):
         return labels
 
 
+def month_ticks(axis, lang: str = "ru") -> None:
+    """Months on a date axis as the report's language writes them: ``10.2024`` in Russian, ``2024-10`` in English."""
+    from matplotlib.dates import DateFormatter
+
+    axis.set_major_formatter(DateFormatter(i18n.month_pattern(lang)))
+
+
 def money_ticks(axis, lang: str = "ru", currency: str = "RUB") -> None:
     """Compact money on one axis object (``ax.xaxis`` / ``ax.yaxis``), neighbouring ticks distinct (:class:`MoneyTicks`)."""
     axis.set_major_formatter(MoneyTicks(lang, currency))

@@ -24,8 +24,8 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
 from kbanalysis.forecast.model import ALL, calibration_curve, manager_calibration, stated_vs_actual
-from kbanalysis.deliverables.i18n import fmt_pct, money_short, t
-from kbanalysis.deliverables.style import money_ticks, new_axes, wrapped_title
+from kbanalysis.deliverables.i18n import fmt_pct, money_short, month_pattern, t
+from kbanalysis.deliverables.style import money_ticks, month_ticks, new_axes, wrapped_title
 from kbanalysis.sales.engine import shortened
 
 COLORS = {"revenue": "#bdbdbd", "recurring": "#4575b4", "history": "#4575b4", "fan": "#91bfdb",
@@ -127,6 +127,7 @@ def forecast_fan(series: pd.DataFrame, forecast: pd.DataFrame, detail: pd.DataFr
                     label=t("forecast.legend.reconciled", lang))
             total = float(rec.sum())
     _money(ax.yaxis, lang, currency)
+    month_ticks(ax.xaxis, lang)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(t("forecast.axis.month", lang))
     ax.set_ylabel(t("forecast.axis.sales", lang))
@@ -167,7 +168,7 @@ def sources_by_month(table: pd.DataFrame, group: str = ALL, lang: str = "ru", cu
     d = table.loc[table["product_group"] == group].copy()
     d["month"] = _months(d["month"])
     d = d.sort_values("month")
-    labels = d["month"].dt.strftime("%Y-%m").tolist()
+    labels = d["month"].dt.strftime(month_pattern(lang)).tolist()
     x = np.arange(len(d))
     hist = d["history"].astype("float64")
     pipe = d["pipeline"].astype("float64") if "pipeline" in d else pd.Series(np.nan, index=d.index)
@@ -397,9 +398,7 @@ def accuracy_chart(backtest: pd.DataFrame, peers: pd.DataFrame, accuracy: pd.Dat
         ax.plot(x["month"], x["forecast"], color=color, ls=style, lw=1.4,
                 label=t(f"forecast.legend.peer_{m}", lang, wape=fmt_pct(wape.get(m), lang)))
     _money(ax.yaxis, lang, currency)
-    from matplotlib.dates import DateFormatter
-
-    ax.xaxis.set_major_formatter(DateFormatter("%m.%Y" if lang == "ru" else "%Y-%m"))
+    month_ticks(ax.xaxis, lang)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, frameon=False)
     a = accuracy.set_index("method")
     _title(ax, t("forecast.title.accuracy", lang, months=int(a.loc["reconciled", "months"]),
