@@ -108,8 +108,7 @@ def short_window(sales, as_of, months: int = 12) -> dict | None:
 
 def _with_month(table: pd.DataFrame, total: str, first, as_of, months: int) -> pd.DataFrame:
     """``table`` with ``revenue_month`` = ``total`` over the months of the window the sales cover."""
-    table["revenue_month"] = table[total] / window_months(first, as_of, months)
-    return table
+    return table.assign(revenue_month=table[total] / window_months(first, as_of, months))
 
 
 def before(sales: pd.DataFrame, as_of) -> pd.DataFrame:
