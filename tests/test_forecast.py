@@ -629,3 +629,18 @@ def test_month_axes_speak_the_report_language():
         fig.canvas.draw()
         assert want in [x.get_text() for x in ax.get_xticklabels()]
         plt.close(fig)
+
+
+def test_an_empty_total_interval_is_explained():
+    """Online Retail at 2011-09-01 gives the reconciled total 3 past errors: its interval stays empty and a
+    note says why, quoting the count and the minimum (#20, #23)."""
+    from kbanalysis.forecast import core
+    from kbanalysis.forecast.model import note_text
+
+    short = pd.DataFrame({"product_group": ["ALL"] * 3 + ["x"] * 9, "error": [0.1, -0.1, 0.0] + [0.05] * 9})
+    notes = core.interval_notes(short)
+    assert notes == [{"code": "total_interval_short", "n": 3, "min_points": core.MIN_POINTS}]
+    assert f"{core.MIN_POINTS} at least" in note_text(notes[0], "en") and "3 of them" in note_text(notes[0], "en")
+    d = core.with_intervals(pd.DataFrame({"product_group": ["ALL"], "reconciled": [100.0]}), short)
+    assert d["reconciled_low"].isna().all()
+    assert core.interval_notes(short.assign(product_group="ALL")) == []  # 12 errors: the interval is drawn

@@ -267,3 +267,13 @@ def test_every_money_column_of_the_wallet_table_is_formatted_as_money():
     assert [c for c in money if c not in report.MONEY_COLUMNS] == []
     shown = report.people_table(pd.DataFrame({"w_lookalike": [560.85]}), "ru", "GBP")
     assert "561 £" in shown.to_html()
+
+
+def test_no_minus_zero_and_the_forecast_bias_is_a_share():
+    """A bias of -0,3 % showed as «-0» in the sources' table (#23): it is a share, and a plain number that
+    rounds to zero has no sign."""
+    from kbanalysis.deliverables import report
+
+    assert report._fmt_float(-0.003, "ru") == "0" and report._fmt_float(-0.5, "ru") == "-0,5"
+    html = report.people_table(pd.DataFrame({"bias": [-0.0032, 0.051]}), "ru", "RUB").to_html()
+    assert "-0,3\u00a0%" in html and "5,1\u00a0%" in html and ">-0<" not in html

@@ -53,7 +53,7 @@ MONEY_COLUMNS = ("revenue_12m", "margin_12m", "wallet_month", "wallet_low", "wal
 PCT_COLUMNS = ("share_of_wallet", "completeness", "share", "share_of_revenue", "probability",
                "imported_machine_share", "revenue_share", "client_share", "margin_share", "cum_client_share",
                "cum_revenue_share", "cum_margin_share", "incomplete_share", "rate", "shrunk_rate", "win_rate",
-               "mean_stated", "slip_rate", "coverage", "mape", "wape", "median_abs_pct_error", "wape_naive")
+               "mean_stated", "slip_rate", "coverage", "mape", "wape", "median_abs_pct_error", "wape_naive", "bias")
 #: whole numbers (formatted ``12 345``)
 INT_COLUMNS = ("active_months", "priority", "row", "count", "n_clients", "orders", "days_silent", "read", "used",
                "rejected", "suppliers", "quantity", "outlets", "own_clients", "end_objects", "installations",
@@ -202,7 +202,7 @@ def _fmt_float(x, lang: str, decimals: int = 2) -> str:
     s = f"{abs(x):,.{decimals}f}".rstrip("0").rstrip(".")
     if lang == "ru":
         s = s.replace(",", " ").replace(".", ",")
-    return ("-" if x < 0 else "") + s
+    return ("-" if x < 0 and s != "0" else "") + s  # what rounds to zero has no sign (never «-0»)
 
 
 def _fmt_date(x, lang: str, month: bool = False) -> str:

@@ -23,7 +23,7 @@ from kbanalysis.forecast.core import (has_rows, has_open_deals, deal_notes, deal
                                       optimism_notes, with_totals, forecast_flags, forecast_detail, forecast_output,
                                       flagged_rows, forecast_facts, relative_errors, QUIET_FLAGS, loud_flags, forecast_shown,
                                       source_names, method_text,
-                                      with_intervals, conformal_quantile, stock_risk, INTERVAL, first_month, material,
+                                      with_intervals, interval_notes, conformal_quantile, stock_risk, INTERVAL, first_month, material,
                                       FLAG_SHARE,
                                       DemandForecast, forecast_table)
 from kbanalysis.forecast.accuracy import peer_backtest, accuracy_table, accuracy_facts

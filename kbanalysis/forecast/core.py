@@ -628,6 +628,17 @@ def with_intervals(d: pd.DataFrame, errors: pd.DataFrame, *, level: float = INTE
     return out
 
 
+def interval_notes(errors: pd.DataFrame) -> list[dict]:
+    """A note when the reconciled total has fewer than :data:`MIN_POINTS` past errors: its interval is left
+    empty (``n`` errors, ``min_points``) rather than drawn from too few.
+
+    >>> interval_notes(pd.DataFrame({"product_group": ["ALL"] * 3, "error": [0.1, -0.1, 0.0]}))
+    [{'code': 'total_interval_short', 'n': 3, 'min_points': 8}]
+    """
+    n = int((errors["product_group"] == ALL).sum())
+    return [_note("total_interval_short", n=n, min_points=MIN_POINTS)] if n < MIN_POINTS else []
+
+
 #: share of a row's reconciled forecast the money behind a shortage, a shortage risk or an optimistic
 #: manager's deals must reach for the row to be flagged (run parameter ``flag_share``)
 FLAG_SHARE = 0.05
@@ -929,7 +940,8 @@ class DemandForecast:
         self.optimism_ = manager_optimism(deals, as_of, h, ratio=self.optimism_ratio, alloc=self.deals_) \
             if has_deals else manager_optimism(None, as_of, h)
         d = with_totals(d, months, self.history_total_rmse_, overstock_months=self.overstock_months)
-        d = with_intervals(d, relative_errors(self.history_, self.backtest_))
+        errors = relative_errors(self.history_, self.backtest_)
+        d = with_intervals(d, errors)
         flags = forecast_flags(d, self.deals_, optimistic_rows(self.optimism_, self.deals_), has_deals=has_deals,
                                open_deals=has_open_deals(deals), disagreement=self.disagreement,
                                flag_share=self.flag_share)
@@ -938,7 +950,7 @@ class DemandForecast:
         self.notes_ = (self.notes_ + history_notes(self.series_, self.deal_share_, has_deals)
                        + left_out_notes(self.series_, groups) + stock_notes(self.stock_) + marketing_notes(marketing, self.marketing_backtest_,
                                                                     self.weights_, self.marketing_factor_)
-                       + optimism_notes(self.optimism_))
+                       + optimism_notes(self.optimism_) + interval_notes(errors))
         return self
 
     def _fit_deals(self, sales, deals, as_of, months) -> None:
