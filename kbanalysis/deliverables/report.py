@@ -12,6 +12,7 @@ Headers and labels live in ``locale/report.yaml`` (``col.<column>`` and ``lbl.<c
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -197,12 +198,7 @@ def _fmt_float(x, lang: str, decimals: int = 2) -> str:
     if x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x)):
         return "—"
     x = float(x)
-    if x.is_integer():
-        return i18n.fmt_int(x, lang)
-    s = f"{abs(x):,.{decimals}f}".rstrip("0").rstrip(".")
-    if lang == "ru":
-        s = s.replace(",", " ").replace(".", ",")
-    return ("-" if x < 0 and s != "0" else "") + s  # what rounds to zero has no sign (never «-0»)
+    return i18n.fmt_int(x, lang) if x.is_integer() else i18n.fmt_num(x, lang, decimals)  # never «-0»
 
 
 def _fmt_date(x, lang: str, month: bool = False) -> str:
@@ -627,8 +623,10 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
     bought = rev_m.fillna(0.0).clip(lower=0.0)  # current sales as summary.json counts them (net returns: 0)
     steps = []
 
+    win_back = functools.cache(lambda: read_output(run_dir, "lost_clients.csv"))  # read once for both steps
+
     def lost():
-        lc = read_output(run_dir, "lost_clients.csv")
+        lc = win_back()
         if len(lc):  # the list holds lost clients and ones silent past the rule's threshold (sleeping in the base)
             money_lc = _num(lc, "avg_month_revenue")
             silent = (lc["client_id"].astype("string").map(dict(zip(clients["client_id"].astype("string"), base)))
@@ -640,7 +638,7 @@ def findings(run_dir, lang: str = "ru", currency: str = "RUB") -> pd.DataFrame:
 
     def sleeping():
         # a sleeping client on the win-back list is counted there (its money once, in the lost finding)
-        listed = read_output(run_dir, "lost_clients.csv")["client_id"]
+        listed = win_back()["client_id"]
         asleep = (base == "sleeping").fillna(False).astype(bool)
         m = asleep & ~clients["client_id"].astype("string").isin(listed.astype("string")).fillna(False).astype(bool)
         if m.any():

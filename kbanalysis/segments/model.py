@@ -398,10 +398,10 @@ def cluster_features(df: pd.DataFrame, client: str = "client_id", wallet: str = 
     """
     idx = pd.Index(df[client].astype("string"), name=client) if client in df else df.index
     wal = _num(df, wallet)
-    rev = _num(df, revenue)
+    rev, rev_m = _num(df, revenue), revenue_per_month(df, revenue).clip(lower=0)
     sh = _num(df, share)
     if share not in df:
-        sh = revenue_per_month(df, revenue).clip(lower=0) / wal.where(wal > 0)
+        sh = rev_m / wal.where(wal > 0)
     mar = _num(df, margin)
     prev, last = _num(df, revenue_prev).clip(lower=0), _num(df, revenue_last).clip(lower=0)
     tot = prev + last
@@ -423,7 +423,7 @@ def cluster_features(df: pd.DataFrame, client: str = "client_id", wallet: str = 
     out = pd.DataFrame({
         "log_wallet": np.log10(1 + wal.clip(lower=0)),
         "share": np.log10(sh.clip(lower=share_floor, upper=1.0)),
-        "log_revenue": np.log10(1 + revenue_per_month(df, revenue).clip(lower=0)),
+        "log_revenue": np.log10(1 + rev_m),
         "margin_rate": (mar / rev.where(rev > 0)).clip(-1.0, 1.0),
         "growth": ((last - prev) / tot.where(tot > 0)).clip(-1.0, 1.0),
         "frequency": np.log10(1 + _num(df, orders).clip(lower=0) / tenure),

@@ -550,8 +550,7 @@ class WalletEstimator:
         s = (summary if summary is not None else pd.DataFrame(columns=["client_id"])).copy()
         s["client_id"] = s["client_id"].astype("string")
         s = s.drop_duplicates("client_id").set_index("client_id").reindex(ids.to_numpy())
-        rev_m = (np.clip(np.nan_to_num(_f(revenue_per_month(s)), nan=0.0), 0, None) if "revenue_12m" in s
-                 else np.zeros(len(cl)))
+        rev_m = np.clip(np.nan_to_num(_f(revenue_per_month(s)), nan=0.0), 0, None)  # no revenue: 0
         orders = _f(s["orders"]) if "orders" in s else np.full(len(cl), np.nan)
         months = _f(s["active_months_12m"]) if "active_months_12m" in s else np.full(len(cl), np.nan)
         groups = _f(s["groups_12m"]) if "groups_12m" in s else np.full(len(cl), np.nan)
@@ -1322,7 +1321,7 @@ def wallet_frame(estimates: pd.DataFrame, summary: pd.DataFrame | None, base: pd
     s["client_id"] = s["client_id"].astype("string")
     s = s.drop_duplicates("client_id").set_index("client_id").reindex(ids.to_numpy())
     rev12 = _f(s["revenue_12m"]) if "revenue_12m" in s else np.zeros(len(e))
-    rev_m = (_f(revenue_per_month(s)) if "revenue_12m" in s else np.zeros(len(e)))
+    rev_m = _f(revenue_per_month(s))  # no revenue: NaN, a share of 0
     e["share_of_wallet"] = share_of_wallet(pd.Series(rev_m, index=e.index), e["wallet_month"]).to_numpy()
     e["loyalty"] = loyalty(e["share_of_wallet"], loyalty_low, loyalty_high).array
     if base is not None and len(base):
