@@ -118,6 +118,29 @@ def test_lost_model_backtests_every_method_and_calibrates():
     pd.testing.assert_series_equal(again.lost_probability_, p)
 
 
+def test_lost_model_reuses_the_callers_summary_and_its_cut(monkeypatch):
+    """The notebook's client summary is not aggregated again, nor the cut's in the reactivation backtest;
+    the results are those of a model that aggregates both itself."""
+    lines = _lines()
+    as_of = "2024-01-01"
+    s = client_summary(lines, as_of)
+    b = base_structure(pd.DataFrame({"client_id": s["client_id"]}), s, as_of)
+    own = L.LostModel().fit(lines, as_of, b, horizon_days=120, seed=3)
+    own_react = L.reactivation_backtest(lines, own)
+    import kbanalysis.sales.engine as engine
+
+    calls = []
+    real = engine.client_summary
+    monkeypatch.setattr(engine, "client_summary", lambda ln, cut, **kw: calls.append(pd.Timestamp(cut)) or real(ln, cut, **kw))
+    m = L.fit_lost_model(lines, as_of, b, summary=s, horizon_days=120, seed=3)
+    react = L.reactivation_backtest(lines, m)
+    assert calls == [pd.Timestamp("2023-09-03")], "only the cut is aggregated, once"
+    pd.testing.assert_series_equal(m.lost_probability_, own.lost_probability_)
+    pd.testing.assert_frame_equal(m.backtest_, own.backtest_)
+    pd.testing.assert_frame_equal(react, own_react)
+    assert len(own_react) == 3
+
+
 def test_lost_model_without_a_backtest_keeps_the_rule():
     lines = _lines(n=20)
     as_of = "2024-01-01"

@@ -197,6 +197,10 @@ class LostModel:
     an outcome the same for everyone, there is no backtest: ``method_`` is ``rule`` and the
     probability is BG/NBD's, uncalibrated (``backtest_`` empty).
 
+    ``summary`` is :func:`kbanalysis.sales.engine.client_summary` of ``lines`` at ``as_of`` when the
+    caller has it (notebook 01 does): it is not aggregated again. ``past_summary_`` keeps the one at
+    the cut for :func:`reactivation_backtest`.
+
     >>> import pandas as pd
     >>> rng = np.random.default_rng(0)
     >>> rows = [(f"c{i}", pd.Timestamp("2022-01-03") + pd.Timedelta(days=int(d)))
@@ -217,7 +221,7 @@ class LostModel:
         pass
 
     def fit(self, lines, as_of, base: pd.DataFrame, *, horizon_days: int = 120, seed: int = 42,
-            rule: dict | None = None) -> "LostModel":
+            rule: dict | None = None, summary: pd.DataFrame | None = None) -> "LostModel":
         from kbanalysis.audit.structure import base_structure
         from kbanalysis.sales.engine import client_summary
 
@@ -227,7 +231,7 @@ class LostModel:
                 raise UserError(f"lost model: the base table has no column '{c}' (base_structure's output)")
         if int(horizon_days) < 1:
             raise UserError(f"lost model: horizon_days must be positive, got {horizon_days}")
-        now = client_summary(lines, as_of)
+        now = client_summary(lines, as_of) if summary is None else summary
         self.seed_, self.rule_ = int(seed), rule
         self.horizon_days_ = self._horizon(now, as_of, int(horizon_days))
         self.cut_ = as_of - pd.Timedelta(days=self.horizon_days_)
@@ -237,6 +241,7 @@ class LostModel:
         fn = lost_features(now, as_of)
         after = base.set_index(base["client_id"].astype(str))["lost_after_days"].reindex(fn.index)
         past = client_summary(lines, self.cut_) if self.horizon_days_ >= 30 else now.iloc[:0]
+        self.past_summary_ = past
         f = lost_features(past, self.cut_) if len(past) else None
         if f is not None and len(f) >= MIN_BACKTEST_CLIENTS:
             came = now.set_index(now["client_id"].astype(str))["last_date"].reindex(f.index)
@@ -350,12 +355,12 @@ def lost_call(base: pd.DataFrame, lost_probability: pd.Series, method: str = "ru
 
 
 def fit_lost_model(lines, as_of, base: pd.DataFrame, *, horizon_days: int = 120, seed: int = 42,
-                   **rule) -> LostModel:
+                   summary: pd.DataFrame | None = None, **rule) -> LostModel:
     """:class:`LostModel` fitted on ``lines`` at ``as_of`` (``rule``: the thresholds ``base`` was made with).
 
-    The facade of notebook 01: ``kb.audit.lost_call(base, m.lost_probability_, m.method_)`` applies it.
+    ``summary``: the client summary at ``as_of`` when the caller has it. The facade of notebook 01: ``kb.audit.lost_call(base, m.lost_probability_, m.method_)`` applies it.
     """
-    return LostModel().fit(lines, as_of, base, horizon_days=horizon_days, seed=seed, rule=rule)
+    return LostModel().fit(lines, as_of, base, horizon_days=horizon_days, seed=seed, rule=rule, summary=summary)
 
 
 def reactivation_backtest(lines, model: LostModel, *, min_months: int = 4, window_months: int = 6) -> pd.DataFrame:
@@ -374,7 +379,8 @@ def reactivation_backtest(lines, model: LostModel, *, min_months: int = 4, windo
     if model.past_.empty:
         return pd.DataFrame(columns=cols)
     cut, past = model.cut_, model.past_
-    s = client_summary(lines, cut)
+    s = getattr(model, "past_summary_", None)
+    s = client_summary(lines, cut) if s is None else s
     b = base_structure(pd.DataFrame({"client_id": past.index}), s, cut, **model.rule_)
     b = lost_call(b, past["lost_probability"], model.method_)
     ranked = lost_regular_clients(client_months(lines, cut), b, min_months=min_months, window_months=window_months)
