@@ -22,6 +22,8 @@ def _read(p: Path) -> pd.DataFrame:
     return pd.read_csv(p, keep_default_na=False, na_values=[""])
 
 
+# its own xdist group: the shared run is built once across workers (built_once), so these three stage runs
+# (about 80 s) need not queue behind the "workbook" group's on one worker
 @pytest.fixture(scope="module")
 def both(tmp_path_factory) -> dict[str, Path]:
     case = shared_run(tmp_path_factory) / "case"
@@ -30,7 +32,7 @@ def both(tmp_path_factory) -> dict[str, Path]:
     return {name: run_stages(case, tmp / name, out_of_core=mode) for name, mode in modes.items()}
 
 
-@pytest.mark.xdist_group("workbook")
+@pytest.mark.xdist_group("out_of_core")
 @pytest.mark.parametrize("name", STABLE)
 def test_outputs_on_disk_equal_in_memory(both, name):
     a, b = _read(both["off"] / name), _read(both["on"] / name)
@@ -39,7 +41,7 @@ def test_outputs_on_disk_equal_in_memory(both, name):
     assert (both["on"] / name).read_bytes() == (both["on_again"] / name).read_bytes(), name
 
 
-@pytest.mark.xdist_group("workbook")
+@pytest.mark.xdist_group("out_of_core")
 def test_summary_on_disk_equals_in_memory(both):
     a, b = (json.loads((both[m] / "summary.json").read_text(encoding="utf-8")) for m in ("off", "on"))
     assert a["params"].pop("out_of_core") == "off" and b["params"].pop("out_of_core") == "on"
@@ -51,7 +53,7 @@ def test_summary_on_disk_equals_in_memory(both):
         assert (v is None and b["totals"][k] is None) or np.isclose(v, b["totals"][k], rtol=1e-6), k
 
 
-@pytest.mark.xdist_group("workbook")
+@pytest.mark.xdist_group("out_of_core")
 def test_on_disk_run_keeps_sales_in_parquet_and_reads_no_lines(both):
     wb = Workbook(case_dir=json.loads((both["on"] / "summary.json").read_text(encoding="utf-8"))["params"]["case_dir"],
                   run_dir=str(both["on"]))
@@ -145,7 +147,7 @@ def test_forecast_queries_equal_the_frame(lines):
                                    price_per_cost(sf, as_of), check_names=False)
 
 
-@pytest.mark.xdist_group("workbook")
+@pytest.mark.xdist_group("out_of_core")
 def test_audit_page_says_when_sales_are_kept_on_disk(both):
     on, off = Workbook(run_dir=str(both["on"]), lang="en"), Workbook(run_dir=str(both["off"]), lang="en")
     assert off.storage_note() == ""
