@@ -358,7 +358,8 @@ def fit_lost_model(lines, as_of, base: pd.DataFrame, *, horizon_days: int = 120,
                    summary: pd.DataFrame | None = None, **rule) -> LostModel:
     """:class:`LostModel` fitted on ``lines`` at ``as_of`` (``rule``: the thresholds ``base`` was made with).
 
-    ``summary``: the client summary at ``as_of`` when the caller has it. The facade of notebook 01: ``kb.audit.lost_call(base, m.lost_probability_, m.method_)`` applies it.
+    ``summary``: the client summary at ``as_of`` when the caller has it. The facade of notebook 01:
+    ``kb.audit.lost_call(base, m.lost_probability_, m.method_)`` applies it.
     """
     return LostModel().fit(lines, as_of, base, horizon_days=horizon_days, seed=seed, rule=rule, summary=summary)
 
