@@ -131,7 +131,12 @@ def test_lost_model_reuses_the_callers_summary_and_its_cut(monkeypatch):
 
     calls = []
     real = engine.client_summary
-    monkeypatch.setattr(engine, "client_summary", lambda ln, cut, **kw: calls.append(pd.Timestamp(cut)) or real(ln, cut, **kw))
+
+    def counted(ln, cut, **kw):
+        calls.append(pd.Timestamp(cut))
+        return real(ln, cut, **kw)
+
+    monkeypatch.setattr(engine, "client_summary", counted)
     m = L.fit_lost_model(lines, as_of, b, summary=s, horizon_days=120, seed=3)
     react = L.reactivation_backtest(lines, m)
     assert calls == [pd.Timestamp("2023-09-03")], "only the cut is aggregated, once"

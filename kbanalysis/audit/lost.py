@@ -374,15 +374,13 @@ def reactivation_backtest(lines, model: LostModel, *, min_months: int = 4, windo
     Empty without a backtest (``model.past_`` empty).
     """
     from kbanalysis.audit.structure import base_structure, lost_regular_clients
-    from kbanalysis.sales.engine import client_months, client_summary
+    from kbanalysis.sales.engine import client_months
 
     cols = ["list", "clients", "came_back", "came_back_share"]
     if model.past_.empty:
         return pd.DataFrame(columns=cols)
     cut, past = model.cut_, model.past_
-    s = getattr(model, "past_summary_", None)
-    s = client_summary(lines, cut) if s is None else s
-    b = base_structure(pd.DataFrame({"client_id": past.index}), s, cut, **model.rule_)
+    b = base_structure(pd.DataFrame({"client_id": past.index}), model.past_summary_, cut, **model.rule_)
     b = lost_call(b, past["lost_probability"], model.method_)
     ranked = lost_regular_clients(client_months(lines, cut), b, min_months=min_months, window_months=window_months)
     back = past["came_back"].astype(bool)
