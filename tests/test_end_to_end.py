@@ -1,4 +1,8 @@
-"""`kbanalysis run` on a generated case writes every output file and column named in the contract."""
+"""`kbanalysis run` on a generated case writes every output file and column named in the contract.
+
+The runs are the suite's shared ones (built once per session, see ``test_reproducible.built_once``): the
+English run of ``test_summary_figures`` and the Russian run of ``test_reproducible``.
+"""
 from __future__ import annotations
 
 import json
@@ -6,21 +10,17 @@ import json
 import pandas as pd
 import pytest
 
-from kbanalysis.run.cli import main
 from kbanalysis.schema import BASES, KEY_ACCOUNT, LOYALTY, OUTPUTS
 
-pytestmark = pytest.mark.xdist_group("e2e")
+pytestmark = pytest.mark.xdist_group("workbook")
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from kbanalysis.synth.case import sample_case
+    """The folder holding ``case/`` (a generated case with its truth) and ``run/`` (its run in English)."""
+    from test_summary_figures import en_run
 
-    root = tmp_path_factory.mktemp("e2e")
-    sample_case(root / "case", n_clients=400, seed=11)
-    code = main(["run", str(root / "case"), "--out", str(root / "run"), "--quiet", "-p", "lang=en"])
-    assert code == 0
-    return root
+    return en_run(tmp_path_factory).parent
 
 
 def test_every_contract_file_and_column(run):
@@ -81,12 +81,10 @@ def _headings(html: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def run_ru(tmp_path_factory):
-    from kbanalysis.synth.case import sample_case
+    """The run folder of the shared messy case, in Russian (the default language)."""
+    from test_reproducible import shared_run
 
-    root = tmp_path_factory.mktemp("e2e_ru")
-    sample_case(root / "case", n_clients=150, seed=5)
-    assert main(["run", str(root / "case"), "--out", str(root / "run"), "--quiet"]) == 0
-    return root / "run"
+    return shared_run(tmp_path_factory) / "run"
 
 
 def test_html_has_no_code_and_carries_charts(run):

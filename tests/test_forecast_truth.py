@@ -36,6 +36,9 @@ from kbanalysis.forecast.core import ALL, DemandForecast, HistoryForecaster  # n
 SEEDS = (0, 1, 2, 3, 4, 5)
 H = 3
 N_CLIENTS = 1500
+# one worker builds the six forecasts (about 50 s) and runs every test of them: spread over two
+# workers, each would build the module's fixture again
+pytestmark = pytest.mark.xdist_group("forecast_truth")
 
 
 @dataclass

@@ -16,6 +16,8 @@ OLD = "Старая группа " + "ё" * 9_986
 N_OLD = 10
 #: the whole workbook runs in-process (about 40 s)
 slow = pytest.mark.slow
+#: on one xdist worker, so the module's run is made once
+pytestmark = pytest.mark.xdist_group("long_texts")
 
 
 @pytest.fixture(scope="module")

@@ -15,21 +15,22 @@ import pytest
 from kbanalysis.run import workbook
 from kbanalysis.sales.ondisk import SalesFile
 from kbanalysis.run.workbook import Workbook
-from test_reproducible import STABLE, run_stages, shared_run
+from test_reproducible import STABLE, inprocess_run, run_stages, shared_case
 
 
 def _read(p: Path) -> pd.DataFrame:
     return pd.read_csv(p, keep_default_na=False, na_values=[""])
 
 
-# its own xdist group: the shared run is built once across workers (built_once), so these three stage runs
-# (about 80 s) need not queue behind the "workbook" group's on one worker
+# its own xdist group: it needs only the shared case, not the shared run (both built once across workers by
+# built_once), so its two on-disk stage runs need not queue behind the "workbook" group's on one worker; the
+# in-memory run is the one test_reproducible compares with the notebooks' bytes
 @pytest.fixture(scope="module")
 def both(tmp_path_factory) -> dict[str, Path]:
-    case = shared_run(tmp_path_factory) / "case"
+    case = shared_case(tmp_path_factory)
     tmp = tmp_path_factory.mktemp("ooc")
-    modes = {"on": "on", "off": "off", "on_again": "on"}
-    return {name: run_stages(case, tmp / name, out_of_core=mode) for name, mode in modes.items()}
+    return {"off": inprocess_run(tmp_path_factory), "on": run_stages(case, tmp / "on", out_of_core="on"),
+            "on_again": run_stages(case, tmp / "on_again", out_of_core="on")}
 
 
 @pytest.mark.xdist_group("out_of_core")

@@ -4,7 +4,8 @@ format (Windows-1251 ``;`` CSV with Russian headers and a mapping, UTF-8 CSV, xl
 the same canonical tables and the same results.
 
 One ``kbanalysis run`` of a messy generated case is shared by this module and ``test_pii_reports``
-(:func:`shared_run`, built once per session even when pytest-xdist spreads these tests over workers);
+(:func:`shared_run` of :func:`shared_case`, built once per session even when pytest-xdist spreads these tests over
+workers; the in-process run of the same case, :func:`inprocess_run`, is shared with ``test_out_of_core``);
 the byte-identity check adds one more run of the notebooks (without HTML).
 The format comparison runs the workbook's stages in-process (the very calls the notebooks make; a
 test below shows they give the notebooks' bytes).
@@ -56,19 +57,38 @@ def built_once(tmp_path_factory, key: str, build) -> Path:
     return target
 
 
-def shared_run(tmp_path_factory) -> Path:
-    """A messy generated case and one full ``kbanalysis run`` of it (default parameters: masked PII).
-
-    Returns the folder holding ``case/`` and ``run/``; built once per test session.
-    """
+def shared_case(tmp_path_factory) -> Path:
+    """A messy generated case (200 clients, seed 21) with its truth; written once per test session."""
     def build(root: Path):
-        from kbanalysis.run.cli import main
         from kbanalysis.synth.case import sample_case
 
         sample_case(root / "case", n_clients=200, seed=21)
-        assert main(["run", str(root / "case"), "--out", str(root / "run"), "--quiet"]) == 0
+
+    return built_once(tmp_path_factory, "shared-case", build) / "case"
+
+
+def shared_run(tmp_path_factory) -> Path:
+    """One full ``kbanalysis run`` of :func:`shared_case` (default parameters: masked PII).
+
+    Returns the folder holding ``case/`` (a link to the shared case) and ``run/``; built once per test session.
+    """
+    case = shared_case(tmp_path_factory)
+
+    def build(root: Path):
+        from kbanalysis.run.cli import main
+
+        (root / "case").symlink_to(case, target_is_directory=True)
+        assert main(["run", str(case), "--out", str(root / "run"), "--quiet"]) == 0
 
     return built_once(tmp_path_factory, "shared-run", build)
+
+
+def inprocess_run(tmp_path_factory) -> Path:
+    """The workbook's stages run in-process on :func:`shared_case` with the sales in memory
+    (``out_of_core=off``, what ``auto`` picks for a case this small); built once per test session."""
+    case = shared_case(tmp_path_factory)
+    return built_once(tmp_path_factory, "inprocess-run",
+                      lambda root: run_stages(case, root / "run", out_of_core="off")) / "run"
 
 
 def sha256(p: Path) -> str:
@@ -141,9 +161,9 @@ def test_summary_records_inputs_and_exact_row_accounting(runs):
 
 
 @pytest.mark.xdist_group("workbook")
-def test_notebooks_and_in_process_stages_give_the_same_bytes(runs, tmp_path):
+def test_notebooks_and_in_process_stages_give_the_same_bytes(runs, tmp_path_factory):
     """The format comparison below runs the stages in-process: they are the notebooks' own calls."""
-    out = run_stages(runs / "case", tmp_path / "inproc")
+    out = inprocess_run(tmp_path_factory)
     for name in STABLE:
         assert (out / name).read_bytes() == (runs / "run" / name).read_bytes(), name
 
@@ -282,6 +302,7 @@ def formats(tmp_path_factory) -> dict[str, Path]:
     return {fmt: root / fmt for fmt in FORMATS}
 
 
+@pytest.mark.xdist_group("formats")  # one worker makes the four runs, the other goes on
 @pytest.mark.parametrize("fmt", ["cp1251", "xlsx", "parquet"])
 def test_same_tables_in_every_format(formats, fmt):
     a, b = load_case(formats["utf8"]), load_case(formats[fmt])
@@ -306,6 +327,7 @@ def format_results(formats, tmp_path_factory) -> dict[str, Path]:
     return {fmt: root / fmt for fmt in FORMATS}
 
 
+@pytest.mark.xdist_group("formats")  # one worker makes the four runs, the other goes on
 @pytest.mark.parametrize("fmt", ["cp1251", "xlsx", "parquet"])
 def test_same_results_in_every_format(format_results, fmt):
     for name in RESULTS:
