@@ -10,10 +10,12 @@ Which candidates (``season_length`` = 12 months):
 * intermittent series (more than a third of the last 12 months without sales): CrostonOptimized, ADIDA,
   IMAPA, Naive, HistoricAverage, WindowAverage(6);
 * at least ``seasonal_min`` (24) months: AutoETS, AutoARIMA and AutoTheta with a yearly season,
-  SeasonalNaive(12), Naive, HistoricAverage, WindowAverage(3);
+  SeasonalNaive(12), ``LastYearGrowth`` (below), Naive, HistoricAverage, WindowAverage(3);
 * 13–23 months: the same without season, plus ``LastYearGrowth`` — the same months of last year times the
   growth of the last ``min(12, n − 12)`` months over the same months a year earlier (clipped to 0.5–2), so
-  that a short history neither ignores the season nor carries the last peak forward;
+  that a short history neither ignores the season nor carries the last peak forward; on a longer history
+  it is the seasonal naive forecast corrected by the last year's growth, which a declining or growing
+  seasonal series needs and SeasonalNaive(12) lacks;
 * fewer months: Naive, HistoricAverage, WindowAverage(3) and the non-seasonal AutoETS.
 
 Every candidate forecasts ``horizon`` months from each of the last ``n_origins`` origins (fewer when the
@@ -129,7 +131,7 @@ def backtest_series(y, months, h: int, n_origins: int = 12, seasonal_min: int = 
             cv = cv.merge(_cv(forward, df, h, n_windows, False).drop(columns="y"), on=["cutoff", "ds"], how="left")
         except Exception:  # noqa: BLE001 -- statsforecast raises ValueError, KeyError, NotImplementedError on tiny data
             pass  # too few months for the fitted models at the first origin: the simple ones only
-    if kind == "year":
+    if kind in ("year", "seasonal"):
         pos = {m: i for i, m in enumerate(months)}
         cv["LastYearGrowth"] = [last_year_growth(y[:pos[c] + 1], h)[pos[d] - pos[c] - 1]
                                 if pos[c] + 1 > SEASON else np.nan for c, d in zip(cv["cutoff"], cv["ds"])]
