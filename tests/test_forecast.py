@@ -554,18 +554,29 @@ def test_shrunk_weights_short_backtest_near_equal_and_no_source_takes_all():
 
 
 def test_interval_from_the_groups_own_past_errors_and_pooled_when_few():
-    """Hand-checked: group x has 10 past errors -0.30, -0.25 .. 0.15 (its own finite-sample quantiles: the
-    ⌊11 × 0.1⌋ = 1st and the ⌈11 × 0.9⌉ = 10th smallest, -0.30 and 0.15), group y only 2 (pooled over x and y,
-    12 errors: the 1st and the ⌈13 × 0.9⌉ = 12th, -0.30 and 0.50), ALL the reconciled total's (all 0)."""
+    """Hand-checked: group x has 10 past errors -0.30, -0.25 .. 0.15, without sign 0, 0.05, 0.05, 0.10, 0.10,
+    0.15, 0.15, 0.20, 0.25, 0.30 (its own finite-sample 80 % quantile: the ⌈11 × 0.8⌉ = 9th smallest, 0.25);
+    group y only 2 (pooled over x and y, 12 errors: the ⌈13 × 0.8⌉ = 11th, 0.50); ALL the reconciled
+    total's (all 0)."""
     e = pd.DataFrame({"product_group": ["x"] * 10 + ["y"] * 2 + ["ALL"] * 10,
                       "error": list(np.linspace(-0.3, 0.15, 10)) + [0.5, 0.5] + [0.0] * 10})
     d = pd.DataFrame({"product_group": ["x", "y", "ALL"], "reconciled": [100.0, 100.0, 200.0]})
     out = core.with_intervals(d, e).set_index("product_group")
-    assert out.loc["x", "reconciled_low"] == pytest.approx(70.0)
-    assert out.loc["x", "reconciled_high"] == pytest.approx(115.0)
-    assert out.loc["y", "reconciled_low"] == pytest.approx(70.0)
+    assert out.loc["x", "reconciled_low"] == pytest.approx(75.0)
+    assert out.loc["x", "reconciled_high"] == pytest.approx(125.0)
+    assert out.loc["y", "reconciled_low"] == pytest.approx(50.0)
     assert out.loc["y", "reconciled_high"] == pytest.approx(150.0)
     assert out.loc["ALL", ["reconciled_low", "reconciled_high"]].tolist() == [200.0, 200.0]
+
+
+def test_interval_of_a_one_sided_past_reaches_both_ways():
+    """A short backtest whose errors all have one sign (a growing history, under-forecast at each origin)
+    still gives an interval that reaches below the forecast as far as above it: nine errors 0.05, 0.06875 ..
+    0.20, the ⌈10 × 0.8⌉ = 8th smallest is 0.18125."""
+    e = pd.DataFrame({"product_group": "x", "error": np.linspace(0.05, 0.2, 9)})
+    out = core.with_intervals(pd.DataFrame({"product_group": ["x"], "reconciled": [100.0]}), e)
+    low, high = out.loc[0, "reconciled_low"], out.loc[0, "reconciled_high"]
+    assert low == pytest.approx(81.875) and high == pytest.approx(118.125)
 
 
 def test_conformal_quantile_covers_on_a_short_backtest():
