@@ -44,8 +44,9 @@ bench: $(STAMP) ## benchmark on large generated cases (figures into reports/benc
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python scripts/bench.py
 
-bench-forecast: $(STAMP) ## the reconciled forecast against statsforecast's peers on generated shapes (prints figures)
+bench-forecast: $(STAMP) ## the reconciled forecast against statsforecast's peers on generated shapes and real histories (prints figures)
 	$(BIN)/python scripts/bench_forecast.py
+	$(BIN)/python scripts/bench_forecast_real.py
 
 sample: $(STAMP) ## regenerate the bundled sample case data/sample/
 	rm -rf $(SAMPLE) && $(BIN)/kbanalysis sample $(SAMPLE) --clients 400 --seed 7
