@@ -95,6 +95,14 @@ def run_shape(name, months, season, trend, n_clients, deals, marketing, seed) ->
     return out
 
 
+def show_figures(text: str, out: str) -> int:
+    """Print the figures and write them to ``out`` (its folder made); the benchmark's exit code, 0."""
+    print("\n" + text)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=5, help="generated cases per shape (seeds 0..n-1)")
@@ -128,10 +136,7 @@ def main(argv=None) -> int:
                f"80 % interval cover {cover:.2f} ({int(per['covered'].sum())}/{int(per['cells'].sum())} "
                f"group-months); {a.seeds} seed(s) per shape; forecast fit {df['secs'].mean():.1f} s per case")
     text = "\n".join(lines + ["", summary])
-    print("\n" + text)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(text + "\n", encoding="utf-8")
-    return 0
+    return show_figures(text, a.out)
 
 
 if __name__ == "__main__":

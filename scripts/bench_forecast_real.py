@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_forecast import H, PEERS  # noqa: E402
+from bench_forecast import H, PEERS, show_figures  # noqa: E402
 from kbanalysis.forecast.core import ALL, DemandForecast  # noqa: E402
 from kbanalysis.run.backtest import real_data_dir  # noqa: E402
 
@@ -140,10 +140,7 @@ def main(argv=None) -> int:
                      + " | ".join(f"{m[p]:.3f}" for p in PEERS)
                      + f" | {'yes' if m['ours'] <= 1.1 * m[best] else 'no'} |")
     text = "\n".join(lines)
-    print("\n" + text)
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(a.out).write_text(text + "\n", encoding="utf-8")
-    return 0
+    return show_figures(text, a.out)
 
 
 if __name__ == "__main__":
